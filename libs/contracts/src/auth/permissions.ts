@@ -1,0 +1,40 @@
+/**
+ * Permissions a JWT grants (claim `permissions`, an array, or `scope`, space-separated). The script and
+ * execution names follow seed 004; provisioning and reconciliation follow the same `resource:verb` shape.
+ * `<resource>:manage` implies every other verb on that resource.
+ */
+export const Permission = {
+  ScriptRead: 'script:read',
+  ScriptWrite: 'script:write',
+  ScriptDelete: 'script:delete',
+  ScriptExecute: 'script:execute',
+  ScriptManage: 'script:manage',
+  ScriptExecutionRead: 'script_execution:read',
+  ScriptExecutionWrite: 'script_execution:write',
+  ScriptExecutionManage: 'script_execution:manage',
+  ScriptScheduleRead: 'script_schedule:read',
+  ScriptScheduleWrite: 'script_schedule:write',
+  ScriptScheduleDelete: 'script_schedule:delete',
+  ScriptScheduleManage: 'script_schedule:manage',
+  TemplateRead: 'template:read',
+  TemplateWrite: 'template:write',
+  TemplateManage: 'template:manage',
+  BindingRead: 'binding:read',
+  BindingWrite: 'binding:write',
+  BindingManage: 'binding:manage',
+  AuditRead: 'audit:read',
+  ProvisioningRead: 'provisioning:read',
+  ProvisioningWrite: 'provisioning:write',
+  ProvisioningManage: 'provisioning:manage',
+  ReconciliationRead: 'reconciliation:read',
+  ReconciliationWrite: 'reconciliation:write',
+  ReconciliationManage: 'reconciliation:manage',
+} as const;
+export type PermissionName = (typeof Permission)[keyof typeof Permission];
+
+/** Whether `granted` satisfies `required`, honouring `<resource>:manage` and the `*` super-permission. */
+export function hasPermission(granted: ReadonlySet<string>, required: string): boolean {
+  if (granted.has(required) || granted.has('*')) return true;
+  const resource = required.slice(0, required.indexOf(':'));
+  return granted.has(`${resource}:manage`);
+}

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+
+/**
+ * The `type` of every event Provisio emits, and the payload schema of each. Upstream domain events
+ * (`user.created` ...) are typed by their producers; see `domainEventDataSchema`.
+ */
+export const EventType = {
+  ScriptChanged: 'provisio.script.changed',
+  ScriptExecutionRequested: 'provisio.script.execution.requested',
+  ScriptExecutionFinished: 'provisio.script.execution.finished',
+  ScriptEventDeadLettered: 'provisio.script.event.dead-lettered',
+  OperationCreated: 'provisio.operation.created',
+  OperationFinished: 'provisio.operation.finished',
+  OperationDeadLettered: 'provisio.operation.dead-lettered',
+  ReconciliationRequested: 'provisio.reconciliation.requested',
+  ReconciliationFinished: 'provisio.reconciliation.finished',
+} as const;
+export type EventTypeName = (typeof EventType)[keyof typeof EventType];
+
+/** Domain events upstream identity systems publish. `*.created|updated|deleted|...` of users and groups. */
+export const DOMAIN_EVENT_TYPE_PATTERN = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/;
+
+/** A domain event's data is a JSON object; events about a user name it so ordering per account holds. */
+export const domainEventDataSchema = z
+  .object({
+    user_id: z.string().min(1).optional(),
+    identity_id: z.uuid().optional(),
+  })
+  .catchall(z.unknown());
+export type DomainEventData = z.infer<typeof domainEventDataSchema>;
+
+export const scriptChangedSchema = z.object({
+  script_id: z.uuid(),
+  change: z.enum(['created', 'updated', 'status_changed', 'deleted', 'version_created']),
+  status: z.string().optional(),
+  current_version: z.number().int().nonnegative().optional(),
+});
+export type ScriptChanged = z.infer<typeof scriptChangedSchema>;
+
+export const EXECUTION_REQUEST_TRIGGERS = ['manual', 'api', 'oneoff', 'cron'] as const;
+export const scriptExecutionRequestedSchema = z.object({
+  script_id: z.uuid(),
+  trigger_type: z.enum(EXECUTION_REQUEST_TRIGGERS),
+  input: z.record(z.string(), z.unknown()).default({}),
+  trigger_data: z.record(z.string(), z.unknown()).default({}),
+  requested_by: z.string().optional(),
+  /** Set by the scheduler: the occurrence this request fires, so its outcome can be matched back. */
+  scheduled_job_id: z.uuid().optional(),
+  scheduled_for: z.iso.datetime({ offset: true }).optional(),
+});
+export type ScriptExecutionRequested = z.infer<typeof scriptExecutionRequestedSchema>;
+
+export const scriptExecutionFinishedSchema = z.object({
+  execution_id: z.uuid(),
+  script_id: z.uuid(),
+  status: z.enum(['completed', 'failed', 'timeout', 'cancelled', 'skipped']),
+  trigger_type: z.string(),
+  duration_ms: z.number().nonnegative(),
+  error: z.string().nullable().optional(),
+  scheduled_job_id: z.uuid().optional(),
+  scheduled_for: z.iso.datetime({ offset: true }).optional(),
+});
+export type ScriptExecutionFinished = z.infer<typeof scriptExecutionFinishedSchema>;
+
+/** Payload schemas by event type, for consumers that validate at the edge. */
+export const EVENT_DATA_SCHEMAS: Record<EventTypeName, z.ZodType> = {
+  [EventType.ScriptChanged]: scriptChangedSchema,
+  [EventType.ScriptExecutionRequested]: scriptExecutionRequestedSchema,
+  [EventType.ScriptExecutionFinished]: scriptExecutionFinishedSchema,
+  [EventType.ScriptEventDeadLettered]: z.object({ dead_letter_id: z.uuid(), script_id: z.uuid(), event_type: z.string(), error: z.string() }).catchall(z.unknown()),
+  [EventType.OperationCreated]: z.object({ operation_id: z.uuid() }).catchall(z.unknown()),
+  [EventType.OperationFinished]: z.object({ operation_id: z.uuid(), status: z.string() }).catchall(z.unknown()),
+  [EventType.OperationDeadLettered]: z.object({ operation_id: z.uuid(), error_message: z.string().nullable() }).catchall(z.unknown()),
+  [EventType.ReconciliationRequested]: z.object({ run_id: z.uuid() }).catchall(z.unknown()),
+  [EventType.ReconciliationFinished]: z.object({ run_id: z.uuid(), status: z.string() }).catchall(z.unknown()),
+};

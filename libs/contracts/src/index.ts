@@ -1,0 +1,5 @@
+export * from './topics/topics';
+export * from './events/cloud-event';
+export * from './events/event-types';
+export * from './auth/permissions';
+export * from './queues/queues';
