@@ -1,0 +1,88 @@
+import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, Relation, UpdateDateColumn } from 'typeorm';
+import { RECONCILIATION_MODES, RECONCILIATION_RUN_STATUSES, ReconciliationMode, ReconciliationRunStatus } from '../enums';
+import { checkIn } from './check';
+import { Connector } from './connector.entity';
+import { ReconciliationSchedule } from './reconciliation-schedule.entity';
+import { Tenant } from './tenant.entity';
+import { User } from './user.entity';
+
+/** Seed 002's ReconciliationRun. Its ReconciliationReport is computed from this row and its discrepancies. */
+@Entity('reconciliation_runs')
+@Check('ck_reconciliation_runs_mode', checkIn('mode', RECONCILIATION_MODES))
+@Check('ck_reconciliation_runs_status', checkIn('status', RECONCILIATION_RUN_STATUSES))
+@Check('ck_reconciliation_runs_counters', 'accounts_processed >= 0 AND discrepancies_found >= 0 AND api_calls_made >= 0')
+@Index('idx_reconciliation_runs_tenant_status', ['tenant_id', 'status'])
+@Index('uq_reconciliation_runs_active', ['connector_id'], { unique: true, where: "status IN ('pending', 'running', 'paused')" })
+@Index('idx_reconciliation_runs_tenant_connector', { synchronize: false })
+export class ReconciliationRun {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ type: 'uuid' })
+  tenant_id: string;
+
+  @ManyToOne(() => Tenant, { onDelete: 'NO ACTION' })
+  @JoinColumn({ name: 'tenant_id' })
+  tenant?: Relation<Tenant>;
+
+  @Column({ type: 'uuid' })
+  connector_id: string;
+
+  @ManyToOne(() => Connector, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'connector_id' })
+  connector?: Relation<Connector>;
+
+  /** The schedule that started it; NULL for a run started by a user. */
+  @Column({ type: 'uuid', nullable: true })
+  schedule_id: string | null;
+
+  @ManyToOne(() => ReconciliationSchedule, { onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'schedule_id' })
+  schedule?: Relation<ReconciliationSchedule>;
+
+  @Column({ type: 'varchar', length: 10 })
+  mode: ReconciliationMode;
+
+  @Column({ type: 'boolean', default: false })
+  dry_run: boolean;
+
+  @Column({ type: 'varchar', length: 20, default: 'pending' })
+  status: ReconciliationRunStatus;
+
+  @Column({ type: 'timestamptz', default: () => 'now()' })
+  started_at: Date;
+
+  @Column({ type: 'timestamptz', nullable: true })
+  completed_at: Date | null;
+
+  @Column({ type: 'integer', default: 0 })
+  accounts_processed: number;
+
+  @Column({ type: 'integer', default: 0 })
+  discrepancies_found: number;
+
+  /** PerformanceMetrics.api_calls_made of the report. */
+  @Column({ type: 'integer', default: 0 })
+  api_calls_made: number;
+
+  @Column({ type: 'double precision', nullable: true })
+  duration_seconds: number | null;
+
+  @Column({ type: 'text', nullable: true })
+  error_message: string | null;
+
+  /** Where a paused run resumes (cursor, delta token). */
+  @Column({ type: 'jsonb', default: {} })
+  checkpoint: Record<string, unknown>;
+
+  /** The user who triggered it; NULL for scheduled runs. */
+  @Column({ type: 'integer', nullable: true })
+  created_by: number | null;
+
+  @ManyToOne(() => User, { onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'created_by' })
+  creator?: Relation<User>;
+
+  @UpdateDateColumn({ type: 'timestamptz' })
+  updated_at: Date;
+}

@@ -1,0 +1,3 @@
+/** Test helpers (import from `@provisio/persistence/testing`, never from production code). */
+export * from './isolated-schema';
+export * from './fixtures';

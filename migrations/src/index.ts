@@ -1,0 +1,37 @@
+/**
+ * Provisio's database migrations, in order. Raw SQL only (never generated from the entities): the
+ * schema is the contract and `libs/persistence` entities are checked against it by
+ * `migrations.int-spec.ts`. Run with `node migrations/dist/cli.js run|revert|show`.
+ */
+import { CreateTenancy1763900000000 } from './1763900000000-create-tenancy';
+import { CreateJsRuntimeTables1763900001000 } from './1763900001000-create-js-runtime-tables';
+import { CreateConnectorsAndIdentities1763900002000 } from './1763900002000-create-connectors-and-identities';
+import { AddProvisioningScripts1763900003000 } from './1763900003000-add-provisioning-scripts';
+import { AddScriptParametersSchedulesRetries1763900004000 } from './1763900004000-add-script-parameters-schedules-retries';
+import { CreateProvisioningOperations1763900005000 } from './1763900005000-create-provisioning-operations';
+import { CreateReconciliation1763900006000 } from './1763900006000-create-reconciliation';
+import { CreateMessagingPlumbing1763900007000 } from './1763900007000-create-messaging-plumbing';
+
+export const migrations = [
+  CreateTenancy1763900000000,
+  CreateJsRuntimeTables1763900001000,
+  CreateConnectorsAndIdentities1763900002000,
+  AddProvisioningScripts1763900003000,
+  AddScriptParametersSchedulesRetries1763900004000,
+  CreateProvisioningOperations1763900005000,
+  CreateReconciliation1763900006000,
+  CreateMessagingPlumbing1763900007000,
+];
+
+export const MIGRATIONS_TABLE_NAME = 'typeorm_migrations';
+
+export {
+  CreateTenancy1763900000000,
+  CreateJsRuntimeTables1763900001000,
+  CreateConnectorsAndIdentities1763900002000,
+  AddProvisioningScripts1763900003000,
+  AddScriptParametersSchedulesRetries1763900004000,
+  CreateProvisioningOperations1763900005000,
+  CreateReconciliation1763900006000,
+  CreateMessagingPlumbing1763900007000,
+};
