@@ -1,0 +1,112 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+import { QueryFailedError } from 'typeorm';
+import { DomainError, ErrorCode, assertUnreachable } from './domain-errors';
+
+/** The one error shape every service answers with. */
+export interface ErrorResponse {
+  status: number;
+  code: string;
+  message: string;
+  field?: string;
+  details?: Record<string, unknown>;
+}
+
+export function statusOf(code: ErrorCode): number {
+  switch (code) {
+    case 'validation_failed':
+      return HttpStatus.BAD_REQUEST;
+    case 'unauthenticated':
+      return HttpStatus.UNAUTHORIZED;
+    case 'forbidden':
+      return HttpStatus.FORBIDDEN;
+    case 'not_found':
+      return HttpStatus.NOT_FOUND;
+    case 'conflict':
+    case 'invalid_transition':
+      return HttpStatus.CONFLICT;
+    case 'payload_too_large':
+      return HttpStatus.PAYLOAD_TOO_LARGE;
+    case 'rate_limited':
+      return HttpStatus.TOO_MANY_REQUESTS;
+    case 'internal':
+      return HttpStatus.INTERNAL_SERVER_ERROR;
+    default:
+      return assertUnreachable(code);
+  }
+}
+
+const HTTP_CODES: Record<number, string> = {
+  400: 'validation_failed',
+  401: 'unauthenticated',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+};
+
+/** PostgreSQL errors a request can cause, reported as what they mean rather than as a 500. */
+function fromDatabase(error: QueryFailedError): ErrorResponse | undefined {
+  const driverError = error.driverError as { code?: string; constraint?: string; column?: string; detail?: string };
+  switch (driverError.code) {
+    case '23505':
+      return { status: 409, code: 'conflict', message: `already exists (${driverError.constraint ?? 'unique constraint'})`, field: fieldFromDetail(driverError.detail) };
+    case '23503':
+      return { status: 400, code: 'validation_failed', message: `refers to something that does not exist (${driverError.constraint ?? 'foreign key'})`, field: fieldFromDetail(driverError.detail) };
+    case '23514':
+    case '23502':
+    case '22P02':
+    case '22001':
+      return { status: 400, code: 'validation_failed', message: `invalid value (${driverError.constraint ?? driverError.column ?? driverError.code})`, field: driverError.column };
+    default:
+      return undefined;
+  }
+}
+
+function fieldFromDetail(detail?: string): string | undefined {
+  const match = detail?.match(/^Key \(([^)]+)\)/);
+  return match?.[1]?.split(',').pop()?.trim();
+}
+
+export function toErrorResponse(exception: unknown): ErrorResponse {
+  if (exception instanceof DomainError) {
+    return {
+      status: statusOf(exception.code),
+      code: exception.code,
+      message: exception.message,
+      ...(exception.field ? { field: exception.field } : {}),
+      ...(exception.details ? { details: exception.details } : {}),
+    };
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const body = exception.getResponse();
+    const fromBody = typeof body === 'object' && body !== null ? (body as Partial<ErrorResponse>) : {};
+    return {
+      status,
+      code: fromBody.code ?? HTTP_CODES[status] ?? (status >= 500 ? 'internal' : 'error'),
+      message: typeof body === 'string' ? body : String(fromBody.message ?? exception.message),
+      ...(fromBody.field ? { field: fromBody.field } : {}),
+    };
+  }
+  if (exception instanceof QueryFailedError) {
+    const mapped = fromDatabase(exception);
+    if (mapped) return mapped;
+  }
+  return { status: 500, code: 'internal', message: 'internal error' };
+}
+
+@Catch()
+export class ErrorResponseFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<Response>();
+    const body = toErrorResponse(exception);
+    if (body.status >= 500) this.logger.error(exception instanceof Error ? exception.stack ?? exception.message : String(exception));
+    if (!response.headersSent) response.status(body.status).json(body);
+  }
+}

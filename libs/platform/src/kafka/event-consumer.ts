@@ -1,0 +1,182 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
+import { Consumer, EachMessagePayload, IHeaders, KafkaMessage } from 'kafkajs';
+import { DataSource, EntityManager } from 'typeorm';
+import type { ZodType } from 'zod';
+import { CloudEvent, cloudEventSchema, dlqTopicOf } from '@provisio/contracts';
+import { isPermanent } from '../errors/domain-errors';
+import { Metrics } from '../metrics/metrics';
+import { KafkaService } from './kafka.service';
+
+export interface MessageContext {
+  topic: string;
+  partition: number;
+  offset: string;
+  /** The transaction the effect must use; the event id is recorded in it (idempotency). */
+  manager: EntityManager;
+}
+
+export interface EventHandlerSpec<T = unknown> {
+  /** Consumer group; also the idempotency scope in `processed_events`. */
+  groupId: string;
+  /** Topic base name from `Topic`. */
+  topic: string;
+  /**
+   * The schema of `data` for an event type, or `null` for types this consumer ignores (they are
+   * acknowledged and skipped, not dead-lettered: they are valid, just not for us).
+   */
+  schemaFor(type: string): ZodType<T> | null;
+  handle(event: CloudEvent<T>, context: MessageContext): Promise<void>;
+  /** Start from the earliest offset when the group has none committed (default: true). */
+  fromBeginning?: boolean;
+}
+
+export type DeadLetterReason = 'not-json' | 'not-cloudevent' | 'invalid-data' | 'handler-rejected';
+
+/** Headers of a dead-lettered message: why, and where it came from. */
+export const DlqHeader = {
+  Reason: 'dlq-reason',
+  Error: 'dlq-error',
+  OriginalTopic: 'dlq-original-topic',
+  OriginalPartition: 'dlq-original-partition',
+  OriginalOffset: 'dlq-original-offset',
+  OriginalTimestamp: 'dlq-original-timestamp',
+  ConsumerGroup: 'dlq-consumer-group',
+  FailedAt: 'dlq-failed-at',
+} as const;
+
+class PoisonMessage extends Error {
+  constructor(readonly reason: DeadLetterReason, message: string) {
+    super(message);
+  }
+}
+
+type Parsed = { kind: 'event'; event: CloudEvent } | { kind: 'ignored' };
+
+/**
+ * Runs the service's Kafka consumers. Every message is parsed as a CloudEvent and its data validated;
+ * a message that fails goes to the topic's `.dlq` with the reason in its headers, and the partition
+ * moves on. A valid event is applied once: its id is recorded in `processed_events` in the same
+ * transaction as the effect, so a redelivery finds it and does nothing. Errors that may pass are
+ * rethrown, so kafkajs retries the message (the offset is not committed).
+ */
+@Injectable()
+export class EventConsumerHost implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(EventConsumerHost.name);
+  private readonly specs: EventHandlerSpec<never>[] = [];
+  private readonly consumers: Consumer[] = [];
+
+  constructor(
+    private readonly kafka: KafkaService,
+    private readonly metrics: Metrics,
+    @Optional() private readonly dataSource?: DataSource,
+  ) {}
+
+  /** Called by feature consumers in `onModuleInit`; consumption starts once the app has booted. */
+  register<T>(spec: EventHandlerSpec<T>): void {
+    this.specs.push(spec as EventHandlerSpec<never>);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    for (const spec of this.specs) this.consumers.push(await this.start(spec));
+  }
+
+  /** Leaving the group lets the other replicas take the partitions at once; in-flight messages finish first. */
+  async onModuleDestroy(): Promise<void> {
+    await Promise.all(this.consumers.map((c) => c.disconnect().catch(() => undefined)));
+  }
+
+  private async start(spec: EventHandlerSpec<never>): Promise<Consumer> {
+    const consumer = this.kafka.kafka.consumer({
+      // Environments sharing a cluster (topic prefix) must not share groups either.
+      groupId: this.kafka.topic(spec.groupId),
+      allowAutoTopicCreation: false,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      retry: { retries: 8, initialRetryTime: 300 },
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topic: this.kafka.topic(spec.topic), fromBeginning: spec.fromBeginning ?? true });
+    await consumer.run({
+      partitionsConsumedConcurrently: this.kafka.settings.KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY,
+      eachMessage: (payload) => this.consume(spec, payload),
+    });
+    this.logger.log({ msg: 'consuming', topic: spec.topic, group: spec.groupId });
+    return consumer;
+  }
+
+  private async consume(spec: EventHandlerSpec<never>, { topic, partition, message }: EachMessagePayload): Promise<void> {
+    let parsed: Parsed;
+    try {
+      parsed = this.parse(spec, message);
+    } catch (error) {
+      if (!(error instanceof PoisonMessage)) throw error;
+      await this.deadLetter(spec, topic, partition, message, error.reason, error.message);
+      return;
+    }
+    if (parsed.kind === 'ignored') {
+      this.metrics.messagesConsumed.inc({ topic: spec.topic, result: 'ignored' });
+      return;
+    }
+    try {
+      const applied = await this.apply(spec, parsed.event, { topic, partition, offset: message.offset });
+      this.metrics.messagesConsumed.inc({ topic: spec.topic, result: applied ? 'applied' : 'duplicate' });
+    } catch (error) {
+      if (!isPermanent(error)) throw error; // kafkajs retries; the offset stays uncommitted
+      await this.deadLetter(spec, topic, partition, message, 'handler-rejected', (error as Error).message);
+    }
+  }
+
+  private parse(spec: EventHandlerSpec<never>, message: KafkaMessage): Parsed {
+    let json: unknown;
+    try {
+      json = JSON.parse(message.value?.toString('utf8') ?? '');
+    } catch (error) {
+      throw new PoisonMessage('not-json', `value is not JSON: ${(error as Error).message}`);
+    }
+    const envelope = cloudEventSchema.safeParse(json);
+    if (!envelope.success) {
+      const issue = envelope.error.issues[0];
+      throw new PoisonMessage('not-cloudevent', `not a CloudEvent: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    }
+    const schema = spec.schemaFor(envelope.data.type);
+    if (schema === null) return { kind: 'ignored' };
+    const data = schema.safeParse(envelope.data.data);
+    if (!data.success) {
+      const issue = data.error.issues[0];
+      throw new PoisonMessage('invalid-data', `data of ${envelope.data.type} is invalid: ${['data', ...issue.path].join('.')}: ${issue.message}`);
+    }
+    return { kind: 'event', event: { ...envelope.data, data: data.data } as CloudEvent };
+  }
+
+  /** Returns false when the event had already been applied (a redelivery). */
+  private async apply(spec: EventHandlerSpec<never>, event: CloudEvent, where: Omit<MessageContext, 'manager'>): Promise<boolean> {
+    if (!this.dataSource) throw new Error(`consumer ${spec.groupId} needs the database for idempotency`);
+    return this.dataSource.transaction(async (manager) => {
+      const recorded: unknown[] = await manager.query(
+        'INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING event_id',
+        [spec.groupId, event.id],
+      );
+      if (recorded.length === 0) return false;
+      await spec.handle(event as CloudEvent<never>, { ...where, manager });
+      return true;
+    });
+  }
+
+  private async deadLetter(spec: EventHandlerSpec<never>, topic: string, partition: number, message: KafkaMessage, reason: DeadLetterReason, error: string): Promise<void> {
+    const headers: IHeaders = {
+      ...message.headers,
+      [DlqHeader.Reason]: reason,
+      [DlqHeader.Error]: error.slice(0, 2000),
+      [DlqHeader.OriginalTopic]: topic,
+      [DlqHeader.OriginalPartition]: String(partition),
+      [DlqHeader.OriginalOffset]: message.offset,
+      [DlqHeader.OriginalTimestamp]: message.timestamp,
+      [DlqHeader.ConsumerGroup]: spec.groupId,
+      [DlqHeader.FailedAt]: new Date().toISOString(),
+    };
+    // If this send fails, the error propagates and the message is retried: never dropped.
+    await this.kafka.producer.send({ topic: dlqTopicOf(topic), acks: -1, messages: [{ key: message.key, value: message.value, headers }] });
+    this.metrics.deadLettered.inc({ topic: spec.topic, reason });
+    this.logger.warn({ msg: 'dead-lettered a message', reason, error, topic, partition, offset: message.offset });
+  }
+}

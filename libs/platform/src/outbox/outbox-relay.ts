@@ -1,0 +1,241 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DataSource, QueryRunner } from 'typeorm';
+import type { CloudEvent } from '@provisio/contracts';
+import { Metrics } from '../metrics/metrics';
+import { EVENT_ID_HEADER, KafkaService } from '../kafka/kafka.service';
+import { APP_CONFIG } from '../tokens';
+
+export interface OutboxSettings {
+  OUTBOX_POLL_INTERVAL_MS: number;
+  OUTBOX_BATCH_SIZE: number;
+  OUTBOX_LEASE_MS: number;
+}
+
+interface ClaimedRow {
+  id: string;
+  topic: string;
+  message_key: string;
+  payload: CloudEvent;
+  probe_offsets: Record<string, Record<string, string>> | null;
+  /** bigint, as a string. */
+  seq: string;
+}
+
+/** Any stable 64-bit number: the advisory lock that makes one relay the leader across replicas. */
+const RELAY_LOCK_KEY = 4_242_001;
+const RETENTION = '24 hours';
+
+/**
+ * Publishes outbox rows to Kafka, each exactly once, also when a relay dies between publishing and
+ * marking. How:
+ *  1. A row is claimed with a lease (`claimed_until`); a dead relay's rows are taken over after it.
+ *  2. Before a row is first sent, the end offsets of its topic are recorded in `probe_offsets`.
+ *  3. After sending, the row is marked `published_at`.
+ * A claimed row that has `probe_offsets` but no `published_at` may or may not be on the topic: the relay
+ * reads the topic from the recorded offsets and only sends the rows it does not find there.
+ * One relay leads at a time (PostgreSQL advisory lock), which keeps per-key order across replicas.
+ */
+@Injectable()
+export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(OutboxRelay.name);
+  private readonly relayId = randomUUID();
+  private running = false;
+  private loop?: Promise<void>;
+  private lockRunner?: QueryRunner;
+  private wake?: () => void;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly kafka: KafkaService,
+    private readonly metrics: Metrics,
+    @Inject(APP_CONFIG) private readonly settings: OutboxSettings,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    await this.lockRunner?.release().catch(() => undefined);
+  }
+
+  /** Relays until nothing is left; for tests and for draining on demand. Returns rows published. */
+  async drain(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.pass();
+      total += n;
+      if (n === 0) return total;
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let published = 0;
+      try {
+        if (await this.lead()) published = await this.pass();
+      } catch (error) {
+        this.logger.error({ msg: 'outbox relay pass failed; retrying', error: (error as Error).message });
+        await this.lockRunner?.release().catch(() => undefined);
+        this.lockRunner = undefined;
+      }
+      // A full batch means more is waiting: go again at once.
+      if (published < this.settings.OUTBOX_BATCH_SIZE) await this.sleep(this.settings.OUTBOX_POLL_INTERVAL_MS);
+    }
+  }
+
+  private async lead(): Promise<boolean> {
+    if (this.lockRunner) return true;
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    const [{ locked }] = await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [RELAY_LOCK_KEY]);
+    if (!locked) {
+      await runner.release();
+      await this.sleep(1_000); // a follower checks for leadership now and then
+      return false;
+    }
+    this.lockRunner = runner;
+    this.logger.log({ msg: 'leading the outbox relay', relay: this.relayId });
+    return true;
+  }
+
+  /** One claim-publish-mark round. */
+  async pass(): Promise<number> {
+    // TypeORM answers UPDATE … RETURNING with [rows, affectedCount].
+    const [rows]: [ClaimedRow[], number] = await this.dataSource.query(
+      `UPDATE outbox o
+          SET attempts = o.attempts + 1, claimed_by = $1, claimed_until = now() + make_interval(secs => $2::double precision / 1000)
+         FROM (SELECT id FROM outbox
+                WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+                ORDER BY seq
+                LIMIT $3
+                FOR UPDATE SKIP LOCKED) due
+        WHERE o.id = due.id
+    RETURNING o.id, o.seq, o.topic, o.message_key, o.payload, o.probe_offsets`,
+      [this.relayId, this.settings.OUTBOX_LEASE_MS, this.settings.OUTBOX_BATCH_SIZE],
+    );
+    if (rows.length === 0) {
+      await this.housekeeping();
+      return 0;
+    }
+    // RETURNING does not keep the subquery's order; insertion order is what per-key ordering needs.
+    rows.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1));
+
+    const inDoubt = rows.filter((r) => r.probe_offsets !== null);
+    const alreadyOnTopic = inDoubt.length ? await this.findPublished(inDoubt) : new Set<string>();
+    if (alreadyOnTopic.size) this.logger.warn({ msg: 'outbox rows found already published after a relay crash', count: alreadyOnTopic.size });
+    const toSend = rows.filter((r) => !alreadyOnTopic.has(r.id));
+
+    const fresh = toSend.filter((r) => r.probe_offsets === null);
+    if (fresh.length) await this.recordProbeOffsets(fresh);
+
+    await this.kafka.publish(toSend.map((r) => ({ topic: r.topic, key: r.message_key, event: r.payload })));
+    await this.markPublished(rows.map((r) => r.id));
+    for (const r of toSend) this.metrics.outboxPublished.inc({ topic: r.topic });
+    return rows.length;
+  }
+
+  private async markPublished(ids: string[]): Promise<void> {
+    await this.dataSource.query('UPDATE outbox SET published_at = now(), claimed_until = NULL WHERE id = ANY($1::uuid[])', [ids]);
+  }
+
+  private async recordProbeOffsets(rows: ClaimedRow[]): Promise<void> {
+    const topics = [...new Set(rows.map((r) => r.topic))];
+    const offsets: Record<string, Record<string, string>> = {};
+    for (const topic of topics) {
+      const ends = await this.kafka.admin.fetchTopicOffsets(this.kafka.topic(topic));
+      offsets[topic] = Object.fromEntries(ends.map((p) => [String(p.partition), p.high]));
+    }
+    for (const topic of topics) {
+      const ids = rows.filter((r) => r.topic === topic).map((r) => r.id);
+      await this.dataSource.query('UPDATE outbox SET probe_offsets = $2::jsonb WHERE id = ANY($1::uuid[])', [ids, JSON.stringify({ [topic]: offsets[topic] })]);
+      for (const r of rows) if (r.topic === topic) r.probe_offsets = { [topic]: offsets[topic] };
+    }
+  }
+
+  /** Reads each topic from the offsets recorded before the first send, collecting the event ids found. */
+  private async findPublished(rows: ClaimedRow[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    const byTopic = new Map<string, Record<string, string>>();
+    for (const r of rows) {
+      const recorded = r.probe_offsets![r.topic];
+      const current = byTopic.get(r.topic) ?? {};
+      for (const [partition, offset] of Object.entries(recorded)) {
+        if (current[partition] === undefined || BigInt(offset) < BigInt(current[partition])) current[partition] = offset;
+      }
+      byTopic.set(r.topic, current);
+    }
+    for (const [topic, from] of byTopic) {
+      for (const id of await this.readEventIds(this.kafka.topic(topic), from)) found.add(id);
+    }
+    return found;
+  }
+
+  private async readEventIds(topic: string, from: Record<string, string>): Promise<Set<string>> {
+    const ends = await this.kafka.admin.fetchTopicOffsets(topic);
+    const pending = new Map<number, bigint>();
+    for (const end of ends) {
+      const start = BigInt(from[String(end.partition)] ?? '0');
+      if (BigInt(end.high) > start) pending.set(end.partition, BigInt(end.high));
+    }
+    const ids = new Set<string>();
+    if (pending.size === 0) return ids;
+
+    const groupId = `provisio-outbox-probe-${randomUUID()}`;
+    const consumer = this.kafka.kafka.consumer({ groupId, allowAutoTopicCreation: false });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      let finish!: () => void;
+      const done = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`outbox probe of ${topic} did not finish in 30 s`)), 30_000);
+        finish = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      // Reading from an earlier offset than recorded is harmless: it only finds more published ids.
+      await consumer.run({
+          eachMessage: async ({ partition, message }) => {
+            const id = message.headers?.[EVENT_ID_HEADER]?.toString();
+            if (id) ids.add(id);
+            const end = pending.get(partition);
+            if (end !== undefined && BigInt(message.offset) + 1n >= end) pending.delete(partition);
+            if (pending.size === 0) finish();
+          },
+      });
+      for (const partition of pending.keys()) consumer.seek({ topic, partition, offset: from[String(partition)] ?? '0' });
+      await done;
+    } finally {
+      await consumer.disconnect().catch(() => undefined);
+      await this.kafka.admin.deleteGroups([groupId]).catch(() => undefined);
+    }
+    return ids;
+  }
+
+  private lastHousekeeping = 0;
+
+  /** Every 10 s while idle: the pending gauge, and published rows past retention deleted. */
+  private async housekeeping(): Promise<void> {
+    if (Date.now() - this.lastHousekeeping < 10_000) return;
+    this.lastHousekeeping = Date.now();
+    const [{ pending }] = await this.dataSource.query('SELECT count(*)::int AS pending FROM outbox WHERE published_at IS NULL');
+    this.metrics.outboxPending.set(pending);
+    await this.dataSource.query(`DELETE FROM outbox WHERE published_at < now() - interval '${RETENTION}'`);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
