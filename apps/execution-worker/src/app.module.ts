@@ -1,0 +1,18 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { PlatformModule } from '@provisio/platform';
+import type { AppConfig } from './config';
+import { DomainEventsModule } from './domain-events/domain-events.module';
+
+/** Execution worker: turns domain events and execution requests into sandboxed script executions. */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        PlatformModule.forRoot({ service: 'execution-worker', config, database: true, redis: true, kafka: true, outboxRelay: true }),
+        DomainEventsModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,7 @@
+import { Module } from '@nestjs/common';
+import { DomainEventsConsumer } from './domain-events.consumer';
+import { EventTriggeredExecutionsService } from './event-triggered-executions.service';
+
+/** Domain events in, pending event-triggered executions out. */
+@Module({ providers: [DomainEventsConsumer, EventTriggeredExecutionsService], exports: [EventTriggeredExecutionsService] })
+export class DomainEventsModule {}

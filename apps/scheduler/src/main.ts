@@ -1,0 +1,21 @@
+import 'reflect-metadata';
+import { bootstrapService, ConfigError, loadConfig } from '@provisio/platform';
+import { AppModule } from './app.module';
+import { appConfigSchema } from './config';
+
+async function main(): Promise<void> {
+  const config = loadConfig(appConfigSchema);
+  await bootstrapService(AppModule.forRoot(config), {
+    service: 'scheduler',
+    port: config.PORT,
+    host: config.HOST,
+    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    docs: { title: 'Provisio scheduler', description: 'Cron schedules of scripts: upcoming occurrences, trigger now.' },
+  });
+}
+
+main().catch((error: unknown) => {
+  // Configuration problems are the operator's to fix: say which variable, without a stack trace.
+  process.stderr.write(`scheduler failed to start: ${error instanceof ConfigError ? error.message : (error as Error).stack}\n`);
+  process.exit(1);
+});
