@@ -33,7 +33,7 @@ export class EventTriggeredExecutionsService {
        RETURNING id, script_id`,
       [event.tenantid, event.type, JSON.stringify(triggerData), JSON.stringify(event.data ?? {})],
     );
-    if (created.length) this.logger.debug({ msg: 'event matched scripts', event_id: event.id, type: event.type, executions: created.length });
+    if (created.length) this.logger.debug({ message: 'event matched scripts', event_id: event.id, type: event.type, executions: created.length });
     return created;
   }
 }

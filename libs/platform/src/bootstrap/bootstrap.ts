@@ -62,6 +62,6 @@ export async function bootstrapService(module: Type<unknown> | DynamicModule, op
   }
 
   await app.listen(options.port, options.host);
-  app.get(Logger).log({ msg: `${options.service} ready`, port: options.port, docs: options.docs ? `/docs` : undefined });
+  app.get(Logger).log({ message: `${options.service} ready`, port: options.port, docs: options.docs ? `/docs` : undefined });
   return app;
 }

@@ -100,7 +100,7 @@ export class EventConsumerHost implements OnApplicationBootstrap, OnModuleDestro
       partitionsConsumedConcurrently: this.kafka.settings.KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY,
       eachMessage: (payload) => this.consume(spec, payload),
     });
-    this.logger.log({ msg: 'consuming', topic: spec.topic, group: spec.groupId });
+    this.logger.log({ message: 'consuming', topic: spec.topic, group: spec.groupId });
     return consumer;
   }
 
@@ -177,6 +177,6 @@ export class EventConsumerHost implements OnApplicationBootstrap, OnModuleDestro
     // If this send fails, the error propagates and the message is retried: never dropped.
     await this.kafka.producer.send({ topic: dlqTopicOf(topic), acks: -1, messages: [{ key: message.key, value: message.value, headers }] });
     this.metrics.deadLettered.inc({ topic: spec.topic, reason });
-    this.logger.warn({ msg: 'dead-lettered a message', reason, error, topic, partition, offset: message.offset });
+    this.logger.warn({ message: 'dead-lettered a message', reason, error, topic, partition, offset: message.offset });
   }
 }

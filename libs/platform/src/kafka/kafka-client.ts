@@ -25,7 +25,7 @@ function logCreator() {
   const logger = new Logger('Kafka');
   return ({ level, log }: LogEntry) => {
     const { message, ...extra } = log;
-    logger[LEVELS[level] ?? 'log']({ msg: message, ...extra });
+    logger[LEVELS[level] ?? 'log']({ message: message, ...extra });
   };
 }
 
@@ -52,6 +52,9 @@ export function createProducer(kafka: Kafka): Producer {
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
     createPartitioner: Partitioners.DefaultPartitioner,
+    // An idempotent producer must not give up on a send (kafkajs: limiting retries may break EoS); callers
+    // (outbox relay, DLQ) wait through a broker outage instead, and readiness reports Kafka down meanwhile.
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 10_000 },
   });
 }
 

@@ -43,7 +43,7 @@ export class KafkaService implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit(): Promise<void> {
     await this.admin.connect();
     const created = await ensureTopics(this.admin, this.settings.KAFKA_TOPIC_PREFIX);
-    if (created.length) this.logger.log({ msg: 'created topics', topics: created });
+    if (created.length) this.logger.log({ message: 'created topics', topics: created });
     await this.producer.connect();
   }
 

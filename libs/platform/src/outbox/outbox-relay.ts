@@ -80,7 +80,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
       try {
         if (await this.lead()) published = await this.pass();
       } catch (error) {
-        this.logger.error({ msg: 'outbox relay pass failed; retrying', error: (error as Error).message });
+        this.logger.error({ message: 'outbox relay pass failed; retrying', error: (error as Error).message });
         await this.lockRunner?.release().catch(() => undefined);
         this.lockRunner = undefined;
       }
@@ -100,7 +100,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
       return false;
     }
     this.lockRunner = runner;
-    this.logger.log({ msg: 'leading the outbox relay', relay: this.relayId });
+    this.logger.log({ message: 'leading the outbox relay', relay: this.relayId });
     return true;
   }
 
@@ -128,7 +128,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
 
     const inDoubt = rows.filter((r) => r.probe_offsets !== null);
     const alreadyOnTopic = inDoubt.length ? await this.findPublished(inDoubt) : new Set<string>();
-    if (alreadyOnTopic.size) this.logger.warn({ msg: 'outbox rows found already published after a relay crash', count: alreadyOnTopic.size });
+    if (alreadyOnTopic.size) this.logger.warn({ message: 'outbox rows found already published after a relay crash', count: alreadyOnTopic.size });
     const toSend = rows.filter((r) => !alreadyOnTopic.has(r.id));
 
     const fresh = toSend.filter((r) => r.probe_offsets === null);
