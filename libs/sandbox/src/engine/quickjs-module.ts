@@ -1,0 +1,40 @@
+// The QuickJS WebAssembly module of this thread (the release build of the synchronous variant).
+// Loaded once per thread; dropped and reloaded when a run poisoned it.
+import { createRequire } from 'node:module';
+import { newQuickJSWASMModule, RELEASE_SYNC, type QuickJSSyncVariant, type QuickJSWASMModule } from 'quickjs-emscripten';
+
+/**
+ * RELEASE_SYNC with its Emscripten loader taken by `require` instead of a dynamic `import()`: same
+ * files, but it also loads where dynamic import is unavailable (jest without VM modules).
+ */
+const VARIANT: QuickJSSyncVariant = {
+  ...RELEASE_SYNC,
+  importModuleLoader: async () => {
+    const fromQuickJs = createRequire(require.resolve('quickjs-emscripten'));
+    const loader = fromQuickJs('@jitl/quickjs-wasmfile-release-sync/emscripten-module') as { default?: unknown };
+    return (loader.default ?? loader) as Awaited<ReturnType<QuickJSSyncVariant['importModuleLoader']>>;
+  },
+};
+
+let loading: Promise<QuickJSWASMModule> | undefined;
+let loaded: QuickJSWASMModule | undefined;
+
+export function loadQuickJs(): Promise<QuickJSWASMModule> {
+  if (loaded) return Promise.resolve(loaded);
+  loading ??= newQuickJSWASMModule(VARIANT).then(
+    (module) => (loaded = module),
+    (error: unknown) => {
+      loading = undefined;
+      throw error;
+    },
+  );
+  return loading;
+}
+
+/** Forgets a module whose memory can no longer be trusted; the next `loadQuickJs()` instantiates a new one. */
+export function discardQuickJs(module: QuickJSWASMModule): void {
+  if (loaded === module) {
+    loaded = undefined;
+    loading = undefined;
+  }
+}

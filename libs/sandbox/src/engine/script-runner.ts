@@ -1,0 +1,482 @@
+// Runs ONE script execution in a brand-new QuickJS runtime and context, then throws both away.
+// A fresh runtime costs little next to a fresh context (the context's built-ins dominate), so no
+// engine state at all survives a run: no globals, prototypes, atoms, jobs or heap — and each run's
+// memory limit and interrupt deadline are its own, even while several runs of one worker wait on
+// I/O at the same time. This is the same code in a worker thread and in the calling thread (tests);
+// the pool only moves requests and results around it.
+import { performance } from 'node:perf_hooks';
+import type { Intrinsics, QuickJSContext, QuickJSDeferredPromise, QuickJSHandle, QuickJSRuntime, QuickJSWASMModule } from 'quickjs-emscripten';
+import { installFastHostCalls } from './fast-host-calls';
+import { installHostApi, newFetchResponse, SCRIPT_FILENAME, type ConsoleLevel, type FetchCall } from '../host/host-api';
+import type { ResourceLimits } from '../limits';
+import type { ExecutionStatus, LogEntry, SandboxFetchRequest, SandboxFetchResponse } from '../types';
+
+/**
+ * Language built-ins a script gets. Left out on purpose: `Proxy` and typed arrays / ArrayBuffer
+ * (rarely useful to a provisioning hook, historically the richest source of engine bugs, and together
+ * ~40 % of the cost of creating a context).
+ */
+export const SCRIPT_INTRINSICS: Intrinsics = {
+  BaseObjects: true,
+  Date: true,
+  Eval: true,
+  StringNormalize: true,
+  RegExp: true,
+  JSON: true,
+  MapSet: true,
+  Promise: true,
+};
+
+export const MAX_LOG_LINES = 1000;
+export const MAX_LOG_BYTES = 64 * 1024;
+export const TRUNCATED_MARKER = '[truncated]';
+const MAX_ERROR_CHARS = 4000;
+/**
+ * QuickJS's own memory limit only sees the object heap: in this WASM build large strings do not add
+ * to the total it compares against (quickjs-emscripten issue #271), so a script could pile up
+ * gigabytes of strings under a 64 MiB limit. The run therefore also measures its heap (the same
+ * figure as memory_used_bytes) from the interrupt handler, at most this often.
+ */
+const MEMORY_CHECK_INTERVAL_MS = 2;
+
+export interface RunJob {
+  source: string;
+  /** The script's `ctx`, already serialised (it is parsed inside the VM). */
+  contextJson: string;
+  limits: ResourceLimits;
+}
+
+/** What a run may ask of the host; implemented by the worker (or directly by tests). */
+export interface RunHost {
+  fetch(request: SandboxFetchRequest, control: { timeoutMs: number; signal: AbortSignal }): Promise<SandboxFetchResponse & { url?: string }>;
+  /** Called before the thread enters QuickJS for this run, with the time it must be back by. */
+  vmEnter?(deadline: number): void;
+  /** Called when the thread is out of QuickJS again. */
+  vmLeave?(): void;
+  /** The run waits on host I/O (true) or is runnable again (false). */
+  parked?(on: boolean): void;
+}
+
+export interface RawRunResult {
+  status: ExecutionStatus;
+  /** The return value as JSON text (parsed by whoever hands the result to the caller). */
+  outputJson: string | null;
+  error: string | null;
+  logs: LogEntry[];
+  metrics: { duration_ms: number; memory_used_bytes: number; api_call_count: number };
+  /**
+   * The WASM engine itself failed (a host stack overflow or a trap inside QuickJS). Its memory can no
+   * longer be trusted: the owner must drop this QuickJS module (the pool retires the worker).
+   */
+  enginePoisoned?: boolean;
+  /**
+   * The run ended out of memory and its runtime was deliberately not freed: QuickJS can leave leaked
+   * references behind on out-of-memory paths, and freeing such a runtime trips an assertion that
+   * aborts the whole WASM module (every other run on the worker). The owner recycles the worker after
+   * enough of these.
+   */
+  leakedRuntime?: boolean;
+}
+
+type Outcome = { status: ExecutionStatus; outputJson: string | null; error: string | null };
+
+// The project's TS lib has no WebAssembly typings; the runtime always has the global.
+const WasmRuntimeError = (globalThis as unknown as { WebAssembly: { RuntimeError: new () => Error } }).WebAssembly.RuntimeError;
+
+/** Anything thrown by the WASM module itself rather than by QuickJS on behalf of the script. */
+export function isEngineFault(error: unknown): boolean {
+  return error instanceof RangeError || error instanceof WasmRuntimeError || (error instanceof Error && /abort\(|Aborted\(/.test(error.message));
+}
+
+class LogSink {
+  readonly entries: LogEntry[] = [];
+  private bytes = 0;
+  open = true;
+
+  write(level: ConsoleLevel, message: string): void {
+    if (!this.open) return;
+    const size = Buffer.byteLength(message);
+    if (this.entries.length >= MAX_LOG_LINES || this.bytes + size > MAX_LOG_BYTES) {
+      const room = MAX_LOG_BYTES - this.bytes;
+      if (room > 0 && this.entries.length < MAX_LOG_LINES) {
+        const cut = Buffer.from(message).subarray(0, room).toString('utf8').replace(/\uFFFD$/, '');
+        this.entries.push({ level, message: cut, at: new Date().toISOString() });
+      }
+      this.entries.push({ level: 'warn', message: TRUNCATED_MARKER, at: new Date().toISOString() });
+      this.open = false;
+      return;
+    }
+    this.bytes += size;
+    this.entries.push({ level, message, at: new Date().toISOString() });
+  }
+}
+
+function outOfMemoryOutcome(limits: ResourceLimits): Outcome {
+  return { status: 'failed', outputJson: null, error: `out of memory: the script exceeded max_memory_bytes (${limits.max_memory_bytes} bytes)` };
+}
+
+function timeoutOutcome(limits: ResourceLimits): Outcome {
+  return { status: 'timeout', outputJson: null, error: `timeout: the run exceeded max_execution_time_ms (${limits.max_execution_time_ms} ms)` };
+}
+
+/** Maps QuickJS's own errors for a hit limit to a clear message; null for the script's own errors. */
+function limitOutcome(name: string, message: string, limits: ResourceLimits): Outcome | null {
+  if ((name === 'InternalError' && message === 'out of memory') || name === 'null') return outOfMemoryOutcome(limits);
+  if ((name === 'InternalError' && message === 'stack overflow') || (name === 'RangeError' && message === 'Maximum call stack size exceeded')) {
+    return { status: 'failed', outputJson: null, error: `stack overflow: recursion too deep (max_stack_size_bytes ${limits.max_stack_size_bytes})` };
+  }
+  if (name === 'InternalError' && message === 'interrupted') return timeoutOutcome(limits);
+  return null;
+}
+
+// QuickJS prints `(script.js:N)` in frames (bare `(script.js)` for line 1) and `at script.js:N` for syntax errors.
+const LINE_IN_STACK = new RegExp(`(?:\\(|at )${SCRIPT_FILENAME.replace('.', '\\.')}(?::(\\d+))?`);
+
+/**
+ * Executes `job` in a fresh QuickJS runtime of `qjs`. Never throws: every outcome, including an
+ * engine fault, is a result.
+ */
+export function runScript(qjs: QuickJSWASMModule, job: RunJob, host: RunHost): Promise<RawRunResult> {
+  return new ScriptRun(qjs, job, host).run();
+}
+
+class ScriptRun {
+  private readonly startedAt = performance.now();
+  private readonly deadline: number;
+  private readonly logs = new LogSink();
+  private abort?: AbortController;
+  private readonly outstanding = new Set<QuickJSDeferredPromise>();
+  private readonly handles: QuickJSHandle[] = [];
+  private rt?: QuickJSRuntime;
+  private vm?: QuickJSContext;
+  private json?: QuickJSHandle;
+  private parse?: QuickJSHandle;
+  private stringify?: QuickJSHandle;
+  private interrupted = false;
+  private memoryExceeded = false;
+  private peakMemory = 0;
+  private leakedRuntime = false;
+  private nextMemoryCheck = 0;
+  private finished = false;
+  private poisoned = false;
+  private apiCalls = 0;
+  private wake: (() => void) | null = null;
+
+  constructor(
+    private readonly qjs: QuickJSWASMModule,
+    private readonly job: RunJob,
+    private readonly host: RunHost,
+  ) {
+    this.deadline = Date.now() + job.limits.max_execution_time_ms;
+  }
+
+  async run(): Promise<RawRunResult> {
+    let outcome: Outcome;
+    this.host.vmEnter?.(this.deadline);
+    try {
+      outcome = await this.execute();
+    } catch (error) {
+      outcome = this.fault(error);
+    }
+    this.host.vmEnter?.(this.deadline);
+    const memory = this.poisoned ? this.peakMemory : Math.max(this.memoryUsed(), this.peakMemory);
+    if (!this.poisoned && (this.memoryExceeded || memory > this.job.limits.max_memory_bytes)) outcome = this.outOfMemory();
+    this.finish(outcome.error?.startsWith('out of memory') === true);
+    this.host.vmLeave?.();
+    return {
+      ...outcome,
+      logs: this.logs.entries,
+      metrics: { duration_ms: Math.round((performance.now() - this.startedAt) * 1000) / 1000, memory_used_bytes: memory, api_call_count: this.apiCalls },
+      ...(this.poisoned ? { enginePoisoned: true } : {}),
+      ...(this.leakedRuntime ? { leakedRuntime: true } : {}),
+    };
+  }
+
+  private fault(error: unknown): Outcome {
+    if (isEngineFault(error)) {
+      this.poisoned = true;
+      return {
+        status: 'failed',
+        outputJson: null,
+        error:
+          error instanceof RangeError
+            ? `stack overflow: recursion or nesting too deep for the sandbox (max_stack_size_bytes ${this.job.limits.max_stack_size_bytes})`
+            : `sandbox engine fault: ${(error as Error).message}`,
+      };
+    }
+    return { status: 'failed', outputJson: null, error: `sandbox error: ${error instanceof Error ? error.message : String(error)}` };
+  }
+
+  private keep(handle: QuickJSHandle): QuickJSHandle {
+    this.handles.push(handle);
+    return handle;
+  }
+
+  private async execute(): Promise<Outcome> {
+    const { limits } = this.job;
+    const rt = (this.rt = this.qjs.newRuntime());
+    rt.setMemoryLimit(limits.max_memory_bytes);
+    rt.setMaxStackSize(limits.max_stack_size_bytes);
+    rt.setInterruptHandler(() => {
+      const now = Date.now();
+      if (now > this.deadline) {
+        this.interrupted = true;
+        return true;
+      }
+      if (now >= this.nextMemoryCheck) {
+        this.nextMemoryCheck = now + MEMORY_CHECK_INTERVAL_MS;
+        if (this.memoryUsed() > limits.max_memory_bytes) {
+          this.memoryExceeded = this.interrupted = true;
+          return true;
+        }
+      }
+      return false;
+    });
+    const vm = (this.vm = rt.newContext({ intrinsics: SCRIPT_INTRINSICS }));
+    // computeMemoryUsage() would otherwise create a second, throw-away context.
+    rt.context = vm;
+    installFastHostCalls(rt, vm);
+
+    // Captured before any script code runs: a script that replaces JSON.* cannot forge its result.
+    const json = (this.json = this.keep(vm.getProp(vm.global, 'JSON')));
+    this.parse = this.keep(vm.getProp(json, 'parse'));
+    this.stringify = this.keep(vm.getProp(json, 'stringify'));
+    installHostApi(vm, {
+      logOpen: () => this.logs.open,
+      log: (level, message) => this.logs.write(level, message),
+      fetch: (call) => this.startFetch(call),
+    });
+    const contextText = vm.newString(this.job.contextJson);
+    const parsedContext = vm.callFunction(this.parse, json, contextText);
+    contextText.dispose();
+    if (parsedContext.error) return this.failure(this.keep(parsedContext.error), 'the context could not be read');
+    const context = this.keep(parsedContext.value);
+
+    const evaluated = vm.evalCode(this.job.source, SCRIPT_FILENAME, { type: 'module' });
+    if (evaluated.error) return this.failure(this.keep(evaluated.error));
+    let namespace = this.keep(evaluated.value);
+    if (vm.typeof(namespace) === 'object' && !(vm.getPromiseState(namespace) as { notAPromise?: boolean }).notAPromise) {
+      // Top-level await: evaluation returned a promise of the namespace.
+      const settled = await this.settle(namespace);
+      if (!settled.ok) return settled.outcome;
+      namespace = settled.value;
+    }
+    const main = this.keep(vm.getProp(namespace, 'default'));
+    if (vm.typeof(main) !== 'function') {
+      return { status: 'failed', outputJson: null, error: 'the script has no default export function: write `export default async (ctx) => { ... }`' };
+    }
+    const called = vm.callFunction(main, vm.undefined, context);
+    if (called.error) return this.failure(this.keep(called.error));
+    const settled = await this.settle(this.keep(called.value));
+    if (!settled.ok) return settled.outcome;
+    return this.serialise(settled.value);
+  }
+
+  /** Drives a VM promise (or plain value) to completion under the run's deadline. */
+  private async settle(handle: QuickJSHandle): Promise<{ ok: true; value: QuickJSHandle } | { ok: false; outcome: Outcome }> {
+    const vm = this.vm!;
+    const rt = this.rt!;
+    this.pump();
+    for (;;) {
+      const state = vm.getPromiseState(handle);
+      if (state.type === 'fulfilled') return { ok: true, value: state.notAPromise ? handle : this.keep(state.value) };
+      if (state.type === 'rejected') return { ok: false, outcome: this.failure(this.keep(state.error)) };
+      if (this.memoryExceeded) return { ok: false, outcome: this.outOfMemory() };
+      if (this.interrupted || Date.now() >= this.deadline) return { ok: false, outcome: timeoutOutcome(this.job.limits) };
+      if (this.outstanding.size === 0 && !rt.hasPendingJob()) {
+        return { ok: false, outcome: { status: 'failed', outputJson: null, error: 'the script awaits a promise that can never settle (nothing it waits for is pending)' } };
+      }
+      this.host.vmLeave?.();
+      this.host.parked?.(true);
+      await this.sleepUntilWoken();
+      this.host.parked?.(false);
+      this.host.vmEnter?.(this.deadline);
+      if (this.poisoned) throw new WasmRuntimeError();
+    }
+  }
+
+  /** Runs the VM's queued jobs (promise reactions) under the same deadline. */
+  private pump(): void {
+    const rt = this.rt!;
+    while (rt.hasPendingJob()) {
+      const result = rt.executePendingJobs();
+      if (result.error) {
+        result.error.dispose();
+        if (this.interrupted) return;
+      }
+      if (Date.now() > this.deadline) return;
+    }
+  }
+
+  private sleepUntilWoken(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => done(), Math.max(0, this.deadline - Date.now()) + 1);
+      const done = () => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve();
+      };
+      this.wake = done;
+    });
+  }
+
+  private serialise(value: QuickJSHandle): Outcome {
+    const vm = this.vm!;
+    const limit = this.job.limits.max_output_size_bytes;
+    const result = vm.callFunction(this.stringify!, this.json!, value);
+    if (result.error) {
+      const error = this.keep(result.error);
+      const limited = this.limitFor(error);
+      if (limited) return limited;
+      return { status: 'failed', outputJson: null, error: `the return value is not JSON-serialisable: ${this.describe(error)}` };
+    }
+    const text = this.keep(result.value);
+    if (vm.typeof(text) !== 'string') return { status: 'completed', outputJson: 'null', error: null }; // undefined, a function...
+    // Length in UTF-16 units bounds the UTF-8 size from below: refuse before copying a huge string out.
+    const tooLarge = { status: 'failed' as const, outputJson: null, error: `output too large: the serialised return value exceeds max_output_size_bytes (${limit} bytes)` };
+    if ((vm.getLength(text) ?? 0) > limit) return tooLarge;
+    const json = vm.getString(text);
+    if (Buffer.byteLength(json) > limit) return tooLarge;
+    return { status: 'completed', outputJson: json, error: null };
+  }
+
+  private outOfMemory(): Outcome {
+    return outOfMemoryOutcome(this.job.limits);
+  }
+
+  /** Bytes the run's QuickJS heap uses now (the limit QuickJS enforces itself misses large strings). */
+  private memoryUsed(): number {
+    const rt = this.rt;
+    const vm = this.vm;
+    if (!rt || !vm) return 0;
+    try {
+      const usage = rt.computeMemoryUsage();
+      const used = vm.getProp(usage, 'memory_used_size');
+      const bytes = vm.getNumber(used);
+      used.dispose();
+      usage.dispose();
+      if (!Number.isFinite(bytes)) return 0;
+      if (bytes > this.peakMemory) this.peakMemory = bytes;
+      return bytes;
+    } catch (error) {
+      if (isEngineFault(error)) throw error;
+      this.peakMemory = Math.max(this.peakMemory, this.job.limits.max_memory_bytes + 1);
+      return this.job.limits.max_memory_bytes + 1; // cannot even allocate the report: the heap is full
+    }
+  }
+
+  private limitFor(error: QuickJSHandle): Outcome | null {
+    if (this.memoryExceeded) return this.outOfMemory();
+    if (this.interrupted) return timeoutOutcome(this.job.limits);
+    const vm = this.vm!;
+    if (vm.typeof(error) === 'null' || vm.typeof(error) === 'object') {
+      const { name, message } = this.errorParts(error);
+      return limitOutcome(name, message, this.job.limits);
+    }
+    return null;
+  }
+
+  private errorParts(error: QuickJSHandle): { name: string; message: string; stack: string } {
+    const vm = this.vm!;
+    try {
+      const dumped: unknown = vm.dump(error);
+      if (dumped === null) return { name: 'null', message: '', stack: '' };
+      if (dumped && typeof dumped === 'object') {
+        const e = dumped as { name?: unknown; message?: unknown; stack?: unknown };
+        if (typeof e.message === 'string') {
+          return { name: typeof e.name === 'string' ? e.name : 'Error', message: e.message, stack: typeof e.stack === 'string' ? e.stack : '' };
+        }
+      }
+      const text = typeof dumped === 'string' ? dumped : JSON.stringify(dumped);
+      return { name: '', message: `Uncaught ${text === undefined ? String(dumped) : text}`, stack: '' };
+    } catch (e) {
+      if (isEngineFault(e)) throw e;
+      return { name: '', message: 'an exception that could not be read', stack: '' };
+    }
+  }
+
+  private describe(error: QuickJSHandle): string {
+    const { name, message, stack } = this.errorParts(error);
+    const summary = (name ? `${name}: ${message}` : message).slice(0, MAX_ERROR_CHARS);
+    const line = LINE_IN_STACK.exec(stack);
+    return line ? `${summary} (line ${line[1] ?? 1})` : summary;
+  }
+
+  /** A thrown value (or rejection) as the run's outcome. */
+  private failure(error: QuickJSHandle, prefix?: string): Outcome {
+    const limited = this.limitFor(error);
+    if (limited) return limited;
+    const text = this.describe(error);
+    return { status: 'failed', outputJson: null, error: prefix ? `${prefix}: ${text}` : text };
+  }
+
+  private startFetch(call: FetchCall): QuickJSHandle {
+    const vm = this.vm!;
+    this.apiCalls++;
+    const deferred = vm.newPromise();
+    this.outstanding.add(deferred);
+    this.abort ??= new AbortController();
+    const timeoutMs = Math.max(1, this.deadline - Date.now());
+    let pending: Promise<SandboxFetchResponse & { url?: string }>;
+    try {
+      pending = Promise.resolve(this.host.fetch(call, { timeoutMs, signal: this.abort.signal }));
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    pending.then(
+      (response) => this.resume(deferred, { ok: true, response: { status: response.status, url: response.url ?? call.url, headers: response.headers ?? {}, body: response.body ?? '' } }),
+      (error: unknown) => this.resume(deferred, { ok: false, message: error instanceof Error ? error.message : String(error) }),
+    );
+    return deferred.handle;
+  }
+
+  private resume(
+    deferred: QuickJSDeferredPromise,
+    result: { ok: true; response: { status: number; url: string; headers: Record<string, string>; body: string } } | { ok: false; message: string },
+  ): void {
+    if (this.finished || !this.outstanding.delete(deferred)) return;
+    const vm = this.vm!;
+    this.host.vmEnter?.(this.deadline);
+    try {
+      if (result.ok) {
+        const response = newFetchResponse(vm, this.parse!, this.json!, result.response);
+        deferred.resolve(response);
+        response.dispose();
+      } else {
+        const error = vm.newError({ name: 'FetchError', message: result.message });
+        deferred.reject(error);
+        error.dispose();
+      }
+      deferred.dispose();
+      this.pump();
+    } catch (error) {
+      if (isEngineFault(error)) this.poisoned = true;
+    }
+    this.host.vmLeave?.();
+    this.wake?.();
+  }
+
+  /** Frees the run's engine state (all of it, except the runtime of a run that ran out of memory). */
+  private finish(outOfMemory: boolean): void {
+    this.finished = true;
+    this.abort?.abort();
+    this.wake?.();
+    if (this.poisoned) return; // Touch nothing in a module that faulted.
+    try {
+      for (const deferred of this.outstanding) deferred.dispose();
+      this.outstanding.clear();
+      for (let i = this.handles.length - 1; i >= 0; i--) if (this.handles[i].alive) this.handles[i].dispose();
+      if (this.rt) this.rt.context = undefined;
+      this.vm?.dispose();
+      if (outOfMemory) {
+        this.rt?.removeInterruptHandler();
+        this.leakedRuntime = true;
+      } else {
+        this.rt?.dispose();
+      }
+    } catch {
+      // A runtime that cannot be freed cleanly leaves the module in an unknown state.
+      this.poisoned = true;
+    }
+  }
+}

@@ -1,0 +1,161 @@
+// A sandbox worker thread: owns one QuickJS WASM module and runs the pool's tasks on it, each run in a
+// fresh QuickJS runtime (see engine/script-runner.ts). The HTTP calls of `fetch` happen here, outside
+// the VM; the per-minute API budget and dry-run fetches are asked of the main thread.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { QuickJSWASMModule } from 'quickjs-emscripten';
+import { loadQuickJs } from '../engine/quickjs-module';
+import { runScript, type RunHost } from '../engine/script-runner';
+import { FetchRefusedError, checkFetchUrl, guardedFetch } from '../net/guarded-fetch';
+import type { SandboxFetchRequest } from '../types';
+import { validateWith } from '../validate';
+import { CONTROL, type FromWorker, type ProxiedFetchResponse, type RunJobMessage, type ToWorker } from './protocol';
+
+const port = parentPort!;
+const data = workerData as { control: SharedArrayBuffer; recycleWasmBytes?: number };
+const control = new Float64Array(data.control);
+
+let outbox: FromWorker[] = [];
+let flushScheduled = false;
+function send(message: FromWorker): void {
+  outbox.push(message);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(() => {
+      flushScheduled = false;
+      flush();
+    });
+  }
+}
+function flush(): void {
+  const batch = outbox;
+  outbox = [];
+  if (batch.length) port.postMessage(batch);
+}
+
+let nextRid = 1;
+const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+function ask<T>(build: (rid: number) => FromWorker): Promise<T> {
+  const rid = nextRid++;
+  return new Promise<T>((resolve, reject) => {
+    pending.set(rid, { resolve: resolve as (value: unknown) => void, reject });
+    send(build(rid));
+  });
+}
+
+let qjs: QuickJSWASMModule;
+let retiring = false;
+/** Runtimes left unfreed after out-of-memory runs (see RawRunResult.leakedRuntime). */
+let leakedRuntimes = 0;
+const MAX_LEAKED_RUNTIMES = 50;
+let parked = 0;
+
+function hostFor(id: number, job: RunJobMessage): RunHost {
+  return {
+    async fetch(request: SandboxFetchRequest, { timeoutMs, signal }) {
+      const granted = await ask<boolean>((rid) => ({ t: 'acquire', rid, key: job.apiKey, limit: job.limits.max_api_calls_per_minute }));
+      if (!granted) {
+        throw new FetchRefusedError(`fetch refused: this script reached max_api_calls_per_minute (${job.limits.max_api_calls_per_minute}); try again later`);
+      }
+      if (job.proxyFetch) {
+        checkFetchUrl(request.url, job.allowedHosts);
+        return ask<ProxiedFetchResponse>((rid) => ({ t: 'fetch', rid, id, request, timeoutMs: Math.min(timeoutMs, 10_000) }));
+      }
+      return guardedFetch(request, { allowedHosts: job.allowedHosts, timeoutMs, signal });
+    },
+    vmEnter(deadline: number) {
+      control[CONTROL.sliceTask] = id;
+      control[CONTROL.sliceDeadline] = deadline;
+    },
+    vmLeave() {
+      control[CONTROL.sliceDeadline] = 0;
+    },
+    parked(on: boolean) {
+      parked += on ? 1 : -1;
+      send({ t: 'parked', count: parked });
+    },
+  };
+}
+
+/** A worker whose WASM memory grew past this is replaced once idle (WASM memory never shrinks). */
+const RECYCLE_WASM_BYTES = data.recycleWasmBytes ?? 1024 * 1024 * 1024;
+
+function retire(reason: string, graceful = false): void {
+  if (retiring) return;
+  retiring = true;
+  send({ t: 'retire', reason, graceful });
+  flush();
+}
+
+// Tasks start one per event-loop turn, so replies to the main thread (new tasks, API budget, dry-run
+// fetches) are read between two runs, and results go out as soon as the local queue runs low: the
+// main thread refills it while this thread is still busy, and the worker never idles on a round trip.
+const local: Extract<ToWorker, { t: 'run' | 'validate' }>[] = [];
+let localHead = 0;
+let nextScheduled = false;
+
+function scheduleNext(): void {
+  if (nextScheduled) return;
+  nextScheduled = true;
+  setImmediate(runNext);
+}
+
+function runNext(): void {
+  nextScheduled = false;
+  if (localHead >= local.length) return;
+  const message = local[localHead];
+  local[localHead++] = undefined as never;
+  if (localHead === local.length) {
+    local.length = 0;
+    localHead = 0;
+  }
+  if (retiring) {
+    send({ t: 'bounce', id: message.id });
+  } else {
+    control[CONTROL.startedSeq] = message.seq;
+    if (message.t === 'validate') {
+      control[CONTROL.sliceTask] = message.id;
+      control[CONTROL.sliceDeadline] = Date.now() + 5000;
+      const { enginePoisoned, ...result } = validateWith(qjs, message.source);
+      control[CONTROL.sliceDeadline] = 0;
+      send({ t: 'validated', id: message.id, result });
+      if (enginePoisoned) retire('QuickJS engine fault while compiling');
+    } else {
+      void runScript(qjs, message.job, hostFor(message.id, message.job)).then((result) => {
+        send({ t: 'result', id: message.id, result });
+        if (local.length - localHead <= 1) flush();
+        if (result.leakedRuntime) leakedRuntimes++;
+        if (result.enginePoisoned) retire('QuickJS engine fault');
+        else if (leakedRuntimes >= MAX_LEAKED_RUNTIMES) retire(`${leakedRuntimes} runs ran out of memory on it`, true);
+        else if (qjs.getWasmMemory().buffer.byteLength > RECYCLE_WASM_BYTES) retire(`its WASM memory grew past ${RECYCLE_WASM_BYTES} bytes`, true);
+      });
+    }
+  }
+  if (localHead < local.length) scheduleNext();
+}
+
+function handle(message: ToWorker): void {
+  switch (message.t) {
+    case 'run':
+    case 'validate':
+      if (retiring) return send({ t: 'bounce', id: message.id });
+      local.push(message);
+      scheduleNext();
+      return;
+    case 'reply': {
+      const waiter = pending.get(message.rid);
+      if (!waiter) return;
+      pending.delete(message.rid);
+      if (message.ok) waiter.resolve(message.value);
+      else waiter.reject(new FetchRefusedError(message.error ?? 'host call failed'));
+      return;
+    }
+  }
+}
+
+void loadQuickJs().then((module) => {
+  qjs = module;
+  port.on('message', (batch: ToWorker[]) => {
+    for (const message of batch) handle(message);
+  });
+  send({ t: 'ready' });
+});
