@@ -18,7 +18,6 @@ import { appConfigSchema as provisioningQueueConfig } from '../../apps/provision
 import { appConfigSchema as reconcilerConfig } from '../../apps/reconciler/src/config';
 import { appConfigSchema as schedulerConfig } from '../../apps/scheduler/src/config';
 import { appConfigSchema as scriptRegistryConfig } from '../../apps/script-registry/src/config';
-/* eslint-enable no-restricted-imports */
 
 const ROOT = join(__dirname, '..', '..');
 const BASE_DIR = join(ROOT, 'k8s', 'base');
