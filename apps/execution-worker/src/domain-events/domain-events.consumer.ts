@@ -1,7 +1,8 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { ConsumerGroup, DOMAIN_EVENT_TYPE_PATTERN, domainEventDataSchema, DomainEventData, Topic } from '@provisio/contracts';
 import { EventConsumerHost } from '@provisio/platform';
-import { EventTriggeredExecutionsService } from './event-triggered-executions.service';
+import { ExecutionQueue } from '../executions/execution-queue.service';
+import { CreatedExecution, EventTriggeredExecutionsService } from './event-triggered-executions.service';
 
 /** Consumes upstream domain events (`user.created` ...). Thin: validation is the host's, the work the service's. */
 @Injectable()
@@ -9,6 +10,7 @@ export class DomainEventsConsumer implements OnModuleInit {
   constructor(
     private readonly host: EventConsumerHost,
     private readonly executions: EventTriggeredExecutionsService,
+    private readonly queue: ExecutionQueue,
   ) {}
 
   onModuleInit(): void {
@@ -17,9 +19,8 @@ export class DomainEventsConsumer implements OnModuleInit {
       topic: Topic.DomainEvents,
       // Every well-formed domain event type may have subscribers; anything else is not a domain event.
       schemaFor: (type) => (DOMAIN_EVENT_TYPE_PATTERN.test(type) ? domainEventDataSchema : null),
-      handle: async (event, { manager }) => {
-        await this.executions.createForEvent(event, manager);
-      },
+      handle: (event, { manager }) => this.executions.createForEvent(event, manager),
+      afterCommit: (_event, created) => this.queue.enqueue(created as CreatedExecution[]),
     });
   }
 }

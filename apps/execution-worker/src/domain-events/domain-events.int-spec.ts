@@ -44,9 +44,9 @@ describe('execution-worker: domain events from a plain Kafka client', () => {
   });
 
   const executionsFor = (eventId: string) =>
-    db.dataSource.query(`SELECT script_id, status, trigger_type, trigger_data, input FROM script_executions WHERE trigger_data->>'event_id' = $1`, [eventId]);
+    db.dataSource.query(`SELECT script_id, status, trigger_type, trigger_data, input, output FROM script_executions WHERE trigger_data->>'event_id' = $1`, [eventId]);
 
-  it('creates one pending event-triggered execution per subscribed active script, once per event', async () => {
+  it('creates and runs one event-triggered execution per subscribed active script, once per event', async () => {
     const event = createCloudEvent({ source: '//hr.example.com', type: 'user.created', tenantid: tenant.tenantId, subject: 'u-1', data: { user_id: 'u-1', first_name: 'Zoë' } });
     const message = { key: messageKey.tenantAccount(tenant.tenantId, 'u-1'), value: JSON.stringify(event) };
     await producer.send({ topic: prefix + Topic.DomainEvents, messages: [message] });
@@ -54,8 +54,8 @@ describe('execution-worker: domain events from a plain Kafka client', () => {
 
     const rows = await eventually(async () => {
       const found = await executionsFor(event.id);
-      return found.length > 0 ? found : null;
-    }, { what: 'execution recorded' });
+      return found.length > 0 && found[0].status === 'completed' ? found : null;
+    }, { what: 'execution recorded and run' });
     // A later event on the same key proves the duplicate has been consumed by now.
     const later = createCloudEvent({ source: '//hr.example.com', type: 'user.created', tenantid: tenant.tenantId, data: { user_id: 'u-1' } });
     await producer.send({ topic: prefix + Topic.DomainEvents, messages: [{ ...message, value: JSON.stringify(later) }] });
@@ -64,10 +64,11 @@ describe('execution-worker: domain events from a plain Kafka client', () => {
     expect(await executionsFor(event.id)).toHaveLength(1);
     expect(rows[0]).toMatchObject({
       script_id: scriptId,
-      status: 'pending',
+      status: 'completed',
       trigger_type: 'event',
       trigger_data: { event_id: event.id, event_type: 'user.created', source: '//hr.example.com', subject: 'u-1' },
       input: { user_id: 'u-1', first_name: 'Zoë' },
+      output: { event_id: event.id, event_type: 'user.created', data: { user_id: 'u-1', first_name: 'Zoë' } },
     });
   });
 

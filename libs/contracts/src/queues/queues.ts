@@ -2,14 +2,15 @@
  * BullMQ queue and job names, with explicit string values: renaming a class never orphans queued jobs.
  */
 export const Queue = {
-  ScriptEventRetries: 'script-event-retries',
+  /** Script executions to run (event-triggered ones retried with backoff, then dead-lettered). */
+  ScriptExecutions: 'script-executions',
   ProvisioningOperations: 'provisioning-operations',
   Reconciliation: 'reconciliation',
 } as const;
 export type QueueName = (typeof Queue)[keyof typeof Queue];
 
 export const Job = {
-  RetryScriptEvent: 'retry-script-event',
+  ExecuteScript: 'execute-script',
   ExecuteOperation: 'execute-operation',
   RunReconciliation: 'run-reconciliation',
 } as const;

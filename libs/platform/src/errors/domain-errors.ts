@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'forbidden'
   | 'payload_too_large'
   | 'rate_limited'
+  | 'method_not_allowed'
+  | 'script_failed'
   | 'internal';
 
 export abstract class DomainError extends Error {

@@ -29,6 +29,11 @@ export function statusOf(code: ErrorCode): number {
       return HttpStatus.PAYLOAD_TOO_LARGE;
     case 'rate_limited':
       return HttpStatus.TOO_MANY_REQUESTS;
+    case 'method_not_allowed':
+      return HttpStatus.METHOD_NOT_ALLOWED;
+    case 'script_failed':
+      // The gateway (Provisio) is fine; what it called (the tenant's script) failed.
+      return HttpStatus.BAD_GATEWAY;
     case 'internal':
       return HttpStatus.INTERNAL_SERVER_ERROR;
     default:

@@ -25,7 +25,13 @@ export interface EventHandlerSpec<T = unknown> {
    * acknowledged and skipped, not dead-lettered: they are valid, just not for us).
    */
   schemaFor(type: string): ZodType<T> | null;
-  handle(event: CloudEvent<T>, context: MessageContext): Promise<void>;
+  /** Applies the event inside the transaction; what it returns is handed to `afterCommit`. */
+  handle(event: CloudEvent<T>, context: MessageContext): Promise<unknown>;
+  /**
+   * Work that must follow the commit (for example enqueueing jobs for rows the handler created). It runs
+   * once per applied event; if the process dies before it, the owning feature must recover (a sweep).
+   */
+  afterCommit?(event: CloudEvent<T>, handled: unknown): Promise<void>;
   /** Start from the earliest offset when the group has none committed (default: true). */
   fromBeginning?: boolean;
 }
@@ -151,15 +157,20 @@ export class EventConsumerHost implements OnApplicationBootstrap, OnModuleDestro
   /** Returns false when the event had already been applied (a redelivery). */
   private async apply(spec: EventHandlerSpec<never>, event: CloudEvent, where: Omit<MessageContext, 'manager'>): Promise<boolean> {
     if (!this.dataSource) throw new Error(`consumer ${spec.groupId} needs the database for idempotency`);
-    return this.dataSource.transaction(async (manager) => {
+    const outcome = await this.dataSource.transaction(async (manager) => {
       const recorded: unknown[] = await manager.query(
         'INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING event_id',
         [spec.groupId, event.id],
       );
-      if (recorded.length === 0) return false;
-      await spec.handle(event as CloudEvent<never>, { ...where, manager });
-      return true;
+      if (recorded.length === 0) return { applied: false as const };
+      return { applied: true as const, handled: await spec.handle(event as CloudEvent<never>, { ...where, manager }) };
     });
+    if (outcome.applied && spec.afterCommit) {
+      await spec.afterCommit(event as CloudEvent<never>, outcome.handled).catch((error: Error) => {
+        this.logger.error({ message: 'after-commit work failed; the feature sweep will recover it', group: spec.groupId, event_id: event.id, error: error.message });
+      });
+    }
+    return outcome.applied;
   }
 
   private async deadLetter(spec: EventHandlerSpec<never>, topic: string, partition: number, message: KafkaMessage, reason: DeadLetterReason, error: string): Promise<void> {

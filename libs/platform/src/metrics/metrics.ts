@@ -13,6 +13,7 @@ export class Metrics {
   readonly deadLettered: Counter<'topic' | 'reason'>;
   readonly outboxPublished: Counter<'topic'>;
   readonly outboxPending: Gauge;
+  readonly scriptExecutions: Counter<'trigger' | 'status'>;
 
   constructor(service: string) {
     this.registry.setDefaultLabels({ service });
@@ -27,6 +28,7 @@ export class Metrics {
     this.messagesConsumed = new Counter({ name: 'provisio_kafka_messages_consumed_total', help: 'Kafka messages consumed, by result (applied, duplicate, dead_lettered)', labelNames: ['topic', 'result'], registers: [this.registry] });
     this.deadLettered = new Counter({ name: 'provisio_kafka_dead_lettered_total', help: 'Messages sent to a .dlq topic, by reason', labelNames: ['topic', 'reason'], registers: [this.registry] });
     this.outboxPublished = new Counter({ name: 'provisio_outbox_published_total', help: 'Outbox rows published to Kafka', labelNames: ['topic'], registers: [this.registry] });
+    this.scriptExecutions = new Counter({ name: 'provisio_script_executions_total', help: 'Script execution attempts finished, by trigger and status (dead_lettered = the last attempt failed)', labelNames: ['trigger', 'status'], registers: [this.registry] });
     this.outboxPending = new Gauge({ name: 'provisio_outbox_pending', help: 'Outbox rows not yet published (seen by the last relay pass)', registers: [this.registry] });
   }
 }

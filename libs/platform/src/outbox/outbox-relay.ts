@@ -22,7 +22,7 @@ interface ClaimedRow {
   seq: string;
 }
 
-/** Any stable 64-bit number: the advisory lock that makes one relay the leader across replicas. */
+/** Any stable 32-bit number: with the schema, the advisory lock that makes one relay the leader across replicas. */
 const RELAY_LOCK_KEY = 4_242_001;
 const RETENTION = '24 hours';
 
@@ -93,7 +93,9 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
     if (this.lockRunner) return true;
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
-    const [{ locked }] = await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [RELAY_LOCK_KEY]);
+    // Keyed by schema too: deployments (and test suites) sharing a database in different schemas each
+    // elect their own relay instead of waiting on one another's.
+    const [{ locked }] = await runner.query('SELECT pg_try_advisory_lock($1, hashtext(current_schema())) AS locked', [RELAY_LOCK_KEY]);
     if (!locked) {
       await runner.release();
       await this.sleep(1_000); // a follower checks for leadership now and then

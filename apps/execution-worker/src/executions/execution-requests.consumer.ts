@@ -1,0 +1,46 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { ConsumerGroup, EventType, ScriptExecutionRequested, scriptExecutionRequestedSchema, Topic } from '@provisio/contracts';
+import { EventConsumerHost, ValidationError } from '@provisio/platform';
+import { ExecutionQueue } from './execution-queue.service';
+import { ExecutionRow, ExecutionsRepository } from './executions.repository';
+
+/**
+ * Execution requests (`manual`, `api`, `oneoff` from the registry, `cron` from the scheduler) become
+ * pending executions, enqueued once committed. A scheduled slot already executed is not executed again.
+ */
+@Injectable()
+export class ExecutionRequestsConsumer implements OnModuleInit {
+  constructor(
+    private readonly host: EventConsumerHost,
+    private readonly executions: ExecutionsRepository,
+    private readonly queue: ExecutionQueue,
+  ) {}
+
+  onModuleInit(): void {
+    this.host.register<ScriptExecutionRequested>({
+      groupId: ConsumerGroup.WorkerExecutionRequests,
+      topic: Topic.ScriptExecutionRequests,
+      schemaFor: (type) => (type === EventType.ScriptExecutionRequested ? scriptExecutionRequestedSchema : null),
+      handle: async (event, { manager }) => {
+        const request = event.data;
+        // The script must belong to the event's tenant: a request can never run another tenant's script.
+        // A request naming no script of the tenant is permanently wrong: it is dead-lettered.
+        const owned: unknown[] = await manager.query('SELECT 1 FROM scripts WHERE id = $1 AND tenant_id = $2', [request.script_id, event.tenantid]);
+        if (owned.length === 0) throw new ValidationError(`script ${request.script_id} does not exist in tenant ${event.tenantid}`, 'data.script_id');
+        return this.executions.create(manager, [
+          {
+            script_id: request.script_id,
+            tenant_id: event.tenantid,
+            trigger_type: request.trigger_type,
+            trigger_data: { ...request.trigger_data, request_id: event.id, source: event.source },
+            input: request.input,
+            executed_by: request.requested_by ?? null,
+            scheduled_job_id: request.scheduled_job_id ?? null,
+            scheduled_for: request.scheduled_for ?? null,
+          },
+        ]);
+      },
+      afterCommit: (_event, created) => this.queue.enqueue(created as ExecutionRow[]),
+    });
+  }
+}
