@@ -31,5 +31,13 @@ module.exports = {
       setupFiles: ['<rootDir>/scripts/jest-int-env.js'],
       setupFilesAfterEnv: ['<rootDir>/scripts/jest-int-timeout.js'],
     },
+    {
+      // Real processes killed and a broker restarted: npm test runs these last, one at a time.
+      ...shared,
+      displayName: 'chaos',
+      testMatch: ['<rootDir>/{apps,libs,test}/**/*.chaos-spec.ts'],
+      setupFiles: ['<rootDir>/scripts/jest-int-env.js'],
+      setupFilesAfterEnv: ['<rootDir>/scripts/jest-int-timeout.js'],
+    },
   ],
 };

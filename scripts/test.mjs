@@ -1,14 +1,23 @@
 // `npm test`: unit tests, then integration tests against the real local stack (started when needed), on a
 // database of their own (`<name>_test`), so a developer's data is never touched.
-//   --unit   unit tests only (no stack)      --int   integration tests only
+//   --unit   unit tests only (no stack)      --int   integration (and chaos) tests only
+//   --chaos  only the chaos tests (real processes killed, the broker restarted; run last, one at a time)
 //   anything else is passed to jest (for example a path pattern)
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, ensureDependencies, log, ROOT, run } from './lib.mjs';
 
 const args = process.argv.slice(2);
-const only = args.includes('--unit') ? 'unit' : args.includes('--int') ? 'int' : null;
-const jestArgs = args.filter((a) => a !== '--unit' && a !== '--int');
+const only = args.includes('--unit') ? 'unit' : args.includes('--int') ? 'int' : args.includes('--chaos') ? 'chaos' : null;
+const jestArgs = args.filter((a) => !['--unit', '--int', '--chaos'].includes(a));
+// Phases in order: the chaos tests restart shared services, so they run after the rest, in band.
+const CHAOS = { projects: ['chaos'], flags: ['--runInBand'] };
+const PHASES = {
+  unit: [{ projects: ['unit'], flags: [] }],
+  int: [{ projects: ['int'], flags: [] }, CHAOS],
+  chaos: [CHAOS],
+  all: [{ projects: ['unit', 'int'], flags: [] }, CHAOS],
+}[only ?? 'all'];
 
 function testDatabaseUrl(url) {
   const parsed = new URL(url);
@@ -21,6 +30,7 @@ async function main() {
   const startedAt = Date.now();
   ensureDependencies();
   const summaryFile = join(ROOT, '.stack', 'test-summary.json');
+  const phaseFile = join(ROOT, '.stack', 'test-summary.phase.json');
   rmSync(summaryFile, { force: true });
 
   let env = {};
@@ -36,31 +46,40 @@ async function main() {
     log(`integration tests use ${databaseUrl.replace(/\/\/[^@]*@/, '//')}, ${up.REDIS_URL}, kafka ${up.KAFKA_BROKERS}`);
   }
 
-  const projects = only ? ['--selectProjects', only] : [];
   let failed = false;
+  const total = { passed: 0, failed: 0, skipped: 0 };
   try {
-    run(join(ROOT, 'node_modules', '.bin', 'jest'), [...projects, '--forceExit', ...jestArgs], {
-      env: {
-        ...process.env,
-        DATABASE_URL: env.DATABASE_URL ?? '',
-        REDIS_URL: env.REDIS_URL ?? '',
-        KAFKA_BROKERS: env.KAFKA_BROKERS ?? '',
-        PROVISIO_TEST_SUMMARY: summaryFile,
-        KAFKAJS_NO_PARTITIONER_WARNING: '1',
-      },
-    });
-  } catch {
-    failed = true;
+    for (const phase of PHASES) {
+      rmSync(phaseFile, { force: true });
+      try {
+        run(join(ROOT, 'node_modules', '.bin', 'jest'), ['--selectProjects', ...phase.projects, ...phase.flags, '--forceExit', '--passWithNoTests', ...jestArgs], {
+          env: {
+            ...process.env,
+            DATABASE_URL: env.DATABASE_URL ?? '',
+            REDIS_URL: env.REDIS_URL ?? '',
+            KAFKA_BROKERS: env.KAFKA_BROKERS ?? '',
+            PROVISIO_TEST_SUMMARY: phaseFile,
+            KAFKAJS_NO_PARTITIONER_WARNING: '1',
+          },
+        });
+      } catch {
+        failed = true;
+      }
+      if (existsSync(phaseFile)) {
+        const counts = JSON.parse(readFileSync(phaseFile, 'utf8'));
+        for (const key of Object.keys(total)) total[key] += counts[key];
+      } else {
+        failed = true; // jest died before reporting
+      }
+    }
   } finally {
     if (stack && env.startedNow && !process.env.PROVISIO_KEEP_STACK) await stack.down({ only: env.started });
   }
+  writeFileSync(summaryFile, JSON.stringify(total));
   const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
   log(`npm test took ${seconds} s`);
-  // The closing line CI reads: counts from the jest reporter, printed last.
-  if (existsSync(summaryFile)) {
-    const s = JSON.parse(readFileSync(summaryFile, 'utf8'));
-    process.stdout.write(`tests: ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped\n`);
-  }
+  // The closing line CI reads: counts from the jest reporter over every phase, printed last.
+  process.stdout.write(`tests: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped\n`);
   process.exit(failed ? 1 : 0);
 }
 

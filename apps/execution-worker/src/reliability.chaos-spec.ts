@@ -1,0 +1,142 @@
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Producer } from 'kafkajs';
+import { ConsumerGroup, createCloudEvent, messageKey, Topic } from '@provisio/contracts';
+import { migrations } from '@provisio/migrations';
+import { createIsolatedSchema, createTenantFixture, IsolatedSchema, TenantFixture } from '@provisio/persistence/testing';
+import { eventually, sleep, testEnv, testKafka, uniqueTopicPrefix } from '@provisio/platform/testing';
+
+/**
+ * Reliability of the execution path with real processes and a real broker. These run after every other
+ * suite, one at a time (`npm test` runs the `chaos` project last, in band): one of them restarts Kafka.
+ */
+const ROOT = join(__dirname, '..', '..', '..');
+const WORKER = join(ROOT, 'apps', 'execution-worker', 'dist', 'main.js');
+const STACK_CLI = join(ROOT, 'scripts', 'stack', 'cli.mjs');
+
+describe('execution-worker reliability', () => {
+  let db: IsolatedSchema;
+  let tenant: TenantFixture;
+  const kafka = testKafka();
+
+  beforeAll(async () => {
+    if (!existsSync(WORKER)) throw new Error('build first (npm test does): the worker runs as a real process');
+    db = await createIsolatedSchema(migrations);
+    tenant = await createTenantFixture(db.dataSource);
+  });
+  afterAll(async () => db?.drop());
+
+  async function subscribedScript(eventType: string): Promise<string> {
+    const [{ id }] = await db.dataSource.query(
+      `INSERT INTO scripts (tenant_id, organization_id, name, source, type, status, event_types, current_version)
+       VALUES ($1, $2, $3, $4, 'event', 'active', ARRAY[$5], 1) RETURNING id`,
+      [tenant.tenantId, tenant.organizationId, `chaos-${eventType}`, `export default async (ctx) => { const end = Date.now() + 5; while (Date.now() < end) {} return ctx.event.data.n; }`, eventType],
+    );
+    await db.dataSource.query('INSERT INTO script_event_subscriptions (script_id, tenant_id, event_type) VALUES ($1, $2, $3)', [id, tenant.tenantId, eventType]);
+    return id;
+  }
+
+  function startWorker(prefix: string): ChildProcess {
+    const port = 39_000 + Math.floor(Math.random() * 900);
+    const child = spawn(process.execPath, [WORKER], {
+      env: { PATH: process.env.PATH ?? '', ...testEnv({ DATABASE_SCHEMA: db.schema, KAFKA_TOPIC_PREFIX: prefix, REDIS_KEY_PREFIX: `chaos:${prefix}`, PORT: String(port), EXECUTION_SWEEP_INTERVAL_MS: '2000', LOG_LEVEL: 'error' }) },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    return child;
+  }
+
+  async function waitJoined(prefix: string, members = 1): Promise<void> {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await eventually(async () => (await admin.describeGroups([prefix + ConsumerGroup.WorkerDomainEvents])).groups[0]?.members.length === members, { what: 'worker joined', timeoutMs: 60_000, intervalMs: 250 });
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** Publishes `count` events over `ms`; returns the ids the broker acknowledged. */
+  async function burst(producer: Producer, prefix: string, type: string, count: number, ms: number): Promise<string[]> {
+    const acked: string[] = [];
+    const batches = 20;
+    for (let b = 0; b < batches; b++) {
+      const events = Array.from({ length: count / batches }, (_, i) => createCloudEvent({ source: '//chaos', type, tenantid: tenant.tenantId, subject: `u-${b}-${i}`, data: { n: b * 1000 + i } }));
+      try {
+        await producer.send({ topic: prefix + Topic.DomainEvents, acks: -1, messages: events.map((e) => ({ key: messageKey.tenantAccount(tenant.tenantId, e.subject!), value: JSON.stringify(e) })) });
+        acked.push(...events.map((e) => e.id));
+      } catch {
+        // Not acknowledged (the broker was away for longer than the producer's retries): not published.
+      }
+      await sleep(ms / batches);
+    }
+    return acked;
+  }
+
+  async function recordedOnce(scriptId: string, ids: string[]): Promise<void> {
+    const rows: { event_id: string; n: number; completed: number }[] = await eventually(
+      async () => {
+        const found = await db.dataSource.query(
+          `SELECT trigger_data->>'event_id' AS event_id, count(*)::int AS n, count(*) FILTER (WHERE status = 'completed')::int AS completed
+             FROM script_executions WHERE script_id = $1 AND parent_execution_id IS NULL GROUP BY 1`,
+          [scriptId],
+        );
+        return found.length >= ids.length && found.every((r: { completed: number }) => r.completed === 1) ? found : null;
+      },
+      { what: `all ${ids.length} events executed`, timeoutMs: 90_000, intervalMs: 500 },
+    );
+    expect(rows).toHaveLength(ids.length); // nothing extra
+    expect(new Set(rows.map((r) => r.event_id))).toEqual(new Set(ids)); // nothing lost
+    expect(rows.filter((r) => r.n !== 1)).toEqual([]); // nothing twice
+  }
+
+  it('executes and records every event exactly once when the worker is killed mid-burst and restarted', async () => {
+    const prefix = uniqueTopicPrefix();
+    const scriptId = await subscribedScript('user.created');
+    let worker = startWorker(prefix);
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    try {
+      await waitJoined(prefix);
+      const published = burst(producer, prefix, 'user.created', 400, 4_000);
+      await eventually(async () => (await db.dataSource.query(`SELECT count(*)::int AS n FROM script_executions WHERE script_id = $1 AND status = 'completed'`, [scriptId]))[0].n >= 40, { what: 'some runs done' });
+      worker.kill('SIGKILL');
+      await new Promise((resolve) => worker.once('exit', resolve));
+      worker = startWorker(prefix);
+      const ids = await published;
+      expect(ids).toHaveLength(400);
+      await recordedOnce(scriptId, ids);
+    } finally {
+      await producer.disconnect();
+      worker.kill('SIGKILL');
+    }
+  });
+
+  it('loses nothing when the Kafka broker restarts during a burst (events published == executions recorded)', async () => {
+    const [kafkaStatus] = JSON.parse(execFileSync(process.execPath, [STACK_CLI, 'status', '--json'], { encoding: 'utf8' })).filter((c: { name: string }) => c.name === 'kafka');
+    if (!kafkaStatus.managed) {
+      // Restarting someone else's broker is not ours to do.
+      console.warn('skipped: the Kafka broker is external to the local stack');
+      return;
+    }
+    const prefix = uniqueTopicPrefix();
+    const scriptId = await subscribedScript('user.updated');
+    const worker = startWorker(prefix);
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 30, initialRetryTime: 300, maxRetryTime: 3_000 } });
+    await producer.connect();
+    try {
+      await waitJoined(prefix);
+      const published = burst(producer, prefix, 'user.updated', 400, 8_000);
+      await sleep(2_000);
+      execFileSync(process.execPath, [STACK_CLI, 'down', 'kafka'], { stdio: 'ignore' });
+      await sleep(1_000);
+      execFileSync(process.execPath, [STACK_CLI, 'up'], { stdio: 'ignore' });
+      const ids = await published;
+      expect(ids.length).toBeGreaterThan(200); // most batches were acknowledged around the restart
+      await recordedOnce(scriptId, ids);
+    } finally {
+      await producer.disconnect().catch(() => undefined);
+      worker.kill('SIGKILL');
+    }
+  });
+});

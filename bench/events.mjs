@@ -1,0 +1,149 @@
+// Events benchmark: domain events published to Kafka, run by subscribed scripts in the BUILT execution
+// worker, until every one is recorded in script_executions.
+//
+//   npm run bench:events [-- --events 50000 --rate 1200 --scripts 1]
+//
+// Events are published at a steady rate (a real upstream does not dump 50k at once); latency is the
+// event's `time` (set when published) to the execution's `completed_at`, so it covers Kafka, the consumer
+// transaction, the queue, the sandbox and the record. events_per_s = events recorded / (last recorded -
+// first published). The LAST line printed is one JSON object.
+import { execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as stack from '../scripts/stack/index.mjs';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(join(ROOT, 'package.json'));
+const { Client } = require('pg');
+const { Kafka, logLevel, Partitioners } = require('kafkajs');
+
+const args = process.argv.slice(2);
+const arg = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const EVENTS = arg('events', 50_000);
+const RATE = arg('rate', 1_200);
+const SCRIPTS = arg('scripts', 1);
+const FLOOR = { events_per_s: 1_000, p99_ms: 500 };
+const say = (m) => process.stdout.write(`[bench:events] ${m}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const HOOK = `export default async (ctx) => {
+  const u = ctx.event.data;
+  const username = helpers.username({ first: u.first_name, last: u.last_name, format: 'first.last' });
+  return { username, email: helpers.email(username, 'corp.example'), displayName: helpers.normalize(u.first_name + ' ' + u.last_name) };
+}`;
+
+async function main() {
+  const env = await stack.up({ quiet: true });
+  const url = new URL(env.DATABASE_URL);
+  url.pathname = '/provisio_bench';
+  const databaseUrl = url.toString();
+  await stack.ensureDatabase(databaseUrl);
+  const schema = `bench_${Date.now()}`;
+  const prefix = `bench${randomUUID().slice(0, 6)}.`;
+  const childEnv = { ...process.env, DATABASE_URL: databaseUrl, DATABASE_SCHEMA: schema, REDIS_URL: env.REDIS_URL, KAFKA_BROKERS: env.KAFKA_BROKERS, KAFKA_TOPIC_PREFIX: prefix, REDIS_KEY_PREFIX: `bench:${prefix}` };
+  say(`migrating schema ${schema}...`);
+  execFileSync(process.execPath, [join(ROOT, 'migrations/dist/cli.js'), 'run'], { env: childEnv, stdio: 'ignore' });
+
+  const db = new Client({ connectionString: databaseUrl, options: `-c search_path=${schema}` });
+  await db.connect();
+  const tenantId = randomUUID();
+  await db.query('INSERT INTO tenants (id, name, slug) VALUES ($1, $2, $2)', [tenantId, String(tenantId)]);
+  const [{ id: orgId }] = (await db.query(`INSERT INTO organizations (tenant_id, name, is_default) VALUES ($1, 'default', true) RETURNING id`, [tenantId])).rows;
+  for (let i = 0; i < SCRIPTS; i++) {
+    const { rows } = await db.query(
+      `INSERT INTO scripts (tenant_id, organization_id, name, source, type, status, event_types, current_version, resource_limits)
+       VALUES ($1, $2, $3, $4, 'event', 'active', ARRAY['user.created'], 1, '{"max_execution_time_ms": 5000, "max_memory_bytes": 33554432, "max_concurrent_runs": 1000, "max_api_calls_per_minute": 60, "max_output_size_bytes": 65536}') RETURNING id`,
+      [tenantId, orgId, `mapping-${i}`, HOOK],
+    );
+    await db.query(`INSERT INTO script_event_subscriptions (script_id, tenant_id, event_type) VALUES ($1, $2, 'user.created')`, [rows[0].id, tenantId]);
+  }
+
+  say('starting the built execution worker...');
+  const port = 39_500 + Math.floor(Math.random() * 400);
+  const worker = spawn(process.execPath, [join(ROOT, 'apps/execution-worker/dist/main.js')], {
+    env: { ...childEnv, PORT: String(port), LOG_LEVEL: 'warn', AUTH_JWT_SECRET: randomUUID() + randomUUID(), KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY: '12', EXECUTION_CONCURRENCY: '64', DATABASE_POOL_SIZE: '30' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  try {
+    for (let i = 0; ; i++) {
+      if (i > 240) throw new Error('worker not ready in 60 s');
+      const ok = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok).catch(() => false);
+      if (ok) break;
+      await sleep(250);
+    }
+    await sleep(2_000); // consumer group joined
+
+    const kafka = new Kafka({ clientId: 'bench-events', brokers: env.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    say(`publishing ${EVENTS} events at ${RATE}/s...`);
+    const started = Date.now();
+    let published = 0;
+    const tickMs = 20;
+    while (published < EVENTS) {
+      const due = Math.min(EVENTS, Math.floor(((Date.now() - started) / 1000) * RATE) + 1);
+      if (due > published) {
+        const messages = [];
+        for (; published < due; published++) {
+          const event = { specversion: '1.0', id: randomUUID(), source: '//bench', type: 'user.created', time: new Date().toISOString(), tenantid: tenantId, subject: `u-${published}`, datacontenttype: 'application/json', data: { user_id: `u-${published}`, first_name: 'Zoë', last_name: `Łukasiewicz-${published}` } };
+          messages.push({ key: `${tenantId}:account:u-${published}`, value: JSON.stringify(event) });
+        }
+        await producer.send({ topic: `${prefix}provisio.domain-events`, acks: -1, messages });
+      }
+      await sleep(tickMs);
+    }
+    const publishSeconds = (Date.now() - started) / 1000;
+    await producer.disconnect();
+    say(`published in ${publishSeconds.toFixed(1)} s; waiting for every execution to be recorded...`);
+
+    const expected = EVENTS * SCRIPTS;
+    let recorded = 0;
+    let lastProgress = Date.now();
+    for (;;) {
+      const { rows } = await db.query(`SELECT count(*)::int AS n FROM script_executions WHERE status IN ('completed', 'failed', 'timeout')`);
+      if (rows[0].n !== recorded) lastProgress = Date.now();
+      recorded = rows[0].n;
+      if (recorded >= expected || Date.now() - lastProgress > 30_000) break;
+      await sleep(500);
+    }
+    const { rows: stats } = await db.query(
+      `SELECT count(*)::int AS recorded,
+              count(*) FILTER (WHERE status <> 'completed')::int AS not_completed,
+              percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - (trigger_data->>'time')::timestamptz) * 1000) AS p50,
+              percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - (trigger_data->>'time')::timestamptz) * 1000) AS p99,
+              extract(epoch FROM max(completed_at) - min((trigger_data->>'time')::timestamptz)) AS span_s
+         FROM script_executions WHERE status IN ('completed', 'failed', 'timeout')`,
+    );
+    const s = stats[0];
+    const eventsRecorded = Math.round(s.recorded / SCRIPTS);
+    const result = {
+      bench: 'events',
+      events: EVENTS,
+      scripts_per_event: SCRIPTS,
+      publish_rate_per_s: RATE,
+      events_per_s: Math.round(eventsRecorded / Number(s.span_s)),
+      latency_p50_ms: Math.round(Number(s.p50)),
+      latency_p99_ms: Math.round(Number(s.p99)),
+      lost: EVENTS - eventsRecorded,
+      not_completed: s.not_completed,
+    };
+    result.meets_floor = result.events_per_s >= FLOOR.events_per_s && result.latency_p99_ms <= FLOOR.p99_ms && result.lost === 0;
+    say(`${result.events_per_s} events/s, latency p50 ${result.latency_p50_ms} ms, p99 ${result.latency_p99_ms} ms, lost ${result.lost}`);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    worker.kill('SIGTERM');
+    await new Promise((r) => worker.once('exit', r));
+    await db.query(`DROP SCHEMA ${schema} CASCADE`).catch(() => undefined);
+    await db.end();
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`[bench:events] failed: ${error.stack ?? error.message}\n`);
+  process.exit(1);
+});
