@@ -20,7 +20,7 @@ export class DomainEventsConsumer implements OnModuleInit {
       // Every well-formed domain event type may have subscribers; anything else is not a domain event.
       schemaFor: (type) => (DOMAIN_EVENT_TYPE_PATTERN.test(type) ? domainEventDataSchema : null),
       handle: (event, { manager }) => this.executions.createForEvent(event, manager),
-      afterCommit: (_event, created) => this.queue.enqueue(created as CreatedExecution[]),
+      afterCommitAll: (applied) => this.queue.runNow(applied.flatMap((a) => a.handled as CreatedExecution[])),
     });
   }
 }

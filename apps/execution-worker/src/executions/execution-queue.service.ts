@@ -4,11 +4,20 @@ import { DataSource, EntityManager } from 'typeorm';
 import { createCloudEvent, EventType, Job, messageKey, Queue, Topic } from '@provisio/contracts';
 import { APP_CONFIG, Metrics, OutboxService, RedisService } from '@provisio/platform';
 import type { AppConfig } from '../config';
-import { ExecutionRow, ExecutionsRepository } from './executions.repository';
-import { ConcurrencyLimitReached, EXECUTION_SOURCE, ExecutionRunner } from './execution-runner.service';
+import { ExecutionRow, ExecutionsRepository, ScriptToRun } from './executions.repository';
+import { ConcurrencyLimitReached, EXECUTION_SOURCE, ExecutionRunner, SandboxRun } from './execution-runner.service';
 
 /** Event-triggered runs get 3 attempts in all (seed 001: "maximum 3 retry attempts"), then a dead letter. */
 export const EVENT_ATTEMPTS = 3;
+
+interface Prepared {
+  root: ExecutionRow;
+  execution: ExecutionRow;
+  /** Undefined when the attempt was already recorded (a job re-run after its worker died). */
+  script?: ScriptToRun;
+  /** Why it was skipped (the script is not active or gone). */
+  skipped?: string;
+}
 
 interface AttemptOutcome {
   status: string;
@@ -20,15 +29,18 @@ interface AttemptOutcome {
 
 export interface ExecuteScriptJob {
   execution_id: string;
+  /** Attempts already made before this job (a retry job after a failed inline first attempt). */
+  retry_offset?: number;
 }
 
 /**
  * The execution queue (BullMQ on Redis). Jobs carry only the execution id; the processor reloads the
  * row. The job id IS the execution id, so enqueueing twice (a sweep after a crash) is a no-op.
  *
- * Exactly once: each attempt runs and records in one database transaction holding the row lock, and
- * first checks whether that attempt was already recorded (a job whose worker died after the commit is
- * re-run by BullMQ's stalled-job check and must not run the script again).
+ * Exactly once on record: an attempt that was already recorded is not run again (a job whose worker
+ * died after the commit is re-run by BullMQ's stalled-job check), and recording locks the row and
+ * re-checks, so two runs of one attempt (a stalled job taken over while its first worker still ran)
+ * record once.
  */
 @Injectable()
 export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
@@ -70,6 +82,54 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
     await this.queue.close();
   }
 
+  /**
+   * Runs first attempts now (the consumer calls this right after its commit): no queue round trips on
+   * the happy path. A failed event-triggered run is handed to the queue for its retries; a run that
+   * cannot start (over max_concurrent_runs, an infrastructure error) is handed to the queue as is.
+   */
+  async runNow(executions: { id: string; trigger_type: string }[]): Promise<void> {
+    if (executions.length === 0) return;
+    // One statement claims them all and one records them all: two commits per batch, not per run.
+    const claimed = await this.executions.claimManyForRun(this.dataSource.manager, executions.map((e) => e.id));
+    const claimedIds = new Set(claimed.map((c) => c.execution.id));
+    const queued = executions.filter((e) => !claimedIds.has(e.id)); // recorded already, or gone: the queue decides
+    const runs: { execution: ExecutionRow; scriptVersion: number; run: SandboxRun }[] = [];
+    await Promise.all(
+      claimed.map(async ({ execution, script }) => {
+        if (!this.runnable(execution, script)) return queued.push(execution); // the careful path skips it
+        try {
+          runs.push({ execution, scriptVersion: script.current_version, run: await this.runner.execute(execution, script) });
+        } catch (error) {
+          if (!(error instanceof ConcurrencyLimitReached)) this.logger.warn({ message: 'inline run failed; queued', execution_id: execution.id, error: (error as Error).message });
+          queued.push(execution);
+        }
+      }),
+    );
+    const recorded = await this.runner.recordMany(this.dataSource.manager, runs);
+    const retries: string[] = [];
+    for (const { execution, run } of runs) {
+      if (!recorded.has(execution.id)) continue; // recorded by someone else meanwhile
+      this.metrics.scriptExecutions.inc({ trigger: execution.trigger_type, status: run.result.status });
+      if (execution.trigger_type === 'event' && run.result.status !== 'completed') retries.push(execution.id);
+    }
+    await Promise.all(retries.map((id) => this.enqueueRetry(id, 1)));
+    await this.enqueue(queued);
+  }
+
+  /** The retries of an event-triggered run whose first `retryOffset` attempts failed, with doubling delays. */
+  private async enqueueRetry(executionId: string, retryOffset: number): Promise<void> {
+    const base = this.config.SCRIPT_EVENT_RETRY_BASE_DELAY_MS;
+    await this.queue.add(Job.ExecuteScript, { execution_id: executionId, retry_offset: retryOffset }, {
+      jobId: `${executionId}-retry`,
+      attempts: EVENT_ATTEMPTS - retryOffset,
+      delay: base * 2 ** (retryOffset - 1),
+      // BullMQ waits delay × 2^(attemptsMade − 1) after the n-th failure of this job: 2 × base after the first.
+      backoff: { type: 'exponential', delay: base * 2 ** retryOffset },
+      removeOnComplete: { age: 3_600, count: 10_000 },
+      removeOnFail: { age: 24 * 3_600 },
+    });
+  }
+
   async enqueue(executions: { id: string; trigger_type: string }[]): Promise<void> {
     if (executions.length === 0) return;
     await this.queue.addBulk(
@@ -87,7 +147,10 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
     );
   }
 
-  /** Re-enqueues pending executions whose job was lost (the process died between commit and enqueue). */
+  /**
+   * Re-enqueues executions a crash left behind: pending ones whose run never started (the process died
+   * between commit and run) and running ones past their time limit (it died mid-run).
+   */
   async sweep(): Promise<number> {
     const stale = await this.executions.stalePending(this.dataSource.manager, this.config.EXECUTION_SWEEP_INTERVAL_MS, 1_000);
     for (const { id } of stale) {
@@ -102,13 +165,14 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async process(job: BullJob<ExecuteScriptJob>, token?: string): Promise<string> {
-    const attempt = job.attemptsMade; // 0 for the first run, 1 and 2 for the retries
-    const attempts = job.opts.attempts ?? 1;
-    // Infrastructure errors (database, Redis) throw out of the transaction, which rolls back; BullMQ
-    // retries the job. A full concurrency slot is no attempt at all: the job just waits a little.
+    // 0 for the first run, 1 and 2 for the retries.
+    const retryCount = (job.data.retry_offset ?? 0) + job.attemptsMade;
+    const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    // Infrastructure errors (database, Redis) are thrown: BullMQ retries the job. A full concurrency slot
+    // is no attempt at all: the job just waits a little.
     let outcome: AttemptOutcome;
     try {
-      outcome = await this.dataSource.transaction((manager) => this.attempt(manager, job.data.execution_id, attempt, attempt + 1 >= attempts));
+      outcome = await this.attempt(job.data.execution_id, retryCount, last);
     } catch (error) {
       if (!(error instanceof ConcurrencyLimitReached)) throw error;
       await job.moveToDelayed(Date.now() + 50 + Math.floor(Math.random() * 150), token);
@@ -116,34 +180,71 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
     }
     this.metrics.scriptExecutions.inc({ trigger: outcome.trigger, status: outcome.status });
     // A failed attempt is committed first; only then is the job failed so BullMQ schedules the next one.
-    if (outcome.retry) throw new Error(`attempt ${attempt + 1} of ${attempts} ended ${outcome.status}: ${outcome.error ?? ''}`);
+    if (outcome.retry) throw new Error(`attempt ${retryCount + 1} ended ${outcome.status}: ${outcome.error ?? ''}`);
     return outcome.status;
   }
 
-  private async attempt(manager: EntityManager, rootId: string, retryCount: number, last: boolean): Promise<AttemptOutcome> {
-    const root = await this.executions.lock(manager, rootId);
-    if (!root) throw new UnrecoverableError(`execution ${rootId} does not exist`);
-    let execution: ExecutionRow = root;
-    if (retryCount > 0) execution = (await this.executions.findAttempt(manager, rootId, retryCount)) ?? (await this.executions.createAttempt(manager, root, retryCount));
+  /** One attempt: prepare (one statement on the first attempt), run (no transaction), record (one statement). */
+  private async attempt(rootId: string, retryCount: number, last: boolean): Promise<AttemptOutcome> {
+    const prepared = (retryCount === 0 && (await this.claimFirst(rootId))) || (await this.dataSource.transaction((manager) => this.prepare(manager, rootId, retryCount)));
+    const { root, execution, script } = prepared;
+    const trigger = root.trigger_type;
+    if (prepared.skipped) return { status: 'skipped', trigger, error: prepared.skipped, retry: false };
 
     let status = execution.status;
     let error = execution.error;
-    if (!this.executions.isTerminal(status)) {
-      const script = await this.executions.loadScript(manager, execution.script_id);
-      if (!script || (script.status !== 'active' && execution.trigger_type !== 'manual' && execution.trigger_type !== 'api')) {
-        await this.executions.skip(manager, execution.id, script ? `script is ${script.status}` : 'script no longer exists');
-        await this.runner.announce(manager, execution, 'skipped', 0, 'script not active');
-        return { status: 'skipped', trigger: root.trigger_type, retry: false, error: null };
-      }
-      const { result } = await this.runner.run(manager, execution, script);
-      status = result.status;
-      error = result.error;
+    const failedFinally = (s: string) => trigger === 'event' && last && s !== 'completed' && s !== 'skipped';
+    if (script) {
+      const run = await this.runner.execute(execution, script);
+      const recorded = failedFinally(run.result.status)
+        ? // The final failure and its dead letter commit together.
+          await this.dataSource.transaction(async (manager) => {
+            const outcome = await this.runner.record(manager, execution, script.current_version, run);
+            if (outcome.recordedNow) await this.deadLetter(manager, root, execution, outcome.error ?? outcome.status);
+            return outcome;
+          })
+        : await this.runner.record(this.dataSource.manager, execution, script.current_version, run);
+      status = recorded.status;
+      error = recorded.error;
+    } else if (failedFinally(status)) {
+      // Recorded by an earlier run of this job that died before dead-lettering: finish the job's work.
+      await this.dataSource.transaction((manager) => this.deadLetter(manager, root, execution, error ?? status));
     }
-    const outcome = { status, trigger: root.trigger_type, error, retry: false };
-    if (status === 'completed' || status === 'skipped' || root.trigger_type !== 'event') return outcome;
-    if (!last) return { ...outcome, retry: true };
-    await this.deadLetter(manager, root, execution, error ?? status);
-    return { ...outcome, status: 'dead_lettered' };
+    const outcome = { status, trigger, error, retry: false };
+    if (status === 'completed' || status === 'skipped' || trigger !== 'event') return outcome;
+    return last ? { ...outcome, status: 'dead_lettered' } : { ...outcome, retry: true };
+  }
+
+  /** The hot path of a first attempt: claimed with its script in one statement, when it is runnable. */
+  private async claimFirst(rootId: string): Promise<Prepared | undefined> {
+    const claimed = await this.executions.claimForRun(this.dataSource.manager, rootId);
+    if (!claimed || !this.runnable(claimed.execution, claimed.script)) return undefined; // the careful path decides
+    return { root: claimed.execution, execution: claimed.execution, script: claimed.script };
+  }
+
+  /** Requests made by a person (manual, api) run whatever the status; triggers fire for active scripts only. */
+  private runnable(execution: ExecutionRow, script: ScriptToRun | undefined): boolean {
+    return !!script && (script.status === 'active' || execution.trigger_type === 'manual' || execution.trigger_type === 'api');
+  }
+
+  /**
+   * Finds (or creates) the row of this attempt and marks it running; `script` is undefined when the
+   * attempt was already recorded (a job re-run after its worker died).
+   */
+  private async prepare(manager: EntityManager, rootId: string, retryCount: number): Promise<Prepared> {
+    const root = await this.executions.lock(manager, rootId);
+    if (!root) throw new UnrecoverableError(`execution ${rootId} does not exist`);
+    const execution = retryCount === 0 ? root : ((await this.executions.findAttempt(manager, rootId, retryCount)) ?? (await this.executions.createAttempt(manager, root, retryCount)));
+    if (this.executions.isTerminal(execution.status)) return { root, execution };
+    const script = await this.executions.loadScript(manager, execution.script_id);
+    if (!this.runnable(execution, script)) {
+      const reason = script ? `script is ${script.status}` : 'script no longer exists';
+      await this.executions.skip(manager, execution.id, reason);
+      await this.runner.announce(manager, execution, 'skipped', 0, reason);
+      return { root, execution, skipped: reason };
+    }
+    await manager.query(`UPDATE script_executions SET status = 'running', started_at = clock_timestamp() WHERE id = $1`, [execution.id]);
+    return { root, execution, script: script! };
   }
 
   /** The final failure of an event-triggered run: a `script_event_dead_letters` row and a `.dlq` event. */

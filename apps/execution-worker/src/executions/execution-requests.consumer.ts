@@ -40,7 +40,7 @@ export class ExecutionRequestsConsumer implements OnModuleInit {
           },
         ]);
       },
-      afterCommit: (_event, created) => this.queue.enqueue(created as ExecutionRow[]),
+      afterCommitAll: (applied) => this.queue.runNow(applied.flatMap((a) => a.handled as ExecutionRow[])),
     });
   }
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { createCloudEvent, EventType, messageKey, ScriptExecutionFinished, Topic } from '@provisio/contracts';
-import { OutboxService, RateLimitedError } from '@provisio/platform';
+import { OutboxEntry, OutboxService, RateLimitedError } from '@provisio/platform';
 import { ExecutionResult, resolveLimits, SandboxPool, ScriptContext } from '@provisio/sandbox';
 import { ExecutionRow, ExecutionsRepository, ScriptToRun } from './executions.repository';
 import { ScriptConcurrency } from './script-concurrency.service';
@@ -11,16 +11,16 @@ export const EXECUTION_SOURCE = 'provisio/execution-worker';
 /** The script already runs `max_concurrent_runs` times (across replicas): try again shortly. */
 export class ConcurrencyLimitReached extends RateLimitedError {}
 
-export interface RunOutcome {
-  execution: ExecutionRow;
+export interface SandboxRun {
   result: ExecutionResult;
+  startedAt: Date;
+  completedAt: Date;
 }
 
 /**
- * Runs one execution in the sandbox and records it, in the caller's transaction: the row goes
- * `pending → running → completed/failed/timeout` (the running state is what other readers see while the
- * transaction holds it; the committed record carries `started_at` and `completed_at`), and the
- * "execution finished" event goes out through the outbox in the same commit.
+ * Runs executions in the sandbox and records them. Running holds no database transaction (a run may
+ * wait for a sandbox slot or for `fetch`); recording is one statement that only applies to an execution
+ * not recorded yet, so it is recorded (and announced) once even if two workers ran it.
  */
 @Injectable()
 export class ExecutionRunner {
@@ -43,40 +43,61 @@ export class ExecutionRunner {
     }
   }
 
-  async run(manager: EntityManager, execution: ExecutionRow, script: ScriptToRun, context = this.contextOf(execution)): Promise<RunOutcome> {
+  /** Runs the script under its limits and `max_concurrent_runs` (across replicas). */
+  async execute(execution: ExecutionRow, script: ScriptToRun): Promise<SandboxRun> {
     const limits = resolveLimits(script.resource_limits);
-    // Across replicas; a run that cannot get a slot is tried again later (the transaction rolls back).
     const leaseMs = limits.max_execution_time_ms + 5_000;
     if (!(await this.concurrency.tryAcquire(script.id, execution.id, limits.max_concurrent_runs, leaseMs))) {
       throw new ConcurrencyLimitReached(`script ${script.id} is at its max_concurrent_runs (${limits.max_concurrent_runs})`);
     }
-    // Both instants are taken inside the slot (not the transaction's now()), so runs of a script limited to
-    // one at a time never overlap on record.
-    const startedAt = new Date();
-    let completedAt: Date;
-    let result: ExecutionResult;
     try {
-      await manager.query(`UPDATE script_executions SET status = 'running', started_at = $2 WHERE id = $1`, [execution.id, startedAt]);
-      result = await this.pool.execute({
+      // Both instants are taken inside the slot, so runs of a script limited to one at a time never
+      // overlap on record.
+      const startedAt = new Date();
+      const result = await this.pool.execute({
         source: script.source,
-        context,
+        context: this.contextOf(execution),
         limits,
         tenantId: script.tenant_id,
         scriptId: script.id,
         executionId: execution.id,
         allowedHosts: script.allowed_hosts,
       });
-      completedAt = new Date();
+      return { result, startedAt, completedAt: new Date() };
     } finally {
       await this.concurrency.release(script.id, execution.id);
     }
-    await this.executions.record(manager, execution.id, { startedAt, completedAt }, script.current_version, result);
-    await this.announce(manager, execution, result.status, result.metrics.duration_ms, result.error);
-    return { execution, result };
+  }
+
+  /**
+   * Records a run and announces it, unless the execution was already recorded (then returns that status).
+   * Returns the recorded status.
+   */
+  async record(manager: EntityManager, execution: ExecutionRow, scriptVersion: number, run: SandboxRun): Promise<{ status: string; error: string | null; recordedNow: boolean }> {
+    const { result } = run;
+    const statement = this.executions.recordStatement(execution.id, run, scriptVersion, result);
+    // The record and its "finished" event in one statement: only a run that records announces.
+    if (await this.outbox.enqueueAfter(manager, statement.sql, statement.params, this.finished(execution, result.status, result.metrics.duration_ms, result.error))) {
+      return { status: result.status, error: result.error, recordedNow: true };
+    }
+    const current = await this.executions.find(manager, execution.id);
+    return { status: current?.status ?? 'skipped', error: current?.error ?? null, recordedNow: false };
+  }
+
+  /** `record` for many runs: one statement records those not recorded yet and writes their events. */
+  async recordMany(manager: EntityManager, runs: { execution: ExecutionRow; scriptVersion: number; run: SandboxRun }[]): Promise<Set<string>> {
+    if (runs.length === 0) return new Set();
+    const statement = this.executions.recordManyStatement(runs.map(({ execution, scriptVersion, run }) => ({ id: execution.id, scriptVersion, ...run })));
+    const events = new Map(runs.map(({ execution, run: { result } }) => [execution.id, this.finished(execution, result.status, result.metrics.duration_ms, result.error)]));
+    return this.outbox.enqueueForChanged(manager, statement.sql, statement.params, events);
   }
 
   /** Publishes `provisio.script.execution.finished` (via the outbox) for a recorded execution. */
   async announce(manager: EntityManager, execution: ExecutionRow, status: ScriptExecutionFinished['status'], durationMs: number, error: string | null): Promise<void> {
+    await this.outbox.enqueue(manager, this.finished(execution, status, durationMs, error));
+  }
+
+  private finished(execution: ExecutionRow, status: ScriptExecutionFinished['status'], durationMs: number, error: string | null): OutboxEntry {
     const data: ScriptExecutionFinished = {
       execution_id: execution.id,
       script_id: execution.script_id,
@@ -87,10 +108,10 @@ export class ExecutionRunner {
       ...(execution.scheduled_job_id ? { scheduled_job_id: execution.scheduled_job_id } : {}),
       ...(execution.scheduled_for ? { scheduled_for: new Date(execution.scheduled_for).toISOString() } : {}),
     };
-    await this.outbox.enqueue(manager, {
+    return {
       topic: Topic.ScriptExecutions,
       key: messageKey.tenantScript(execution.tenant_id, execution.script_id),
       event: createCloudEvent({ source: EXECUTION_SOURCE, type: EventType.ScriptExecutionFinished, tenantid: execution.tenant_id, subject: execution.id, data }),
-    });
+    };
   }
 }

@@ -107,13 +107,86 @@ export class ExecutionsRepository {
     return rows[0];
   }
 
-  async record(manager: EntityManager, id: string, at: { startedAt: Date; completedAt: Date }, scriptVersion: number, result: ExecutionResult): Promise<void> {
-    await manager.query(
-      `UPDATE script_executions
+  /**
+   * Marks a first attempt running and returns it with its script, in one statement (no transaction: the
+   * hot path). Undefined when the execution is missing or already recorded.
+   */
+  async claimForRun(manager: EntityManager, id: string): Promise<{ execution: ExecutionRow; script: ScriptToRun } | undefined> {
+    const rows: (ExecutionRow & { script_status: string; source: string; resource_limits: ScriptToRun['resource_limits']; current_version: number; allowed_hosts: string[] })[] = await manager.query(
+      `WITH claimed AS (
+         UPDATE script_executions SET status = 'running', started_at = clock_timestamp()
+          WHERE id = $1 AND status IN ('pending', 'queued', 'running')
+          RETURNING ${COLUMNS})
+       SELECT c.*, s.status AS script_status, s.source, s.resource_limits, s.current_version,
+              COALESCE(ARRAY(SELECT jsonb_array_elements_text(t.settings->'allowed_fetch_hosts')), ARRAY[]::text[]) AS allowed_hosts
+         FROM claimed c JOIN scripts s ON s.id = c.script_id JOIN tenants t ON t.id = s.tenant_id`,
+      [id],
+    );
+    if (rows.length === 0) return undefined;
+    const { script_status, source, resource_limits, current_version, allowed_hosts, ...execution } = rows[0];
+    return {
+      execution,
+      script: { id: execution.script_id, tenant_id: execution.tenant_id, status: script_status, source, resource_limits, current_version, allowed_hosts },
+    };
+  }
+
+  /** `claimForRun` for many executions at once (one statement, one commit). */
+  async claimManyForRun(manager: EntityManager, ids: string[]): Promise<{ execution: ExecutionRow; script: ScriptToRun }[]> {
+    if (ids.length === 0) return [];
+    const rows: (ExecutionRow & { script_status: string; source: string; resource_limits: ScriptToRun['resource_limits']; current_version: number; allowed_hosts: string[] })[] = await manager.query(
+      `WITH claimed AS (
+         UPDATE script_executions SET status = 'running', started_at = clock_timestamp()
+          WHERE id = ANY($1::uuid[]) AND status IN ('pending', 'queued', 'running')
+          RETURNING ${COLUMNS})
+       SELECT c.*, s.status AS script_status, s.source, s.resource_limits, s.current_version,
+              COALESCE(ARRAY(SELECT jsonb_array_elements_text(t.settings->'allowed_fetch_hosts')), ARRAY[]::text[]) AS allowed_hosts
+         FROM claimed c JOIN scripts s ON s.id = c.script_id JOIN tenants t ON t.id = s.tenant_id`,
+      [ids],
+    );
+    return rows.map(({ script_status, source, resource_limits, current_version, allowed_hosts, ...execution }) => ({
+      execution,
+      script: { id: execution.script_id, tenant_id: execution.tenant_id, status: script_status, source, resource_limits, current_version, allowed_hosts },
+    }));
+  }
+
+  /** Records many runs in one statement, each only if not recorded yet (RETURNING id). */
+  recordManyStatement(runs: { id: string; startedAt: Date; completedAt: Date; scriptVersion: number; result: ExecutionResult }[]): { sql: string; params: unknown[] } {
+    const data = runs.map((r) => ({
+      id: r.id,
+      status: r.result.status,
+      output: r.result.status === 'completed' ? (r.result.output ?? null) : null,
+      error: r.result.error,
+      metrics: r.result.metrics,
+      logs: r.result.logs.map((l) => ({ level: l.level, message: l.message, timestamp: l.at })),
+      started_at: r.startedAt.toISOString(),
+      completed_at: r.completedAt.toISOString(),
+      script_version: r.scriptVersion,
+    }));
+    return {
+      sql: `UPDATE script_executions e
+          SET status = d.status, output = d.output, error = d.error, metrics = d.metrics, logs = d.logs,
+              started_at = d.started_at, completed_at = d.completed_at, script_version = d.script_version
+         FROM jsonb_to_recordset($1::jsonb) AS d(id uuid, status text, output jsonb, error text, metrics jsonb, logs jsonb, started_at timestamptz, completed_at timestamptz, script_version int)
+        WHERE e.id = d.id AND e.status NOT IN (${TERMINAL.map((t) => `'${t}'`).join(', ')})
+        RETURNING e.id`,
+      params: [JSON.stringify(data)],
+    };
+  }
+
+  async find(manager: EntityManager, id: string): Promise<ExecutionRow | undefined> {
+    const rows: ExecutionRow[] = await manager.query(`SELECT ${COLUMNS} FROM script_executions WHERE id = $1`, [id]);
+    return rows[0];
+  }
+
+  /** The statement that records a run, only if the execution is not recorded yet (RETURNING id). */
+  recordStatement(id: string, at: { startedAt: Date; completedAt: Date }, scriptVersion: number, result: ExecutionResult): { sql: string; params: unknown[] } {
+    return {
+      sql: `UPDATE script_executions
           SET status = $2, output = $3::jsonb, error = $4, metrics = $5::jsonb, logs = $6::jsonb,
               started_at = $7, completed_at = $9, script_version = $8
-        WHERE id = $1`,
-      [
+        WHERE id = $1 AND status NOT IN (${TERMINAL.map((t) => `'${t}'`).join(', ')})
+        RETURNING id`,
+      params: [
         id,
         result.status,
         result.status === 'completed' ? JSON.stringify(result.output ?? null) : null,
@@ -124,7 +197,7 @@ export class ExecutionsRepository {
         scriptVersion,
         at.completedAt,
       ],
-    );
+    };
   }
 
   /** A run that could not start (script gone or no longer active). */
@@ -132,13 +205,17 @@ export class ExecutionsRepository {
     await manager.query(`UPDATE script_executions SET status = 'skipped', error = $2, completed_at = clock_timestamp() WHERE id = $1`, [id, reason]);
   }
 
-  /** Pending executions older than `olderThanMs` (their job may never have been enqueued). */
+  /**
+   * First attempts a crash left behind: pending for longer than `olderThanMs`, or running for longer than
+   * their script's max_execution_time_ms plus a grace.
+   */
   async stalePending(manager: EntityManager, olderThanMs: number, limit: number): Promise<{ id: string; trigger_type: string }[]> {
     return manager.query(
-      `SELECT id, trigger_type FROM script_executions
-        WHERE status = 'pending' AND parent_execution_id IS NULL AND dry_run = false
-          AND started_at < now() - make_interval(secs => $1::double precision / 1000)
-        ORDER BY started_at LIMIT $2`,
+      `SELECT e.id, e.trigger_type FROM script_executions e JOIN scripts s ON s.id = e.script_id
+        WHERE e.parent_execution_id IS NULL AND e.dry_run = false
+          AND ((e.status = 'pending' AND e.started_at < now() - make_interval(secs => $1::double precision / 1000))
+            OR (e.status = 'running' AND e.started_at < now() - make_interval(secs => (COALESCE((s.resource_limits->>'max_execution_time_ms')::double precision, 30000) + 5000) / 1000)))
+        ORDER BY e.started_at LIMIT $2`,
       [olderThanMs, limit],
     );
   }

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { DomainError, NotFoundError } from '@provisio/platform';
-import { ExecutionRunner } from '../executions/execution-runner.service';
+import { ExecutionRunner, SandboxRun } from '../executions/execution-runner.service';
 import { ExecutionsRepository } from '../executions/executions.repository';
 
 export interface HttpTriggerRequest {
@@ -64,12 +64,12 @@ export class HttpTriggersService {
       throw new MethodNotAllowedError(`${request.method} is not allowed on ${request.path}; allowed: ${endpoint.http_methods.join(', ')}`, 'method', { allowed: endpoint.http_methods });
     }
     const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => !HIDDEN_HEADERS.has(name.toLowerCase())));
-    const { execution, result } = await this.dataSource.transaction(async (manager) => {
-      const script = await this.executions.loadScript(manager, endpoint.script_id);
-      if (!script) throw new NotFoundError('HTTP endpoint', request.path);
+    const { execution, script } = await this.dataSource.transaction(async (manager) => {
+      const found = await this.executions.loadScript(manager, endpoint.script_id);
+      if (!found) throw new NotFoundError('HTTP endpoint', request.path);
       const [created] = await this.executions.create(manager, [
         {
-          script_id: script.id,
+          script_id: found.id,
           tenant_id: request.tenantId,
           trigger_type: 'http',
           trigger_data: { method: request.method, path: request.path, query: request.query, headers },
@@ -77,8 +77,18 @@ export class HttpTriggersService {
           executed_by: request.actor,
         },
       ]);
-      return this.runner.run(manager, created, script);
+      return { execution: created, script: found };
     });
+    let run: SandboxRun;
+    try {
+      run = await this.runner.execute(execution, script);
+    } catch (error) {
+      // Not run (over max_concurrent_runs): the caller gets 429 and the row says so.
+      await this.dataSource.transaction((manager) => this.executions.skip(manager, execution.id, (error as Error).message));
+      throw error;
+    }
+    await this.dataSource.transaction((manager) => this.runner.record(manager, execution, script.current_version, run));
+    const result = run.result;
     if (result.status !== 'completed') {
       throw new ScriptFailedError(`script ${result.status}: ${result.error ?? 'no error message'}`, undefined, { execution_id: execution.id, status: result.status });
     }

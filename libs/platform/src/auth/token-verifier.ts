@@ -1,5 +1,6 @@
 import jwt, { JwtHeader, JwtPayload } from 'jsonwebtoken';
 import { JwksClient } from 'jwks-rsa';
+import { createSecretKey, KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { UnauthenticatedError } from '../errors/domain-errors';
 import type { Principal } from './principal';
@@ -21,8 +22,14 @@ const claimsSchema = z.object({
 /** Verifies bearer tokens: HS256 with a shared secret in development, keys from a JWKS in production. */
 export class TokenVerifier {
   private readonly jwks?: JwksClient;
+  /**
+   * The HS256 secret as a KeyObject, made once: given a string, jsonwebtoken first tries (and fails) to
+   * parse it as a public key on every verification, which costs more than the HMAC itself.
+   */
+  private readonly secretKey?: KeyObject;
 
   constructor(private readonly config: AuthConfig) {
+    if (config.AUTH_JWT_SECRET) this.secretKey = createSecretKey(Buffer.from(config.AUTH_JWT_SECRET, 'utf8'));
     if (config.AUTH_JWKS_URL) {
       this.jwks = new JwksClient({ jwksUri: config.AUTH_JWKS_URL, cache: true, rateLimit: true, jwksRequestsPerMinute: 10 });
     }
@@ -52,8 +59,8 @@ export class TokenVerifier {
     return { subject: claims.data.sub, tenantId: claims.data.tenant_id, permissions };
   }
 
-  private async keyFor(header: JwtHeader): Promise<string> {
-    if (!this.jwks) return this.config.AUTH_JWT_SECRET!;
+  private async keyFor(header: JwtHeader): Promise<string | KeyObject> {
+    if (!this.jwks) return this.secretKey!;
     const key = await this.jwks.getSigningKey(header.kid);
     return key.getPublicKey();
   }

@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
-import { Consumer, EachMessagePayload, IHeaders, KafkaMessage } from 'kafkajs';
+import { Consumer, EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
 import { DataSource, EntityManager } from 'typeorm';
 import type { ZodType } from 'zod';
 import { CloudEvent, cloudEventSchema, dlqTopicOf } from '@provisio/contracts';
@@ -32,9 +32,19 @@ export interface EventHandlerSpec<T = unknown> {
    * once per applied event; if the process dies before it, the owning feature must recover (a sweep).
    */
   afterCommit?(event: CloudEvent<T>, handled: unknown): Promise<void>;
+  /** The same, once per committed group of events (cheaper when the follow-up work batches well). */
+  afterCommitAll?(applied: AppliedEvent<T>[]): Promise<void>;
   /** Start from the earliest offset when the group has none committed (default: true). */
   fromBeginning?: boolean;
 }
+
+export interface AppliedEvent<T = unknown> {
+  event: CloudEvent<T>;
+  handled: unknown;
+}
+
+/** Messages applied in one transaction: bounds the transaction while amortising its commit. */
+const MAX_EVENTS_PER_TRANSACTION = 200;
 
 export type DeadLetterReason = 'not-json' | 'not-cloudevent' | 'invalid-data' | 'handler-rejected';
 
@@ -57,13 +67,20 @@ class PoisonMessage extends Error {
 }
 
 type Parsed = { kind: 'event'; event: CloudEvent } | { kind: 'ignored' };
+interface ValidMessage {
+  message: KafkaMessage;
+  event: CloudEvent;
+}
 
 /**
  * Runs the service's Kafka consumers. Every message is parsed as a CloudEvent and its data validated;
  * a message that fails goes to the topic's `.dlq` with the reason in its headers, and the partition
  * moves on. A valid event is applied once: its id is recorded in `processed_events` in the same
- * transaction as the effect, so a redelivery finds it and does nothing. Errors that may pass are
- * rethrown, so kafkajs retries the message (the offset is not committed).
+ * transaction as the effect, so a redelivery finds it and does nothing. The events of a fetched batch
+ * are applied in one transaction (up to MAX_EVENTS_PER_TRANSACTION), so throughput does not hinge on one
+ * commit per message; if the handler rejects one of them permanently, the group is re-applied one event
+ * at a time and only that one is dead-lettered. Errors that may pass are rethrown: nothing of the group
+ * commits, the offsets are not resolved, and kafkajs retries.
  */
 @Injectable()
 export class EventConsumerHost implements OnApplicationBootstrap, OnModuleDestroy {
@@ -104,31 +121,52 @@ export class EventConsumerHost implements OnApplicationBootstrap, OnModuleDestro
     await consumer.subscribe({ topic: this.kafka.topic(spec.topic), fromBeginning: spec.fromBeginning ?? true });
     await consumer.run({
       partitionsConsumedConcurrently: this.kafka.settings.KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY,
-      eachMessage: (payload) => this.consume(spec, payload),
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.consumeBatch(spec, payload),
     });
     this.logger.log({ message: 'consuming', topic: spec.topic, group: spec.groupId });
     return consumer;
   }
 
-  private async consume(spec: EventHandlerSpec<never>, { topic, partition, message }: EachMessagePayload): Promise<void> {
-    let parsed: Parsed;
-    try {
-      parsed = this.parse(spec, message);
-    } catch (error) {
-      if (!(error instanceof PoisonMessage)) throw error;
-      await this.deadLetter(spec, topic, partition, message, error.reason, error.message);
-      return;
+  private async consumeBatch(spec: EventHandlerSpec<never>, { batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }: EachBatchPayload): Promise<void> {
+    for (let start = 0; start < batch.messages.length; start += MAX_EVENTS_PER_TRANSACTION) {
+      if (!isRunning() || isStale()) return;
+      const group = batch.messages.slice(start, start + MAX_EVENTS_PER_TRANSACTION);
+      await this.consumeGroup(spec, batch.topic, batch.partition, group);
+      resolveOffset(group[group.length - 1].offset);
+      await commitOffsetsIfNecessary();
+      await heartbeat();
     }
-    if (parsed.kind === 'ignored') {
-      this.metrics.messagesConsumed.inc({ topic: spec.topic, result: 'ignored' });
-      return;
+  }
+
+  private async consumeGroup(spec: EventHandlerSpec<never>, topic: string, partition: number, messages: KafkaMessage[]): Promise<void> {
+    const valid: ValidMessage[] = [];
+    for (const message of messages) {
+      let parsed: Parsed;
+      try {
+        parsed = this.parse(spec, message);
+      } catch (error) {
+        if (!(error instanceof PoisonMessage)) throw error;
+        await this.deadLetter(spec, topic, partition, message, error.reason, error.message);
+        continue;
+      }
+      if (parsed.kind === 'ignored') this.metrics.messagesConsumed.inc({ topic: spec.topic, result: 'ignored' });
+      else valid.push({ message, event: parsed.event });
     }
+    if (valid.length === 0) return;
     try {
-      const applied = await this.apply(spec, parsed.event, { topic, partition, offset: message.offset });
-      this.metrics.messagesConsumed.inc({ topic: spec.topic, result: applied ? 'applied' : 'duplicate' });
+      await this.apply(spec, topic, partition, valid);
     } catch (error) {
-      if (!isPermanent(error)) throw error; // kafkajs retries; the offset stays uncommitted
-      await this.deadLetter(spec, topic, partition, message, 'handler-rejected', (error as Error).message);
+      if (!isPermanent(error)) throw error; // nothing committed; kafkajs retries the batch
+      // One of them is permanently wrong: apply them one at a time so only that one is dead-lettered.
+      for (const item of valid) {
+        try {
+          await this.apply(spec, topic, partition, [item]);
+        } catch (single) {
+          if (!isPermanent(single)) throw single;
+          await this.deadLetter(spec, topic, partition, item.message, 'handler-rejected', (single as Error).message);
+        }
+      }
     }
   }
 
@@ -154,23 +192,39 @@ export class EventConsumerHost implements OnApplicationBootstrap, OnModuleDestro
     return { kind: 'event', event: { ...envelope.data, data: data.data } as CloudEvent };
   }
 
-  /** Returns false when the event had already been applied (a redelivery). */
-  private async apply(spec: EventHandlerSpec<never>, event: CloudEvent, where: Omit<MessageContext, 'manager'>): Promise<boolean> {
+  /** Applies events in one transaction; those already applied (redeliveries) are skipped. */
+  private async apply(spec: EventHandlerSpec<never>, topic: string, partition: number, items: ValidMessage[]): Promise<void> {
     if (!this.dataSource) throw new Error(`consumer ${spec.groupId} needs the database for idempotency`);
-    const outcome = await this.dataSource.transaction(async (manager) => {
-      const recorded: unknown[] = await manager.query(
-        'INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING event_id',
-        [spec.groupId, event.id],
+    let duplicates = 0;
+    const applied = await this.dataSource.transaction(async (manager) => {
+      const fresh: { event_id: string }[] = await manager.query(
+        'INSERT INTO processed_events (consumer, event_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING event_id',
+        [spec.groupId, items.map((i) => i.event.id)],
       );
-      if (recorded.length === 0) return { applied: false as const };
-      return { applied: true as const, handled: await spec.handle(event as CloudEvent<never>, { ...where, manager }) };
+      const pending = new Set(fresh.map((r) => r.event_id));
+      const done: AppliedEvent<never>[] = [];
+      for (const { message, event } of items) {
+        // Not new, or the same id twice in this batch: already applied.
+        if (!pending.delete(event.id)) {
+          duplicates++;
+          continue;
+        }
+        done.push({ event: event as CloudEvent<never>, handled: await spec.handle(event as CloudEvent<never>, { topic, partition, offset: message.offset, manager }) });
+      }
+      return done;
     });
-    if (outcome.applied && spec.afterCommit) {
-      await spec.afterCommit(event as CloudEvent<never>, outcome.handled).catch((error: Error) => {
-        this.logger.error({ message: 'after-commit work failed; the feature sweep will recover it', group: spec.groupId, event_id: event.id, error: error.message });
-      });
+    this.metrics.messagesConsumed.inc({ topic: spec.topic, result: 'applied' }, applied.length);
+    if (duplicates) this.metrics.messagesConsumed.inc({ topic: spec.topic, result: 'duplicate' }, duplicates);
+    if (applied.length) await this.afterCommit(spec, applied);
+  }
+
+  private async afterCommit(spec: EventHandlerSpec<never>, applied: AppliedEvent<never>[]): Promise<void> {
+    try {
+      if (spec.afterCommitAll) await spec.afterCommitAll(applied);
+      if (spec.afterCommit) for (const { event, handled } of applied) await spec.afterCommit(event, handled);
+    } catch (error) {
+      this.logger.error({ message: 'after-commit work failed; the feature must recover it (a sweep)', group: spec.groupId, events: applied.length, error: (error as Error).message });
     }
-    return outcome.applied;
   }
 
   private async deadLetter(spec: EventHandlerSpec<never>, topic: string, partition: number, message: KafkaMessage, reason: DeadLetterReason, error: string): Promise<void> {
