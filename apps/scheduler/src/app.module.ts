@@ -1,8 +1,17 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { PlatformModule } from '@provisio/platform';
 import type { AppConfig } from './config';
+import { FiringModule } from './firing/firing.module';
+import { OutcomesModule } from './outcomes/outcomes.module';
+import { SchedulesModule } from './schedules/schedules.module';
+import { ScriptChangesModule } from './script-changes/script-changes.module';
 
-/** Scheduler: fires cron-scheduled scripts exactly once per occurrence, across replicas. */
+/**
+ * Scheduler: fires scheduled scripts exactly once per occurrence across replicas (`firing/`), records how
+ * their runs ended (`outcomes/`), wakes up on script changes (`script-changes/`) and serves the schedules
+ * API (`schedules/`). The time arithmetic (cron, time zones, misfires) is pure, in `timing/`. See
+ * docs/scheduler.md.
+ */
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
@@ -10,6 +19,10 @@ export class AppModule {
       module: AppModule,
       imports: [
         PlatformModule.forRoot({ service: 'scheduler', config, database: true, redis: false, kafka: true, outboxRelay: true }),
+        FiringModule,
+        OutcomesModule,
+        SchedulesModule,
+        ScriptChangesModule,
       ],
     };
   }

@@ -1,0 +1,234 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { createCloudEvent, EventType, messageKey, ScriptExecutionRequested, Topic } from '@provisio/contracts';
+import { resolveActor, ScheduleStatus, subjectsOf } from '@provisio/persistence';
+import { ConflictError, InvalidTransitionError, NotFoundError, OutboxService, page, Page, Principal } from '@provisio/platform';
+import { CLOCK, Clock } from '../clock';
+import { SCHEDULER_SOURCE } from '../firing/firing.service';
+import { definitionOf, DefinitionRow } from '../scheduled-jobs';
+import { SchedulerMetrics } from '../scheduler.metrics';
+import { ScheduleDefinitionError } from '../timing/cron';
+import { compileSchedule, formatLocal } from '../timing/schedule-timing';
+import type { ListSchedulesQueryDto } from './dto/schedule-queries.dto';
+import type { OccurrencesDto, ScheduleDto, TriggerAcceptedDto } from './dto/schedule-responses.dto';
+
+interface ScheduleRow extends DefinitionRow {
+  script_id: string;
+  script_name: string;
+  script_status: ScheduleDto['script_status'];
+  tenant_id: string;
+  status: ScheduleStatus;
+  next_run_at: Date | null;
+  last_run_at: Date | null;
+  last_run_status: string | null;
+  is_running: boolean | null;
+  allow_concurrent: boolean;
+  misfire_policy: ScheduleDto['misfire_policy'];
+  failure_action: ScheduleDto['failure_action'];
+  failure_threshold: number;
+  consecutive_failures: number;
+  notify_on_success: boolean;
+  notify_on_failure: boolean;
+  notification_emails: string[];
+  run_count: number;
+  success_count: number;
+  failure_count: number;
+  last_duration_ms: number | null;
+  total_duration_ms: string;
+  last_error: string | null;
+  locked_by: string | null;
+  locked_until: Date | null;
+  created_by: number | null;
+  updated_by: number | null;
+  created_at: Date | null;
+  updated_at: Date | null;
+}
+
+const SELECT_SCHEDULE = `
+  SELECT j.*, s.name AS script_name, s.status AS script_status
+    FROM script_scheduled_jobs j
+    JOIN scripts s ON s.id = j.script_id`;
+
+/** What pause and resume may do: `disabled` (by a failure action, or a finished or invalid schedule) resumes too. */
+const STATUS_CHANGES: Readonly<Record<ScheduleStatus, readonly ScheduleStatus[]>> = {
+  active: ['paused'],
+  paused: ['active'],
+  disabled: ['active'],
+};
+
+const iso = (d: Date | null) => d?.toISOString() ?? null;
+
+/**
+ * The schedules API's work. Every query is scoped by the caller's tenant: another tenant's schedule is
+ * indistinguishable from one that does not exist (404).
+ */
+@Injectable()
+export class SchedulesService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly outbox: OutboxService,
+    private readonly metrics: SchedulerMetrics,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  async list(tenantId: string, query: ListSchedulesQueryDto): Promise<Page<ScheduleDto>> {
+    const where = ['j.tenant_id = $1'];
+    const params: unknown[] = [tenantId];
+    if (query.status) where.push(`j.status = $${params.push(query.status)}`);
+    if (query.script_id) where.push(`j.script_id = $${params.push(query.script_id)}`);
+    const filter = where.join(' AND ');
+    const [{ total }] = await this.dataSource.query(`SELECT count(*)::int AS total FROM script_scheduled_jobs j WHERE ${filter}`, params);
+    const rows: ScheduleRow[] = await this.dataSource.query(
+      `${SELECT_SCHEDULE} WHERE ${filter} ORDER BY j.created_at DESC, j.id LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+      [...params, query.limit, query.offset],
+    );
+    return page(await this.render(this.dataSource.manager, rows), total, query);
+  }
+
+  async get(tenantId: string, id: string): Promise<ScheduleDto> {
+    const [view] = await this.render(this.dataSource.manager, [await this.find(this.dataSource.manager, tenantId, id)]);
+    return view;
+  }
+
+  /** The next `count` occurrences after now, in UTC and on the schedule's wall clock. */
+  async upcoming(tenantId: string, id: string, count: number): Promise<OccurrencesDto> {
+    const row = await this.find(this.dataSource.manager, tenantId, id);
+    let items: Date[];
+    let timezone: string;
+    try {
+      const schedule = compileSchedule(definitionOf(row));
+      timezone = schedule.timezone;
+      items = schedule.upcoming(this.clock.now(), count);
+    } catch (error) {
+      if (error instanceof ScheduleDefinitionError) throw new ConflictError(`the schedule cannot be evaluated: ${error.message}`, error.field);
+      throw error;
+    }
+    return {
+      schedule_id: row.id,
+      timezone,
+      status: row.status,
+      script_status: row.script_status,
+      next_run_at: iso(row.next_run_at),
+      items: items.map((at) => ({ at: at.toISOString(), local: formatLocal(at, timezone) })),
+    };
+  }
+
+  /**
+   * Runs the schedule's script now: an execution request (`trigger_type` manual, `trigger_data.schedule_id`)
+   * through the outbox. It is not an occurrence: it neither moves `next_run_at` nor touches `is_running`
+   * or the schedule's counters, and it is allowed while the schedule is paused, as long as the script is active.
+   */
+  async trigger(principal: Principal, id: string): Promise<TriggerAcceptedDto> {
+    const accepted = await this.dataSource.transaction(async (manager) => {
+      // FOR SHARE: a concurrent status change of the script waits for this request, or this one sees it.
+      const [row]: { id: string; script_id: string; script_status: string }[] = await manager.query(
+        `SELECT j.id, j.script_id, s.status AS script_status
+           FROM script_scheduled_jobs j JOIN scripts s ON s.id = j.script_id
+          WHERE j.id = $1 AND j.tenant_id = $2
+            FOR SHARE OF s`,
+        [id, principal.tenantId],
+      );
+      if (!row) throw new NotFoundError('schedule', id);
+      if (row.script_status !== 'active') throw new ConflictError(`script ${row.script_id} is ${row.script_status}; only active scripts run`, 'script_id');
+      const now = this.clock.now();
+      const data: ScriptExecutionRequested = {
+        script_id: row.script_id,
+        trigger_type: 'manual',
+        input: {},
+        trigger_data: { schedule_id: row.id },
+        requested_by: principal.subject,
+      };
+      const event = createCloudEvent({ source: SCHEDULER_SOURCE, type: EventType.ScriptExecutionRequested, tenantid: principal.tenantId, subject: row.script_id, time: now, data });
+      await this.outbox.enqueue(manager, { topic: Topic.ScriptExecutionRequests, key: messageKey.tenantScript(principal.tenantId, row.script_id), event });
+      return { request_id: event.id, schedule_id: row.id, script_id: row.script_id, trigger_type: 'manual' as const, requested_at: now.toISOString() };
+    });
+    this.metrics.fired.inc({ kind: 'manual' });
+    return accepted;
+  }
+
+  /** Stops the schedule firing (a paused schedule keeps its statistics and can be resumed). */
+  async pause(principal: Principal, id: string): Promise<ScheduleDto> {
+    return this.setStatus(principal, id, 'paused', false);
+  }
+
+  /**
+   * Makes a paused or disabled schedule fire again, from its next occurrence after now (what was missed
+   * while paused never fires). Resets the failure streak, so a schedule paused by its failure action
+   * gets a fresh `failure_threshold`.
+   */
+  async resume(principal: Principal, id: string): Promise<ScheduleDto> {
+    return this.setStatus(principal, id, 'active', true);
+  }
+
+  private async setStatus(principal: Principal, id: string, to: ScheduleStatus, reschedule: boolean): Promise<ScheduleDto> {
+    return this.dataSource.transaction(async (manager) => {
+      const current = await this.find(manager, principal.tenantId, id, true);
+      const allowed = STATUS_CHANGES[current.status];
+      if (!allowed.includes(to)) throw new InvalidTransitionError('schedule', current.status, to, allowed);
+      const actor = await resolveActor(manager, principal.tenantId, principal.subject);
+      await manager.query(
+        `UPDATE script_scheduled_jobs
+            SET status = $3, updated_by = $4, updated_at = $5
+                ${reschedule ? ', next_run_at = NULL, consecutive_failures = 0' : ''}
+          WHERE id = $1 AND tenant_id = $2`,
+        [id, principal.tenantId, to, actor, this.clock.now()],
+      );
+      const [view] = await this.render(manager, [await this.find(manager, principal.tenantId, id)]);
+      return view;
+    });
+  }
+
+  private async find(manager: EntityManager, tenantId: string, id: string, lock = false): Promise<ScheduleRow> {
+    const [row]: ScheduleRow[] = await manager.query(`${SELECT_SCHEDULE} WHERE j.id = $1 AND j.tenant_id = $2${lock ? ' FOR NO KEY UPDATE OF j' : ''}`, [id, tenantId]);
+    if (!row) throw new NotFoundError('schedule', id);
+    return row;
+  }
+
+  private async render(manager: EntityManager, rows: ScheduleRow[]): Promise<ScheduleDto[]> {
+    const actors = await subjectsOf(manager, rows.flatMap((r) => [r.created_by, r.updated_by]).filter((v): v is number => v !== null));
+    return rows.map((r) => {
+      const finished = r.success_count + r.failure_count;
+      const total = Number(r.total_duration_ms);
+      return {
+        id: r.id,
+        script_id: r.script_id,
+        script_name: r.script_name,
+        script_status: r.script_status,
+        tenant_id: r.tenant_id,
+        frequency: r.frequency,
+        cron_expression: r.cron_expression,
+        timezone: r.timezone ?? 'UTC',
+        interval_seconds: r.interval_seconds,
+        run_at: iso(r.run_at),
+        day_filter: r.day_filter,
+        status: r.status,
+        next_run_at: iso(r.next_run_at),
+        last_run_at: iso(r.last_run_at),
+        last_run_status: r.last_run_status,
+        is_running: r.is_running === true,
+        allow_concurrent: r.allow_concurrent,
+        misfire_policy: r.misfire_policy,
+        failure_action: r.failure_action,
+        failure_threshold: r.failure_threshold,
+        consecutive_failures: r.consecutive_failures,
+        notify_on_success: r.notify_on_success,
+        notify_on_failure: r.notify_on_failure,
+        notification_emails: r.notification_emails,
+        run_count: r.run_count,
+        success_count: r.success_count,
+        failure_count: r.failure_count,
+        success_rate: finished ? r.success_count / finished : null,
+        average_duration_ms: finished ? Math.round(total / finished) : null,
+        last_duration_ms: r.last_duration_ms,
+        total_duration_ms: total,
+        last_error: r.last_error,
+        locked_by: r.locked_by,
+        locked_until: iso(r.locked_until),
+        created_by: r.created_by === null ? null : (actors.get(r.created_by) ?? null),
+        updated_by: r.updated_by === null ? null : (actors.get(r.updated_by) ?? null),
+        created_at: iso(r.created_at),
+        updated_at: iso(r.updated_at),
+      };
+    });
+  }
+}
