@@ -18,6 +18,8 @@ interface ClaimedRow {
   message_key: string;
   payload: CloudEvent;
   probe_offsets: Record<string, Record<string, string>> | null;
+  /** Claims so far, this one included. */
+  attempts: number;
   /** bigint, as a string. */
   seq: string;
 }
@@ -108,19 +110,25 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** One claim-publish-mark round. */
   async pass(): Promise<number> {
+    // While busy, the end offsets of the topics seen last time are fetched BEFORE the claim and recorded by
+    // it (an earlier offset is a safe start for the probe), saving a write per batch. Rows of other topics,
+    // and every row when idle, get theirs recorded separately before the send.
+    const prefetched = await this.prefetchOffsets();
     // TypeORM answers UPDATE … RETURNING with [rows, affectedCount].
     const [rows]: [ClaimedRow[], number] = await this.dataSource.query(
       `UPDATE outbox o
-          SET attempts = o.attempts + 1, claimed_by = $1, claimed_until = now() + make_interval(secs => $2::double precision / 1000)
+          SET attempts = o.attempts + 1, claimed_by = $1, claimed_until = now() + make_interval(secs => $2::double precision / 1000),
+              probe_offsets = COALESCE(o.probe_offsets, CASE WHEN $4::jsonb ? o.topic THEN jsonb_build_object(o.topic, $4::jsonb -> o.topic) END)
          FROM (SELECT id FROM outbox
                 WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
                 ORDER BY seq
                 LIMIT $3
                 FOR UPDATE SKIP LOCKED) due
         WHERE o.id = due.id
-    RETURNING o.id, o.seq, o.topic, o.message_key, o.payload, o.probe_offsets`,
-      [this.relayId, this.settings.OUTBOX_LEASE_MS, this.settings.OUTBOX_BATCH_SIZE],
+    RETURNING o.id, o.seq, o.topic, o.message_key, o.payload, o.probe_offsets, o.attempts`,
+      [this.relayId, this.settings.OUTBOX_LEASE_MS, this.settings.OUTBOX_BATCH_SIZE, JSON.stringify(prefetched)],
     );
+    this.busyTopics = new Set(rows.map((r) => r.topic));
     if (rows.length === 0) {
       await this.housekeeping();
       return 0;
@@ -128,7 +136,9 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
     // RETURNING does not keep the subquery's order; insertion order is what per-key ordering needs.
     rows.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1));
 
-    const inDoubt = rows.filter((r) => r.probe_offsets !== null);
+    // Claimed before, with offsets recorded: an earlier relay may have sent it. (Offsets are always recorded
+    // before a send, so a row claimed before without offsets was never sent.)
+    const inDoubt = rows.filter((r) => r.attempts > 1 && r.probe_offsets !== null);
     const alreadyOnTopic = inDoubt.length ? await this.findPublished(inDoubt) : new Set<string>();
     if (alreadyOnTopic.size) this.logger.warn({ message: 'outbox rows found already published after a relay crash', count: alreadyOnTopic.size });
     const toSend = rows.filter((r) => !alreadyOnTopic.has(r.id));
@@ -144,6 +154,14 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async markPublished(ids: string[]): Promise<void> {
     await this.dataSource.query('UPDATE outbox SET published_at = now(), claimed_until = NULL WHERE id = ANY($1::uuid[])', [ids]);
+  }
+
+  private busyTopics = new Set<string>();
+
+  private async prefetchOffsets(): Promise<Record<string, Record<string, string>>> {
+    const topics = [...this.busyTopics];
+    const ends = await Promise.all(topics.map((topic) => this.kafka.admin.fetchTopicOffsets(this.kafka.topic(topic))));
+    return Object.fromEntries(topics.map((topic, i) => [topic, Object.fromEntries(ends[i].map((p) => [String(p.partition), p.high]))]));
   }
 
   private async recordProbeOffsets(rows: ClaimedRow[]): Promise<void> {
