@@ -11,6 +11,8 @@ import { AddScriptParametersSchedulesRetries1763900004000 } from './176390000400
 import { CreateProvisioningOperations1763900005000 } from './1763900005000-create-provisioning-operations';
 import { CreateReconciliation1763900006000 } from './1763900006000-create-reconciliation';
 import { CreateMessagingPlumbing1763900007000 } from './1763900007000-create-messaging-plumbing';
+import { AddSystemScriptTemplates1763900009000 } from './1763900009000-add-system-script-templates';
+import { TuneOutboxStorage1763900010000 } from './1763900010000-tune-outbox-storage';
 
 export const migrations = [
   CreateTenancy1763900000000,
@@ -21,6 +23,8 @@ export const migrations = [
   CreateProvisioningOperations1763900005000,
   CreateReconciliation1763900006000,
   CreateMessagingPlumbing1763900007000,
+  AddSystemScriptTemplates1763900009000,
+  TuneOutboxStorage1763900010000,
 ];
 
 export const MIGRATIONS_TABLE_NAME = 'typeorm_migrations';
@@ -34,4 +38,6 @@ export {
   CreateProvisioningOperations1763900005000,
   CreateReconciliation1763900006000,
   CreateMessagingPlumbing1763900007000,
+  AddSystemScriptTemplates1763900009000,
+  TuneOutboxStorage1763900010000,
 };

@@ -1,0 +1,23 @@
+import { ArgumentMetadata, Injectable, PipeTransform } from '@nestjs/common';
+import { ValidationError } from '@provisio/platform';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `@Param('id', UuidParam)`: 400 naming the parameter when it is not a UUID (rather than a 500 from PostgreSQL). */
+@Injectable()
+export class UuidParam implements PipeTransform<string, string> {
+  transform(value: string, metadata: ArgumentMetadata): string {
+    if (typeof value !== 'string' || !UUID.test(value)) throw new ValidationError(`${metadata.data ?? 'parameter'} must be a UUID`, metadata.data);
+    return value.toLowerCase();
+  }
+}
+
+/** `@Param('version', VersionNumberParam)`: a version number, 1 … 2^31-1. */
+@Injectable()
+export class VersionNumberParam implements PipeTransform<string, number> {
+  transform(value: string, metadata: ArgumentMetadata): number {
+    const n = /^[1-9][0-9]{0,9}$/.test(value ?? '') ? Number(value) : NaN;
+    if (!Number.isSafeInteger(n) || n > 2_147_483_647) throw new ValidationError(`${metadata.data ?? 'parameter'} must be a positive integer`, metadata.data);
+    return n;
+  }
+}

@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
+import { VersionsModule } from '../versions/versions.module';
+import { ScriptRoutingService } from './script-routing.service';
+import { ScriptsController } from './scripts.controller';
+import { ScriptsRepository } from './scripts.repository';
+import { ScriptsService } from './scripts.service';
+
+/** Scripts: their rules, lifecycle and derived routing. Exports the repository for features that read scripts. */
+@Module({
+  imports: [AuditModule, VersionsModule],
+  controllers: [ScriptsController],
+  providers: [ScriptsService, ScriptsRepository, ScriptRoutingService],
+  exports: [ScriptsRepository],
+})
+export class ScriptsModule {}

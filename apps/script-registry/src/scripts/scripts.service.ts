@@ -1,0 +1,276 @@
+import { Injectable } from '@nestjs/common';
+import { isDeepStrictEqual } from 'node:util';
+import { hasPermission, Permission } from '@provisio/contracts';
+import { ResourceLimits, ScriptStatus } from '@provisio/persistence';
+import { ConflictError, ForbiddenError, NotFoundError, Page, Principal, ValidationError } from '@provisio/platform';
+import { AuditService } from '../audit/audit.service';
+import { translateUniqueViolation, UniqueConstraints } from '../common/database-errors';
+import { lockScript, ScriptLock } from '../common/script-lock';
+import { scriptChanged } from '../common/script-events';
+import { TenantDatabase } from '../common/tenant-database';
+import { pickSource, ScriptVersionsService, VERSION_UNIQUES } from '../versions/script-versions.service';
+import type { ChangeStatusDto } from './dtos/change-status.dto';
+import type { CreateScriptDto } from './dtos/create-script.dto';
+import type { ListScriptsQueryDto } from './dtos/list-scripts.query';
+import type { ScriptDto, ScriptSummaryDto } from './dtos/script.dto';
+import type { UpdateScriptDto } from './dtos/update-script.dto';
+import { ScriptRoutingService } from './script-routing.service';
+import { checkTransition, checkTriggers, mergeTriggers, resolveResourceLimits, resolveStatus, STATUS_ACTIONS, Triggers } from './script-rules';
+import { ScriptsRepository } from './scripts.repository';
+
+/** Unique constraints a script write can hit, and the field each one guards. */
+const SCRIPT_UNIQUES: UniqueConstraints = {
+  uq_scripts_tenant_name: { field: 'name', message: 'a script with this name already exists in the tenant' },
+  uq_scripts_tenant_http_path: { field: 'http_path', message: 'another script of the tenant already serves this http_path' },
+  uq_endpoints_tenant_path: { field: 'http_path', message: 'another script of the tenant already serves this http_path' },
+  ...VERSION_UNIQUES,
+};
+
+/** A script row as locked for a change. */
+interface CurrentScript extends Triggers {
+  id: string;
+  name: string;
+  description: string | null;
+  source: string;
+  status: ScriptStatus;
+  resource_limits: ResourceLimits;
+  metadata: Record<string, unknown> | null;
+  tags: string[] | null;
+  required_permissions: string[];
+  is_system: boolean;
+  current_version: number;
+}
+
+const CURRENT_COLUMNS = `s.id, s.name, s.description, s.source, s.type, s.status, s.resource_limits, s.cron_expression, j.timezone,
+  s.http_path, s.http_methods, s.event_types, s.metadata, s.tags, s.required_permissions, s.is_system, s.current_version`;
+
+/** Fields PATCH can change besides the source, with the SQL cast of each. */
+const UPDATABLE = {
+  name: '',
+  description: '',
+  type: '',
+  resource_limits: '::jsonb',
+  cron_expression: '',
+  http_path: '',
+  http_methods: '::text[]',
+  event_types: '::text[]',
+  metadata: '::jsonb',
+  tags: '::text[]',
+  required_permissions: '::text[]',
+} as const;
+type Updatable = keyof typeof UPDATABLE;
+const TRIGGER_FIELDS = ['type', 'cron_expression', 'timezone', 'http_path', 'http_methods', 'event_types'] as const;
+
+const toColumn = (field: Updatable, value: unknown) => (UPDATABLE[field] === '::jsonb' ? JSON.stringify(value) : value);
+const pick = (row: object, fields: readonly string[]) => Object.fromEntries(fields.map((f) => [f, (row as Record<string, unknown>)[f] ?? null]));
+
+/**
+ * Scripts (seed 001 `scripts`, seed 000 ProvisioningScript): create, change, change status, delete. Each
+ * is one transaction that also writes the version, the routing rows, the audit event and the
+ * `provisio.script.changed` event, so either all of it happens or none. Writes answer with the script
+ * as read after the commit: the row lock is held no longer than the change needs.
+ */
+@Injectable()
+export class ScriptsService {
+  constructor(
+    private readonly db: TenantDatabase,
+    private readonly scripts: ScriptsRepository,
+    private readonly versions: ScriptVersionsService,
+    private readonly routing: ScriptRoutingService,
+    private readonly audit: AuditService,
+  ) {}
+
+  async get(principal: Principal, id: string): Promise<ScriptDto> {
+    const script = await this.scripts.get(this.db.read(principal), id);
+    if (!script) throw new NotFoundError('script', id);
+    return script;
+  }
+
+  list(principal: Principal, query: ListScriptsQueryDto): Promise<Page<ScriptSummaryDto>> {
+    const tags = [...new Set([...(query.tag ?? []), ...(query.tags ?? [])])];
+    return this.scripts.list(this.db.read(principal), { ...query, tags });
+  }
+
+  async create(principal: Principal, dto: CreateScriptDto): Promise<ScriptDto> {
+    if (dto.is_system && !hasPermission(principal.permissions, Permission.ScriptManage)) {
+      throw new ForbiddenError(`creating a system script needs ${Permission.ScriptManage}`);
+    }
+    const source = pickSource(dto)!;
+    const triggers = mergeTriggers(
+      { type: dto.type, cron_expression: null, timezone: null, http_path: null, http_methods: null, event_types: null },
+      { cron_expression: dto.cron_expression, timezone: dto.timezone, http_path: dto.http_path, http_methods: dto.http_methods, event_types: dto.event_types },
+    );
+    checkTriggers(triggers);
+    const resourceLimits = resolveResourceLimits(dto.resource_limits);
+
+    const id = await this.db.write(principal, (tx) =>
+      this.guard(async () => {
+        const created = await tx.one<ScriptLock<{ id: string }>>(
+          `INSERT INTO scripts (tenant_id, organization_id, name, description, source, type, status, resource_limits, cron_expression,
+                                http_path, http_methods, event_types, metadata, tags, required_permissions, is_system, created_by, updated_by)
+           VALUES ($1, $2, $3, $4, $5, $6, 'draft', $7::jsonb, $8, $9, $10::text[], $11::text[], $12::jsonb, $13::text[], $14::text[], $15, $16, $16)
+           RETURNING id`,
+          [
+            tx.organizationId,
+            dto.name,
+            dto.description ?? null,
+            source,
+            triggers.type,
+            JSON.stringify(resourceLimits),
+            triggers.cron_expression,
+            triggers.http_path,
+            triggers.http_methods,
+            triggers.event_types,
+            JSON.stringify(dto.metadata ?? {}),
+            dto.tags ?? [],
+            dto.required_permissions ?? [],
+            dto.is_system ?? false,
+            tx.actorId,
+          ],
+        );
+        // The row was inserted by this transaction: nobody else can see it, let alone lock it.
+        const script = created!;
+        const version = await this.versions.append(tx, script, {
+          source,
+          change_description: dto.change_description ?? 'Initial version',
+          semantic_version: dto.semantic_version,
+        });
+        await this.routing.sync(tx, { id: script.id, status: 'draft', ...triggers });
+        await this.audit.record(tx, {
+          script_id: script.id,
+          entity_id: script.id,
+          action: 'create',
+          details: {
+            after: { name: dto.name, description: dto.description ?? null, status: 'draft', ...triggers, resource_limits: resourceLimits, tags: dto.tags ?? [], metadata: dto.metadata ?? {}, is_system: dto.is_system ?? false },
+            version_number: version.version_number,
+          },
+        }, scriptChanged(tx.tenantId, { id: script.id, status: 'draft', current_version: version.version_number }, 'created'));
+        return script.id;
+      }),
+    );
+    return this.get(principal, id);
+  }
+
+  async update(principal: Principal, id: string, dto: UpdateScriptDto): Promise<ScriptDto> {
+    const given = Object.entries(dto).filter(([, value]) => value !== undefined);
+    if (given.length === 0) throw new ValidationError('the request changes nothing: give at least one field', undefined);
+    const source = pickSource(dto);
+
+    await this.db.write(principal, (tx) =>
+      this.guard(async () => {
+        const current = await lockScript<CurrentScript>(tx, id, CURRENT_COLUMNS);
+        if (current.status === 'archived') throw new ConflictError('an archived script cannot change', 'status');
+
+        const triggers = mergeTriggers(current, {
+          type: dto.type,
+          cron_expression: dto.cron_expression,
+          timezone: dto.timezone,
+          http_path: dto.http_path,
+          http_methods: dto.http_methods,
+          event_types: dto.event_types,
+        });
+        checkTriggers(triggers);
+        const next: Record<Updatable, unknown> = {
+          name: dto.name ?? current.name,
+          description: dto.description === undefined ? current.description : dto.description,
+          type: triggers.type,
+          resource_limits: dto.resource_limits ? resolveResourceLimits(dto.resource_limits, current.resource_limits) : current.resource_limits,
+          cron_expression: triggers.cron_expression,
+          http_path: triggers.http_path,
+          http_methods: triggers.http_methods,
+          event_types: triggers.event_types,
+          metadata: dto.metadata ?? current.metadata,
+          tags: dto.tags ?? current.tags,
+          required_permissions: dto.required_permissions ?? current.required_permissions,
+        };
+        const changed = (Object.keys(UPDATABLE) as Updatable[]).filter((f) => !isDeepStrictEqual(normalise(current[f]), normalise(next[f])));
+        const timezoneChanged = (current.timezone ?? null) !== (triggers.timezone ?? null);
+        const sourceChanged = source !== undefined && source !== current.source;
+        if (!changed.length && !timezoneChanged && !sourceChanged) return; // nothing to do: no version, no event
+
+        const sets = changed.map((f) => ({ column: f, cast: UPDATABLE[f], value: toColumn(f, next[f]) }));
+        // A new source: the version and the field changes in one statement.
+        const version = sourceChanged
+          ? await this.versions.append(tx, current, { source, change_description: dto.change_description, semantic_version: dto.semantic_version }, sets)
+          : undefined;
+        if (!version && sets.length) {
+          await tx.execute(
+            `UPDATE scripts SET ${sets.map((c, i) => `${c.column} = $${i + 3}${c.cast}`).join(', ')}, updated_at = now(), updated_by = $${sets.length + 3}
+              WHERE tenant_id = $1 AND id = $2`,
+            [id, ...sets.map((c) => c.value), tx.actorId],
+          );
+        }
+        if (timezoneChanged || changed.some((f) => (TRIGGER_FIELDS as readonly string[]).includes(f))) {
+          await this.routing.sync(tx, { id, status: current.status, ...triggers });
+        }
+
+        const currentVersion = version?.version_number ?? current.current_version;
+        const fields = [...changed, ...(timezoneChanged ? ['timezone'] : [])];
+        const before = { ...pick(current, fields) };
+        const after = { ...pick(next, changed), ...(timezoneChanged ? { timezone: triggers.timezone } : {}) };
+        await this.audit.record(tx, {
+          script_id: id,
+          entity_id: id,
+          action: 'update',
+          details: {
+            changed: [...fields, ...(sourceChanged ? ['source'] : [])],
+            before,
+            after,
+            ...(version ? { version_number: version.version_number, previous_version: current.current_version } : {}),
+          },
+        }, scriptChanged(tx.tenantId, { id, status: current.status, current_version: currentVersion }, 'updated'));
+      }),
+    );
+    return this.get(principal, id);
+  }
+
+  /** A step of the lifecycle (`POST /scripts/{id}/status`); routing follows in the same transaction. */
+  async changeStatus(principal: Principal, id: string, dto: ChangeStatusDto): Promise<ScriptDto> {
+    const to = resolveStatus(dto.status);
+    await this.db.write(principal, async (tx) => {
+      const current = await lockScript<CurrentScript>(tx, id, CURRENT_COLUMNS);
+      checkTransition(current.status, to);
+      await tx.execute('UPDATE scripts SET status = $3, updated_at = now(), updated_by = $4 WHERE tenant_id = $1 AND id = $2', [id, to, tx.actorId]);
+      await this.routing.sync(tx, { ...current, status: to });
+      await this.audit.record(tx, {
+        script_id: id,
+        entity_id: id,
+        action: STATUS_ACTIONS[to],
+        details: { from: current.status, to, ...(dto.status !== to ? { requested: dto.status } : {}), ...(dto.reason ? { reason: dto.reason } : {}) },
+      }, scriptChanged(tx.tenantId, { id, status: to, current_version: current.current_version }, 'status_changed'));
+    });
+    return this.get(principal, id);
+  }
+
+  /**
+   * Seed 001's hard delete: versions, routing rows and executions go with the script (CASCADE); the audit
+   * trail stays (`script_id` becomes NULL, `entity_id` keeps the id). System scripts cannot be deleted.
+   */
+  async delete(principal: Principal, id: string): Promise<void> {
+    await this.db.write(principal, async (tx) => {
+      const current = await lockScript<CurrentScript>(tx, id, CURRENT_COLUMNS);
+      if (current.is_system) throw new ConflictError('a system script cannot be deleted', 'is_system');
+      await this.audit.record(tx, {
+        script_id: id,
+        entity_id: id,
+        action: 'delete',
+        details: { before: { name: current.name, type: current.type, status: current.status, current_version: current.current_version } },
+      }, scriptChanged(tx.tenantId, { id, status: current.status, current_version: current.current_version }, 'deleted'));
+      await tx.execute('DELETE FROM scripts WHERE tenant_id = $1 AND id = $2', [id]);
+    });
+  }
+
+  /** Runs a write, turning unique violations into 409s naming the field (the transaction still rolls back). */
+  private async guard<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      translateUniqueViolation(error, SCRIPT_UNIQUES);
+    }
+  }
+}
+
+/** A field that is absent and one that is NULL are the same for change detection. */
+function normalise(value: unknown): unknown {
+  return value === undefined ? null : value;
+}

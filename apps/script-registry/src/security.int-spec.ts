@@ -1,0 +1,316 @@
+/**
+ * The registry's security matrix: EVERY route the app serves has a row, and every row is checked for
+ *   - 401 without a token (and with a token signed by someone else),
+ *   - 403 with a token holding every permission except the endpoint's (and its `:manage`),
+ *   - 404 (or absence, for collections) when aimed at another tenant's object,
+ *   - 400 naming the field for a malformed body, query or path parameter,
+ *   - success with the permission (so the 401/403/404 above are not accidents of a wrong request).
+ * The routes are read from Express's router, so a new endpoint without a row fails "every route has a
+ * row". Below the matrix: failed requests leave nothing half-written.
+ *
+ * Adding an endpoint = adding one object to ROWS: its route exactly as Express registers it
+ * (`METHOD /path/:param`), its permission, and three request builders (valid / foreign / malformed).
+ * Builders get a `Fixture`: `own` (a caller with every permission in tenant A), `ownScript()` (a fresh
+ * script of tenant A with versions 1 and 2), and `foreign` (a script of tenant B, with versions 1 and 2).
+ */
+import { INestApplication } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import request, { Response } from 'supertest';
+import { Permission } from '@provisio/contracts';
+import { signDevToken } from '@provisio/platform';
+import { ALL_PERMISSIONS, Caller, RegistryTestApp, startRegistry } from './common/testing/registry-app';
+import { PART_B_SECURITY_ROWS, preparePartBSecurity } from './registry-extensions.security';
+
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Script = Record<string, any>;
+
+interface Req {
+  path: string;
+  query?: Record<string, unknown>;
+  body?: unknown;
+}
+
+interface Fixture {
+  own: Caller;
+  /** A new script of the caller's tenant, with versions 1 and 2 (its own, so a row may change or delete it). */
+  ownScript(): Promise<Script>;
+  /** A script of another tenant, with versions 1 and 2 and an audit trail. */
+  foreign: Script;
+}
+
+interface Row {
+  route: `${Method} /${string}`;
+  permission: string;
+  valid: (f: Fixture) => Req | Promise<Req>;
+  /** Aimed at tenant B's data. Answers 404 unless `expect` says otherwise (collections: 2xx, B's data absent). */
+  foreign: (f: Fixture) => (Req & { expect?: (response: Response, f: Fixture) => void }) | Promise<Req & { expect?: (response: Response, f: Fixture) => void }>;
+  malformed: (f: Fixture) => (Req & { field: string }) | Promise<Req & { field: string }>;
+}
+
+const idsOf = (response: Response) => (response.body.items ?? []).map((item: { id?: string; entity_id?: string }) => item.id ?? item.entity_id);
+
+const ROWS: Row[] = [
+  // Templates, bindings, validation/dry run, execution logs, analytics (registry-extensions.security.ts).
+  ...PART_B_SECURITY_ROWS,
+  // ---- scripts ------------------------------------------------------------------------------
+  {
+    route: 'POST /scripts',
+    permission: Permission.ScriptWrite,
+    valid: () => ({ path: '/scripts', body: { name: `s-${randomUUID()}`, type: 'oneoff', source: 'export default 1' } }),
+    // Names are per tenant: B's name is free in A, and the script lands in A.
+    foreign: (f) => ({
+      path: '/scripts',
+      body: { name: f.foreign.name, type: 'oneoff', source: 'export default 1' },
+      expect: (response, { own }) => expect({ status: response.status, tenant: response.body.tenant_id }).toEqual({ status: 201, tenant: own.tenantId }),
+    }),
+    malformed: () => ({ path: '/scripts', body: { name: `s-${randomUUID()}`, type: 'cron', source: 'x' }, field: 'type' }),
+  },
+  {
+    route: 'GET /scripts',
+    permission: Permission.ScriptRead,
+    valid: () => ({ path: '/scripts' }),
+    foreign: (f) => ({ path: '/scripts', query: { q: f.foreign.name }, expect: (response) => expect(idsOf(response)).not.toContain(f.foreign.id) }),
+    malformed: () => ({ path: '/scripts', query: { sort: 'size' }, field: 'sort' }),
+  },
+  {
+    route: 'GET /scripts/:id',
+    permission: Permission.ScriptRead,
+    valid: async (f) => ({ path: `/scripts/${(await f.ownScript()).id}` }),
+    foreign: (f) => ({ path: `/scripts/${f.foreign.id}` }),
+    malformed: () => ({ path: '/scripts/not-a-uuid', field: 'id' }),
+  },
+  {
+    route: 'PATCH /scripts/:id',
+    permission: Permission.ScriptWrite,
+    valid: async (f) => ({ path: `/scripts/${(await f.ownScript()).id}`, body: { description: 'changed' } }),
+    foreign: (f) => ({ path: `/scripts/${f.foreign.id}`, body: { description: 'hijacked' } }),
+    malformed: async (f) => ({ path: `/scripts/${(await f.ownScript()).id}`, body: { tags: 'not-a-list' }, field: 'tags' }),
+  },
+  {
+    route: 'DELETE /scripts/:id',
+    permission: Permission.ScriptDelete,
+    valid: async (f) => ({ path: `/scripts/${(await f.ownScript()).id}` }),
+    foreign: (f) => ({ path: `/scripts/${f.foreign.id}` }),
+    malformed: () => ({ path: '/scripts/123', field: 'id' }),
+  },
+  {
+    route: 'POST /scripts/:id/status',
+    permission: Permission.ScriptManage,
+    valid: async (f) => ({ path: `/scripts/${(await f.ownScript()).id}/status`, body: { status: 'active' } }),
+    foreign: (f) => ({ path: `/scripts/${f.foreign.id}/status`, body: { status: 'archived' } }),
+    malformed: async (f) => ({ path: `/scripts/${(await f.ownScript()).id}/status`, body: { status: 'gone' }, field: 'status' }),
+  },
+  // ---- versions -----------------------------------------------------------------------------
+  {
+    route: 'GET /scripts/:id/versions',
+    permission: Permission.ScriptRead,
+    valid: async (f) => ({ path: `/scripts/${(await f.ownScript()).id}/versions` }),
+    foreign: (f) => ({ path: `/scripts/${f.foreign.id}/versions` }),
+    malformed: async (f) => ({ path: `/scripts/${(await f.ownScript()).id}/versions`, query: { limit: 0 }, field: 'limit' }),
+  },
+  {
+    route: 'POST /scripts/:id/versions',
+    permission: Permission.ScriptWrite,
+    valid: async (f) => ({ path: `/scripts/${(await f.ownScript()).id}/versions`, body: { source: 'export default 3' } }),
+    foreign: (f) => ({ path: `/scripts/${f.foreign.id}/versions`, body: { source: 'export default "pwned"' } }),
+    malformed: async (f) => ({ path: `/scripts/${(await f.ownScript()).id}/versions`, body: { source: 42 }, field: 'source' }),
+  },
+  {
+    route: 'GET /scripts/:id/versions/diff',
+    permission: Permission.ScriptRead,
+    valid: async (f) => ({ path: `/scripts/${(await f.ownScript()).id}/versions/diff`, query: { from: 1, to: 2 } }),
+    foreign: (f) => ({ path: `/scripts/${f.foreign.id}/versions/diff`, query: { from: 1, to: 2 } }),
+    malformed: async (f) => ({ path: `/scripts/${(await f.ownScript()).id}/versions/diff`, query: { from: 'first' }, field: 'from' }),
+  },
+  {
+    route: 'GET /scripts/:id/versions/:version',
+    permission: Permission.ScriptRead,
+    valid: async (f) => ({ path: `/scripts/${(await f.ownScript()).id}/versions/1` }),
+    foreign: (f) => ({ path: `/scripts/${f.foreign.id}/versions/1` }),
+    malformed: async (f) => ({ path: `/scripts/${(await f.ownScript()).id}/versions/one`, field: 'version' }),
+  },
+  {
+    route: 'POST /scripts/:id/versions/:version/rollback',
+    permission: Permission.ScriptWrite,
+    valid: async (f) => ({ path: `/scripts/${(await f.ownScript()).id}/versions/1/rollback`, body: {} }),
+    foreign: (f) => ({ path: `/scripts/${f.foreign.id}/versions/1/rollback`, body: {} }),
+    malformed: async (f) => ({ path: `/scripts/${(await f.ownScript()).id}/versions/1/rollback`, body: { change_description: 7 }, field: 'change_description' }),
+  },
+  // ---- audit --------------------------------------------------------------------------------
+  {
+    route: 'GET /audit',
+    permission: Permission.AuditRead,
+    valid: () => ({ path: '/audit' }),
+    foreign: (f) => ({ path: '/audit', query: { entity_id: f.foreign.id }, expect: (response) => expect({ status: response.status, total: response.body.total }).toEqual({ status: 200, total: 0 }) }),
+    malformed: () => ({ path: '/audit', query: { from: 'last tuesday' }, field: 'from' }),
+  },
+  {
+    route: 'GET /scripts/:id/audit',
+    permission: Permission.AuditRead,
+    valid: async (f) => ({ path: `/scripts/${(await f.ownScript()).id}/audit` }),
+    foreign: (f) => ({ path: `/scripts/${f.foreign.id}/audit` }),
+    malformed: () => ({ path: '/scripts/nope/audit', field: 'id' }),
+  },
+];
+
+/** Served without a token: probes, metrics, API docs. */
+const PUBLIC_ROUTES = ['GET /health/live', 'GET /health/ready', 'GET /metrics'];
+const isDocs = (route: string) => / \/docs/.test(route);
+
+/** `METHOD /path/:param` of every route Express serves (Nest registers each controller method as one). */
+function servedRoutes(app: INestApplication): string[] {
+  interface Layer {
+    route?: { path: unknown; methods: Record<string, boolean> };
+  }
+  const router = (app.getHttpAdapter().getInstance() as { router: { stack: Layer[] } }).router;
+  return router.stack.flatMap((layer) => {
+    const route = layer.route;
+    if (!route || typeof route.path !== 'string') return [];
+    const methods = Object.keys(route.methods).filter((m) => m !== '_all');
+    // Middleware applied to every path (`forRoutes('*path')`) registers as a route for all methods.
+    if (route.path === '/{*path}' && methods.length > 20) return [];
+    return methods.map((m) => `${m.toUpperCase()} ${route.path as string}`);
+  });
+}
+
+function matches(route: string, path: string): boolean {
+  const pattern = route.slice(route.indexOf(' ') + 1).replace(/:[A-Za-z_]+/g, '[^/]+');
+  return new RegExp(`^${pattern}$`).test(path);
+}
+
+describe('script-registry: security matrix', () => {
+  let t: RegistryTestApp;
+  let fixture: Fixture;
+
+  const send = (row: Row, req: Req, token?: string) => {
+    const method = row.route.slice(0, row.route.indexOf(' ')).toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete';
+    let call = request(t.app.getHttpServer())[method](req.path);
+    if (token) call = call.set('Authorization', `Bearer ${token}`);
+    if (req.query) call = call.query(req.query);
+    return req.body === undefined ? call : call.send(req.body as object);
+  };
+
+  beforeAll(async () => {
+    t = await startRegistry();
+    const own = t.caller({ subject: 'owner' });
+    const withTwoVersions = async (caller: Caller) => {
+      const script = await caller.createScript({ type: 'event', event_types: ['user.created'], source: 'export default 1' });
+      const patched = await caller.patch(`/scripts/${script.id}`, { source: 'export default 2' });
+      if (patched.status !== 200) throw new Error(`fixture: ${JSON.stringify(patched.body)}`);
+      return patched.body as Script;
+    };
+    fixture = { own, ownScript: () => withTwoVersions(own), foreign: await withTwoVersions(t.caller({ subject: 'stranger' })) };
+    await preparePartBSecurity(t, fixture);
+  });
+  afterAll(async () => t?.close());
+
+  it('has a row for every route the app serves, and a served route for every row', () => {
+    const served = servedRoutes(t.app).filter((route) => !isDocs(route) && !PUBLIC_ROUTES.includes(route));
+    expect([...new Set(served)].sort()).toEqual(ROWS.map((row) => row.route).sort());
+  });
+
+  it('documents every row in the OpenAPI document', async () => {
+    const document = (await request(t.app.getHttpServer()).get('/docs/openapi.json').expect(200)).body as { paths: Record<string, Record<string, unknown>> };
+    const documented = Object.entries(document.paths).flatMap(([path, operations]) => Object.keys(operations).map((m) => `${m.toUpperCase()} ${path.replace(/\{([^}]+)\}/g, ':$1')}`));
+    for (const row of ROWS) expect(documented).toContain(row.route);
+  });
+
+  it('serves probes, metrics and docs without a token, and nothing else', async () => {
+    for (const route of [...PUBLIC_ROUTES, 'GET /docs/openapi.json']) {
+      const path = route.slice(4);
+      expect({ route, status: (await request(t.app.getHttpServer()).get(path)).status }).toEqual({ route, status: 200 });
+    }
+  });
+
+  describe.each(ROWS)('$route ($permission)', (row) => {
+    it('answers 401 without a token or with a forged one', async () => {
+      const req = await row.valid(fixture);
+      expect(matches(row.route, req.path)).toBe(true);
+      const anonymous = await send(row, req);
+      expect({ status: anonymous.status, code: anonymous.body.code }).toEqual({ status: 401, code: 'unauthenticated' });
+      const forged = signDevToken('someone-else-secret-0123456789abcdef', { sub: 'x', tenant_id: fixture.own.tenantId, permissions: ['*'] });
+      expect((await send(row, req, forged)).status).toBe(401);
+    });
+
+    it('answers 403 to a token holding every permission but this one', async () => {
+      const resource = row.permission.slice(0, row.permission.indexOf(':'));
+      const others = ALL_PERMISSIONS.filter((p) => p !== row.permission && p !== `${resource}:manage`);
+      const response = await send(row, await row.valid(fixture), fixture.own.with(others).token);
+      expect({ status: response.status, code: response.body.code }).toEqual({ status: 403, code: 'forbidden' });
+    });
+
+    it("keeps another tenant's data out of reach", async () => {
+      const req = await row.foreign(fixture);
+      expect(matches(row.route, req.path)).toBe(true);
+      const response = await send(row, req, fixture.own.with([row.permission]).token);
+      if (req.expect) req.expect(response, fixture);
+      else expect({ status: response.status, code: response.body.code }).toEqual({ status: 404, code: 'not_found' });
+      // And tenant B's script is untouched.
+      const theirs = await t.db.dataSource.query('SELECT status, description, current_version FROM scripts WHERE id = $1', [fixture.foreign.id]);
+      expect(theirs).toEqual([{ status: 'draft', description: null, current_version: 2 }]);
+    });
+
+    it('answers 400 naming the field of a malformed request', async () => {
+      const req = await row.malformed(fixture);
+      expect(matches(row.route, req.path)).toBe(true);
+      const response = await send(row, req, fixture.own.with([row.permission]).token);
+      expect({ status: response.status, code: response.body.code, field: response.body.field }).toEqual({ status: 400, code: 'validation_failed', field: req.field });
+    });
+
+    it('succeeds with exactly this permission', async () => {
+      const response = await send(row, await row.valid(fixture), fixture.own.with([row.permission]).token);
+      expect(response.status).toBeGreaterThanOrEqual(200);
+      expect(response.status).toBeLessThan(300);
+    });
+  });
+
+  describe('a failed request leaves nothing half-written', () => {
+    const TABLES = ['tenants', 'organizations', 'users', 'scripts', 'script_versions', 'script_event_subscriptions', 'script_http_endpoints', 'script_scheduled_jobs', 'audit_events', 'outbox'];
+    const counts = async () => {
+      const [row] = await t.db.dataSource.query(`SELECT ${TABLES.map((name) => `(SELECT count(*)::int FROM ${name}) AS ${name}`).join(', ')}`);
+      return row as Record<string, number>;
+    };
+    const unchangedAfter = async (work: () => Promise<Response>, status: number, field?: string) => {
+      const before = await counts();
+      const response = await work();
+      expect({ status: response.status, field: response.body.field }).toEqual({ status, field });
+      expect(await counts()).toEqual(before);
+    };
+
+    it('a create with a taken name writes no script, version, subscription, audit or outbox row', async () => {
+      const { own } = fixture;
+      const taken = await own.createScript({ type: 'event', event_types: ['user.created'] });
+      await unchangedAfter(() => own.post('/scripts', { name: taken.name, type: 'event', event_types: ['user.deleted'], source: 'x' }), 409, 'name');
+    });
+
+    it('a create with a taken HTTP path writes nothing', async () => {
+      const { own } = fixture;
+      await own.createScript({ type: 'http', http_path: '/atomic', http_methods: ['GET'] });
+      await unchangedAfter(() => own.post('/scripts', { name: `n-${randomUUID()}`, type: 'http', http_path: '/atomic', http_methods: ['POST'], source: 'x' }), 409, 'http_path');
+    });
+
+    it('an update failing at its last step (the version) rolls back its first (the fields)', async () => {
+      const { own } = fixture;
+      const script = await own.createScript({ semantic_version: '1.0.0' });
+      await unchangedAfter(() => own.patch(`/scripts/${script.id}`, { description: 'must not stick', source: 'new', semantic_version: '1.0.0' }), 409, 'semantic_version');
+      expect((await own.get(`/scripts/${script.id}`)).body).toMatchObject({ description: null, current_version: 1, source: script.source });
+    });
+
+    it('refused status changes, deletes and rollbacks write nothing', async () => {
+      const { own } = fixture;
+      const script = await fixture.ownScript();
+      await unchangedAfter(() => own.post(`/scripts/${script.id}/status`, { status: 'paused' }), 409, 'status');
+      await unchangedAfter(() => own.post(`/scripts/${script.id}/versions/2/rollback`, {}), 409, 'version');
+      const system = await own.createScript({ is_system: true, type: 'embedded' });
+      await unchangedAfter(() => own.delete(`/scripts/${system.id}`), 409, 'is_system');
+      await unchangedAfter(() => own.post('/scripts', { name: `n-${randomUUID()}`, type: 'scheduled', cron_expression: '61 * * * *', source: 'x' }), 400, 'cron_expression');
+    });
+
+    it("a first-time caller's failed write leaves no tenant, organization or user behind", async () => {
+      const newcomer = t.caller({ subject: 'newcomer' });
+      await unchangedAfter(() => newcomer.patch(`/scripts/${randomUUID()}`, { description: 'x' }), 404, undefined);
+      await unchangedAfter(() => newcomer.post(`/scripts/${randomUUID()}/status`, { status: 'active' }), 404, undefined);
+    });
+  });
+});
