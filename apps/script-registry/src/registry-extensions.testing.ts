@@ -1,50 +1,10 @@
 /**
- * Integration-test harness of the registry's part B (tests only; never imported by the app): the real app
- * (`AppModule` + `RegistryExtensionsModule`, so it works before and after the extensions are wired into
- * `AppModule`) on its own schema and topic prefix, callers from `common/testing/registry-app`, and rows
- * the registry has no API for (connectors belong to the provisioning queue; executions to the worker).
+ * Test rows the registry has no API for (tests only; never imported by the app): connectors belong to the
+ * provisioning queue, executions to the worker. The app itself boots with `startRegistry()`.
  */
-import { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import { randomUUID } from 'node:crypto';
-import { migrations } from '@provisio/migrations';
 import { ensureTenant } from '@provisio/persistence';
-import { createIsolatedSchema } from '@provisio/persistence/testing';
-import { configureApp, loadConfig } from '@provisio/platform';
-import { testEnv, uniqueTopicPrefix } from '@provisio/platform/testing';
-import { AppModule } from './app.module';
-import { ALL_PERMISSIONS, Caller, RegistryTestApp } from './common/testing/registry-app';
-import { appConfigSchema } from './config';
-import { RegistryExtensionsModule } from './registry-extensions.module';
-
-export async function startRegistryWithExtensions(): Promise<RegistryTestApp> {
-  const db = await createIsolatedSchema(migrations);
-  const prefix = uniqueTopicPrefix();
-  let app: INestApplication | undefined;
-  try {
-    const config = loadConfig(appConfigSchema, testEnv({ DATABASE_SCHEMA: db.schema, KAFKA_TOPIC_PREFIX: prefix, DATABASE_POOL_SIZE: '5' }));
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config), RegistryExtensionsModule] }).compile();
-    app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
-    configureApp(app, { docs: { title: 'script-registry', description: 'tests' } });
-    await app.init();
-  } catch (error) {
-    await app?.close().catch(() => undefined);
-    await db.drop();
-    throw error;
-  }
-  const started = app;
-  return {
-    app: started,
-    db,
-    prefix,
-    caller: ({ tenantId = randomUUID(), subject = `user-${randomUUID().slice(0, 8)}`, permissions = ALL_PERMISSIONS } = {}) =>
-      new Caller(started, tenantId, subject, permissions),
-    close: async () => {
-      await started.close();
-      await db.drop();
-    },
-  };
-}
+import type { RegistryTestApp } from './common/testing/registry-app';
 
 /** A connector of the caller's tenant (the tenant row is created when missing). */
 export async function createConnector(t: RegistryTestApp, tenantId: string, name = `conn-${randomUUID().slice(0, 8)}`): Promise<string> {

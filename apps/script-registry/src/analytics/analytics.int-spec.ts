@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { Permission } from '@provisio/contracts';
-import { Caller, RegistryTestApp } from '../common/testing/registry-app';
-import { insertExecution, startRegistryWithExtensions } from '../registry-extensions.testing';
+import { Caller, RegistryTestApp, startRegistry } from '../common/testing/registry-app';
+import { insertExecution } from '../registry-extensions.testing';
 import { SCRIPT_SUMMARY_SQL } from './analytics.queries';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -17,7 +17,7 @@ describe('script-registry: analytics', () => {
   let b: Body;
 
   beforeAll(async () => {
-    t = await startRegistryWithExtensions();
+    t = await startRegistry();
     alice = t.caller({ subject: 'alice' });
     a = await alice.createScript({ name: 'provision-a', type: 'embedded' });
     b = await alice.createScript({ name: 'provision-b', type: 'embedded' });

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { Permission } from '@provisio/contracts';
-import { Caller, RegistryTestApp } from '../common/testing/registry-app';
-import { createConnector, startRegistryWithExtensions } from '../registry-extensions.testing';
+import { Caller, RegistryTestApp, startRegistry } from '../common/testing/registry-app';
+import { createConnector } from '../registry-extensions.testing';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Body = Record<string, any>;
@@ -31,7 +31,7 @@ describe('script-registry: hook bindings', () => {
   const counts = () => q('SELECT (SELECT count(*) FROM hook_bindings)::int AS b, (SELECT count(*) FROM audit_events)::int AS a');
 
   beforeAll(async () => {
-    t = await startRegistryWithExtensions();
+    t = await startRegistry();
     alice = t.caller({ subject: 'alice' });
     await alice.createScript(); // creates the tenant
     connector = await createConnector(t, alice.tenantId);

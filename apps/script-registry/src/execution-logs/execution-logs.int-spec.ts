@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { Permission } from '@provisio/contracts';
-import { Caller, RegistryTestApp } from '../common/testing/registry-app';
-import { createConnector, insertExecution, startRegistryWithExtensions } from '../registry-extensions.testing';
+import { Caller, RegistryTestApp, startRegistry } from '../common/testing/registry-app';
+import { createConnector, insertExecution } from '../registry-extensions.testing';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Body = Record<string, any>;
@@ -17,7 +17,7 @@ describe('script-registry: execution logs', () => {
   const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000);
 
   beforeAll(async () => {
-    t = await startRegistryWithExtensions();
+    t = await startRegistry();
     alice = t.caller({ subject: 'alice' });
     script = await alice.createScript({ type: 'embedded' });
     other = await alice.createScript({ type: 'embedded' });

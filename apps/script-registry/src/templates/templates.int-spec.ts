@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { EventType, Permission } from '@provisio/contracts';
 import { TEMPLATE_CATEGORIES } from '@provisio/persistence';
-import { Caller, RegistryTestApp } from '../common/testing/registry-app';
-import { startRegistryWithExtensions } from '../registry-extensions.testing';
+import { Caller, RegistryTestApp, startRegistry } from '../common/testing/registry-app';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Body = Record<string, any>;
@@ -68,7 +67,7 @@ describe('script-registry: templates', () => {
   };
 
   beforeAll(async () => {
-    t = await startRegistryWithExtensions();
+    t = await startRegistry();
     alice = t.caller({ subject: 'alice' });
     system = (await alice.get('/templates', { is_system: 'true', limit: 200 }).expect(200)).body.items;
   });

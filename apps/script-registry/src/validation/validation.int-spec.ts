@@ -3,8 +3,7 @@ import { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { Permission } from '@provisio/contracts';
-import { Caller, RegistryTestApp } from '../common/testing/registry-app';
-import { startRegistryWithExtensions } from '../registry-extensions.testing';
+import { Caller, RegistryTestApp, startRegistry } from '../common/testing/registry-app';
 import { DRY_RUN_FETCH_STATUS } from './dry-run-fetch';
 
 describe('script-registry: validation and dry runs', () => {
@@ -13,7 +12,7 @@ describe('script-registry: validation and dry runs', () => {
   const q = (sql: string, params: unknown[] = []) => t.db.dataSource.query(sql, params);
 
   beforeAll(async () => {
-    t = await startRegistryWithExtensions();
+    t = await startRegistry();
     alice = t.caller({ subject: 'alice' });
   });
   afterAll(async () => t?.close());
