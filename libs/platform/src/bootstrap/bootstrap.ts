@@ -1,8 +1,10 @@
 import { DynamicModule, INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import express, { NextFunction, Request, Response } from 'express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { ShutdownState } from '../health/health';
+import { ValidationError } from '../errors/domain-errors';
 import { createValidationPipe } from '../http/validation';
 
 export interface BootstrapOptions {
@@ -14,8 +16,29 @@ export interface BootstrapOptions {
   docs?: { title: string; description: string; version?: string };
 }
 
+/**
+ * Largest JSON body accepted (413 `payload_too_large` beyond). Express's default is 100 kB, less than a
+ * script source of 100,000 characters once JSON-escaped; 1 MB leaves room for that and its context.
+ */
+export const JSON_BODY_LIMIT = '1mb';
+
+/**
+ * Express's JSON parser with our limit, answering a body that is not JSON with a 400 that says so (Nest
+ * would pass on the bare `JSON.parse` message). Named `jsonParser` so Nest does not add its own.
+ */
+function jsonBodyParser() {
+  const parse = express.json({ limit: JSON_BODY_LIMIT });
+  return function jsonParser(req: Request, res: Response, next: NextFunction): void {
+    parse(req, res, (error?: unknown) => {
+      const failed = error as { type?: string; message?: string } | undefined;
+      next(failed?.type === 'entity.parse.failed' ? new ValidationError(`the request body is not valid JSON: ${failed.message}`, 'body') : error);
+    });
+  };
+}
+
 /** Applies what every HTTP app needs; shared by `bootstrapService` and integration tests. */
 export function configureApp(app: INestApplication, options: Pick<BootstrapOptions, 'docs'>): void {
+  app.use(jsonBodyParser());
   app.useGlobalPipes(createValidationPipe());
   if (options.docs) {
     const document = SwaggerModule.createDocument(

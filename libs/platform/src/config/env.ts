@@ -58,7 +58,7 @@ export const kafkaEnv = {
 
 export const outboxEnv = {
   OUTBOX_POLL_INTERVAL_MS: positiveInt.default(100),
-  OUTBOX_BATCH_SIZE: positiveInt.default(500),
+  OUTBOX_BATCH_SIZE: positiveInt.default(2000),
   /** A claimed outbox row whose relay died is taken over after this lease. */
   OUTBOX_LEASE_MS: positiveInt.default(30_000),
 };

@@ -71,6 +71,17 @@ function fromDatabase(error: QueryFailedError): ErrorResponse | undefined {
   }
 }
 
+/**
+ * Errors of Express middleware (body-parser) follow the http-errors convention: a 4xx `status` and
+ * `expose: true` when the message is meant for the client (body too large, not JSON, bad charset).
+ */
+function fromHttpError(error: unknown): ErrorResponse | undefined {
+  const e = error as { status?: unknown; expose?: unknown; type?: unknown; message?: unknown; limit?: unknown };
+  if (typeof e?.status !== 'number' || e.status < 400 || e.status >= 500 || e.expose !== true) return undefined;
+  const message = e.type === 'entity.too.large' ? `the request body is larger than the ${typeof e.limit === 'number' ? `${e.limit} bytes` : 'limit'} accepted` : String(e.message);
+  return { status: e.status, code: HTTP_CODES[e.status] ?? 'error', message };
+}
+
 function fieldFromDetail(detail?: string): string | undefined {
   const match = detail?.match(/^Key \(([^)]+)\)/);
   return match?.[1]?.split(',').pop()?.trim();
@@ -101,6 +112,8 @@ export function toErrorResponse(exception: unknown): ErrorResponse {
     const mapped = fromDatabase(exception);
     if (mapped) return mapped;
   }
+  const fromMiddleware = fromHttpError(exception);
+  if (fromMiddleware) return fromMiddleware;
   return { status: 500, code: 'internal', message: 'internal error' };
 }
 

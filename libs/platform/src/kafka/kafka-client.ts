@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
-import { Admin, ITopicConfig, Kafka, KafkaConfig, logLevel, LogEntry, Partitioners, Producer } from 'kafkajs';
+import { Admin, ITopicConfig, Kafka, KafkaConfig, logLevel, LogEntry, Producer } from 'kafkajs';
 import { topicsToCreate } from '@provisio/contracts';
+import { JavaCompatiblePartitioner } from './partitioner';
 
 export interface KafkaSettings {
   KAFKA_BROKERS: string[];
@@ -51,7 +52,7 @@ export function createProducer(kafka: Kafka): Producer {
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
-    createPartitioner: Partitioners.DefaultPartitioner,
+    createPartitioner: JavaCompatiblePartitioner,
     // An idempotent producer must not give up on a send (kafkajs: limiting retries may break EoS); callers
     // (outbox relay, DLQ) wait through a broker outage instead, and readiness reports Kafka down meanwhile.
     retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 10_000 },

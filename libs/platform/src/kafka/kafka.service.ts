@@ -16,6 +16,15 @@ export interface OutgoingEvent {
   headers?: IHeaders;
 }
 
+/** An event as JSON text, with the id it carries. */
+export interface SerializedEvent {
+  topic: string;
+  key: string;
+  id: string;
+  json: string;
+  headers?: IHeaders;
+}
+
 /**
  * The service's Kafka client: one producer and one admin, connected at start-up; topics ensured.
  * Publishing directly is for work that needs no transaction; business changes go through the outbox.
@@ -53,12 +62,20 @@ export class KafkaService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async publish(events: OutgoingEvent[]): Promise<void> {
+    await this.publishSerialized(events.map(({ topic, key, event, headers }) => ({ topic, key, id: event.id, json: JSON.stringify(event), headers })));
+  }
+
+  /**
+   * `publish` for events already serialized (the outbox relay reads them from PostgreSQL as text, so they
+   * are not parsed and stringified again). `id` is the CloudEvent id, sent as the `EVENT_ID_HEADER` header.
+   */
+  async publishSerialized(events: SerializedEvent[]): Promise<void> {
     if (events.length === 0) return;
     const byTopic = new Map<string, { key: string; value: string; headers: IHeaders }[]>();
-    for (const { topic, key, event, headers } of events) {
+    for (const { topic, key, id, json, headers } of events) {
       const name = this.topic(topic);
       const list = byTopic.get(name) ?? byTopic.set(name, []).get(name)!;
-      list.push({ key, value: JSON.stringify(event), headers: { ...headers, 'content-type': CLOUDEVENTS_CONTENT_TYPE, [EVENT_ID_HEADER]: event.id } });
+      list.push({ key, value: json, headers: { ...headers, 'content-type': CLOUDEVENTS_CONTENT_TYPE, [EVENT_ID_HEADER]: id } });
     }
     await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
   }

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource, QueryRunner } from 'typeorm';
-import type { CloudEvent } from '@provisio/contracts';
 import { Metrics } from '../metrics/metrics';
 import { EVENT_ID_HEADER, KafkaService } from '../kafka/kafka.service';
 import { APP_CONFIG } from '../tokens';
@@ -13,11 +12,15 @@ export interface OutboxSettings {
 }
 
 interface ClaimedRow {
+  /** The event's id (the outbox row is keyed by it). */
   id: string;
   topic: string;
   message_key: string;
-  payload: CloudEvent;
+  /** The CloudEvent as JSON text, sent as it is. */
+  payload: string;
+  /** The offsets recorded before an earlier claim's send; read back only for rows claimed before. */
   probe_offsets: Record<string, Record<string, string>> | null;
+  has_probe_offsets: boolean;
   /** Claims so far, this one included. */
   attempts: number;
   /** bigint, as a string. */
@@ -37,6 +40,8 @@ const RETENTION = '24 hours';
  * A claimed row that has `probe_offsets` but no `published_at` may or may not be on the topic: the relay
  * reads the topic from the recorded offsets and only sends the rows it does not find there.
  * One relay leads at a time (PostgreSQL advisory lock), which keeps per-key order across replicas.
+ * While busy it pipelines: the next batch is claimed while the current one is on its way to Kafka, and
+ * a sent batch is marked while the next one is sent. Sends stay one at a time, in `seq` order.
  */
 @Injectable()
 export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
@@ -46,6 +51,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
   private loop?: Promise<void>;
   private lockRunner?: QueryRunner;
   private wake?: () => void;
+  private nudged = false;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -66,11 +72,20 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
     await this.lockRunner?.release().catch(() => undefined);
   }
 
+  /**
+   * Rows were just committed (a scheduler firing thousands of runs on the minute): look now rather than
+   * at the next poll. A nudge while a pass is under way makes the next sleep return at once.
+   */
+  nudge(): void {
+    if (this.wake) this.wake();
+    else this.nudged = true;
+  }
+
   /** Relays until nothing is left; for tests and for draining on demand. Returns rows published. */
   async drain(): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await this.pass();
+      const n = await this.pump();
       total += n;
       if (n === 0) return total;
     }
@@ -78,16 +93,15 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async run(): Promise<void> {
     while (this.running) {
-      let published = 0;
       try {
-        if (await this.lead()) published = await this.pass();
+        if (await this.lead()) await this.pump({ untilShutdown: true });
       } catch (error) {
         this.logger.error({ message: 'outbox relay pass failed; retrying', error: (error as Error).message });
         await this.lockRunner?.release().catch(() => undefined);
         this.lockRunner = undefined;
       }
-      // A full batch means more is waiting: go again at once.
-      if (published < this.settings.OUTBOX_BATCH_SIZE) await this.sleep(this.settings.OUTBOX_POLL_INTERVAL_MS);
+      // pump() returns once a claim came back short (or failed): wait for more.
+      await this.sleep(this.settings.OUTBOX_POLL_INTERVAL_MS);
     }
   }
 
@@ -108,48 +122,107 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
     return true;
   }
 
-  /** One claim-publish-mark round. */
-  async pass(): Promise<number> {
-    // While busy, the end offsets of the topics seen last time are fetched BEFORE the claim and recorded by
-    // it (an earlier offset is a safe start for the probe), saving a write per batch. Rows of other topics,
-    // and every row when idle, get theirs recorded separately before the send.
+  /**
+   * Claims, sends and marks batches until a claim comes back short; returns the rows published. The next
+   * batch is claimed while the current one is sent, and a sent batch is marked while the next is sent.
+   * With `untilShutdown`, it also stops after the batch in hand once the service is shutting down (the
+   * batch claimed ahead goes back), so a backlog does not hold the shutdown.
+   */
+  async pump({ untilShutdown = false } = {}): Promise<number> {
+    const size = this.settings.OUTBOX_BATCH_SIZE;
+    let total = 0;
+    let batch = await this.claim();
+    let marking: Promise<void> = Promise.resolve();
+    try {
+      while (batch.length > 0) {
+        const sending = this.prepare(batch).then((toSend) => this.send(toSend));
+        const claiming = batch.length < size ? Promise.resolve([]) : this.claim();
+        const [sent, claimed] = await Promise.allSettled([sending, claiming]);
+        if (sent.status === 'rejected') {
+          // This batch stays claimed (in doubt: taken over after the lease). The next one was never sent:
+          // it goes back at once.
+          if (claimed.status === 'fulfilled') await this.release(claimed.value).catch(() => undefined);
+          throw sent.reason;
+        }
+        await marking;
+        marking = this.markPublished(batch.map((r) => r.id));
+        marking.catch(() => undefined); // awaited (and thrown) below; not an unhandled rejection meanwhile
+        total += batch.length;
+        if (claimed.status === 'rejected') throw claimed.reason;
+        batch = claimed.value;
+        if (untilShutdown && !this.running) {
+          await this.release(batch);
+          break;
+        }
+      }
+    } finally {
+      await marking;
+    }
+    if (total === 0) await this.housekeeping();
+    return total;
+  }
+
+  /** Claims the next batch in `seq` order, leased to this relay. */
+  private async claim(): Promise<ClaimedRow[]> {
+    // The end offsets of the topics seen last time are fetched BEFORE the claim and recorded by it (an
+    // earlier offset is a safe start for the probe), saving a write per batch. Rows of other topics, and
+    // every row when idle, get theirs recorded separately before the send (`prepare`).
     const prefetched = await this.prefetchOffsets();
-    // TypeORM answers UPDATE … RETURNING with [rows, affectedCount].
-    const [rows]: [ClaimedRow[], number] = await this.dataSource.query(
-      `UPDATE outbox o
-          SET attempts = o.attempts + 1, claimed_by = $1, claimed_until = now() + make_interval(secs => $2::double precision / 1000),
-              probe_offsets = COALESCE(o.probe_offsets, CASE WHEN $4::jsonb ? o.topic THEN jsonb_build_object(o.topic, $4::jsonb -> o.topic) END)
-         FROM (SELECT id FROM outbox
-                WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
-                ORDER BY seq
-                LIMIT $3
-                FOR UPDATE SKIP LOCKED) due
-        WHERE o.id = due.id
-    RETURNING o.id, o.seq, o.topic, o.message_key, o.payload, o.probe_offsets, o.attempts`,
+    // RETURNING does not keep the subquery's order; insertion order (`seq`) is what per-key ordering needs.
+    // Recorded offsets are only read back for rows claimed before (in doubt); for the others, whether
+    // the claim recorded some is enough.
+    const rows: ClaimedRow[] = await this.dataSource.query(
+      `WITH claimed AS (
+         UPDATE outbox o
+            SET attempts = o.attempts + 1, claimed_by = $1, claimed_until = now() + make_interval(secs => $2::double precision / 1000),
+                probe_offsets = COALESCE(o.probe_offsets, CASE WHEN $4::jsonb ? o.topic THEN jsonb_build_object(o.topic, $4::jsonb -> o.topic) END)
+           FROM (SELECT id FROM outbox
+                  WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+                  ORDER BY seq
+                  LIMIT $3
+                  FOR UPDATE SKIP LOCKED) due
+          WHERE o.id = due.id
+      RETURNING o.id, o.seq, o.topic, o.message_key, o.payload::text AS payload, o.attempts,
+                CASE WHEN o.attempts > 1 THEN o.probe_offsets END AS probe_offsets, o.probe_offsets IS NOT NULL AS has_probe_offsets)
+       SELECT * FROM claimed ORDER BY seq`,
       [this.relayId, this.settings.OUTBOX_LEASE_MS, this.settings.OUTBOX_BATCH_SIZE, JSON.stringify(prefetched)],
     );
     this.busyTopics = new Set(rows.map((r) => r.topic));
-    if (rows.length === 0) {
-      await this.housekeeping();
-      return 0;
-    }
-    // RETURNING does not keep the subquery's order; insertion order is what per-key ordering needs.
-    rows.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1));
+    return rows;
+  }
 
+  /**
+   * The rows of a claimed batch to send: those an earlier, crashed relay already published are left out;
+   * the others get their topic's offsets recorded if the claim did not record them.
+   */
+  private async prepare(rows: ClaimedRow[]): Promise<ClaimedRow[]> {
     // Claimed before, with offsets recorded: an earlier relay may have sent it. (Offsets are always recorded
     // before a send, so a row claimed before without offsets was never sent.)
-    const inDoubt = rows.filter((r) => r.attempts > 1 && r.probe_offsets !== null);
+    const inDoubt = rows.filter((r) => r.attempts > 1 && r.has_probe_offsets);
     const alreadyOnTopic = inDoubt.length ? await this.findPublished(inDoubt) : new Set<string>();
     if (alreadyOnTopic.size) this.logger.warn({ message: 'outbox rows found already published after a relay crash', count: alreadyOnTopic.size });
     const toSend = rows.filter((r) => !alreadyOnTopic.has(r.id));
-
-    const fresh = toSend.filter((r) => r.probe_offsets === null);
+    const fresh = toSend.filter((r) => !r.has_probe_offsets);
     if (fresh.length) await this.recordProbeOffsets(fresh);
+    return toSend;
+  }
 
-    await this.kafka.publish(toSend.map((r) => ({ topic: r.topic, key: r.message_key, event: r.payload })));
-    await this.markPublished(rows.map((r) => r.id));
-    for (const r of toSend) this.metrics.outboxPublished.inc({ topic: r.topic });
-    return rows.length;
+  private async send(rows: ClaimedRow[]): Promise<void> {
+    await this.kafka.publishSerialized(rows.map((r) => ({ topic: r.topic, key: r.message_key, id: r.id, json: r.payload })));
+    for (const r of rows) this.metrics.outboxPublished.inc({ topic: r.topic });
+  }
+
+  /**
+   * Hands back a claimed batch that was never sent: claimable again at once, as if never claimed (the
+   * offsets this claim recorded go; those of an earlier claim stay, as that one may have sent).
+   */
+  private async release(rows: ClaimedRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.dataSource.query(
+      `UPDATE outbox SET claimed_until = NULL, attempts = attempts - 1, probe_offsets = CASE WHEN attempts = 1 THEN NULL ELSE probe_offsets END
+        WHERE id = ANY($1::uuid[]) AND claimed_by = $2 AND published_at IS NULL`,
+      [rows.map((r) => r.id), this.relayId],
+    );
   }
 
   private async markPublished(ids: string[]): Promise<void> {
@@ -174,7 +247,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
     for (const topic of topics) {
       const ids = rows.filter((r) => r.topic === topic).map((r) => r.id);
       await this.dataSource.query('UPDATE outbox SET probe_offsets = $2::jsonb WHERE id = ANY($1::uuid[])', [ids, JSON.stringify({ [topic]: offsets[topic] })]);
-      for (const r of rows) if (r.topic === topic) r.probe_offsets = { [topic]: offsets[topic] };
+      for (const r of rows) if (r.topic === topic) r.has_probe_offsets = true;
     }
   }
 
@@ -249,13 +322,20 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
     await this.dataSource.query(`DELETE FROM outbox WHERE published_at < now() - interval '${RETENTION}'`);
   }
 
+  /** Waits `ms`, or until `nudge()` or shutdown wakes it (a nudge that came while busy ends it at once). */
   private sleep(ms: number): Promise<void> {
+    if (this.nudged) {
+      this.nudged = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wake = () => {
+      const done = () => {
         clearTimeout(timer);
+        this.wake = undefined;
         resolve();
       };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
     });
   }
 }

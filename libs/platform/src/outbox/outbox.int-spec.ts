@@ -10,9 +10,11 @@ import { createIsolatedSchema, IsolatedSchema } from '@provisio/persistence/test
 import { authEnv, databaseEnv, kafkaEnv, outboxEnv, refineAuth, serviceEnv } from '../config/env';
 import { loadConfig } from '../config/load-config';
 import { ensureTopics } from '../kafka/kafka-client';
-import { EVENT_ID_HEADER } from '../kafka/kafka.service';
+import { EVENT_ID_HEADER, KafkaService } from '../kafka/kafka.service';
+import { Metrics } from '../metrics/metrics';
 import { PlatformModule } from '../platform.module';
 import { eventually, readTopic, testEnv, testKafka, uniqueTopicPrefix } from '../testing';
+import { OutboxRelay } from './outbox-relay';
 import { OutboxService } from './outbox.service';
 
 const TENANT = '22222222-2222-4222-8222-222222222222';
@@ -67,9 +69,10 @@ describe('transactional outbox and relay against the real broker', () => {
     const committed = await commitWithEvents(50, 'first');
     const rolledBack = await commitWithEvents(5, 'never', true);
 
-    // 1. A relay publishes the batch and is SIGKILLed before it can mark the rows.
+    // 1. A relay (batches of 20) publishes its first batch and is SIGKILLed before it can mark it; it has
+    //    already claimed the second batch (pipelined), which it never sent.
     const child = spawn(process.execPath, [CHILD], {
-      env: { ...process.env, DATABASE_SCHEMA: db.schema, KAFKA_TOPIC_PREFIX: prefix, OUTBOX_LEASE_MS: String(LEASE_MS) },
+      env: { ...process.env, DATABASE_SCHEMA: db.schema, KAFKA_TOPIC_PREFIX: prefix, OUTBOX_LEASE_MS: String(LEASE_MS), OUTBOX_BATCH_SIZE: '20' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -77,10 +80,13 @@ describe('transactional outbox and relay against the real broker', () => {
     const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, sig) => resolve(sig)));
     expect({ signal, stderr }).toEqual({ signal: 'SIGKILL', stderr: '' });
 
-    const limbo = await db.dataSource.query('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL AND probe_offsets IS NOT NULL');
-    expect(limbo[0].n).toBe(50); // published to Kafka, never marked
-    const afterCrash = await readTopic(kafka, topic(), (m) => m.length >= 50);
-    expect(new Set(idsOnTopic(afterCrash))).toEqual(new Set(committed));
+    const [limbo] = await db.dataSource.query(
+      'SELECT count(*) FILTER (WHERE probe_offsets IS NOT NULL)::int AS claimed, count(*)::int AS unpublished FROM outbox WHERE published_at IS NULL',
+    );
+    expect(limbo).toEqual({ claimed: 40, unpublished: 50 }); // 20 sent and 20 claimed, none marked
+    const afterCrash = await readTopic(kafka, topic(), (m) => m.length >= 20, { settleMs: 1000 });
+    expect(new Set(idsOnTopic(afterCrash))).toEqual(new Set(committed.slice(0, 20))); // the first batch (order across partitions is not kept)
+    expect(afterCrash).toHaveLength(20);
 
     // 2. A new relay takes over once the lease runs out; it must find the rows on the topic, not resend them.
     const config = loadConfig(schema, testEnv({ DATABASE_SCHEMA: db.schema, KAFKA_TOPIC_PREFIX: prefix, OUTBOX_LEASE_MS: String(LEASE_MS) }));
@@ -116,5 +122,68 @@ describe('transactional outbox and relay against the real broker', () => {
     }
     for (const sequence of byKey.values()) expect(sequence).toEqual([...sequence].sort((a, b) => a - b));
     expect(byKey.size).toBe(7);
+  });
+});
+
+describe('outbox relay when Kafka fails a send', () => {
+  let db: IsolatedSchema;
+  let prefix: string;
+  const kafka = testKafka();
+  const outbox = new OutboxService();
+
+  beforeAll(async () => {
+    db = await createIsolatedSchema(migrations);
+    prefix = uniqueTopicPrefix();
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, prefix);
+    await admin.disconnect();
+  });
+
+  afterAll(async () => db?.drop());
+
+  it('hands back the batch it had claimed ahead unsent, and still publishes every row once', async () => {
+    const ids: string[] = [];
+    await db.dataSource.transaction(async (manager) => {
+      const entries = Array.from({ length: 30 }, (_, n) => {
+        const event = createCloudEvent({ source: 'test', type: 'provisio.script.changed', tenantid: TENANT, data: { n } });
+        ids.push(event.id);
+        return { topic: Topic.ScriptChanges, key: `${TENANT}:script:${n % 3}`, event };
+      });
+      await outbox.enqueue(manager, entries);
+    });
+    const settings = { ...loadConfig(schema, testEnv({ KAFKA_TOPIC_PREFIX: prefix })), OUTBOX_BATCH_SIZE: 10, OUTBOX_LEASE_MS: 60_000 };
+    const service = new KafkaService(settings, 'relay-send-failure');
+    await service.onModuleInit();
+    try {
+      // New topics: their partitions have leaders before the relay asks for offsets.
+      const ready = () => service.admin.fetchTopicOffsets(prefix + Topic.ScriptChanges).then(() => true, () => false);
+      await eventually(ready, { what: 'topic partitions led' });
+      // The first send fails after the relay has claimed the next batch (pipelined).
+      const publish = service.publishSerialized.bind(service);
+      let calls = 0;
+      service.publishSerialized = async (events) => {
+        if (++calls === 1) throw new Error('broker unavailable (test)');
+        return publish(events);
+      };
+      const relay = new OutboxRelay(db.dataSource, service, new Metrics('relay-send-failure'), settings);
+      await expect(relay.drain()).rejects.toThrow('broker unavailable');
+
+      const rows: { claimed: boolean; attempts: number; probe: boolean }[] = await db.dataSource.query(
+        'SELECT claimed_until IS NOT NULL AS claimed, attempts, probe_offsets IS NOT NULL AS probe FROM outbox ORDER BY seq',
+      );
+      // Batch 1: its send may have reached Kafka, so it stays claimed (in doubt) until its lease ends.
+      expect(rows.slice(0, 10).every((r) => r.claimed && r.attempts === 1)).toBe(true);
+      // Batch 2 was claimed ahead and never sent: back as if never claimed, offsets and all.
+      expect(rows.slice(10, 20)).toEqual(Array.from({ length: 10 }, () => ({ claimed: false, attempts: 0, probe: false })));
+
+      // Once the lease has passed, everything goes out exactly once.
+      await db.dataSource.query(`UPDATE outbox SET claimed_until = now() - interval '1 second' WHERE claimed_until IS NOT NULL`);
+      expect(await relay.drain()).toBe(30);
+      const onTopic = await readTopic(kafka, prefix + Topic.ScriptChanges, (m) => m.length >= 30, { settleMs: 1000 });
+      expect(onTopic.map((m) => m.headers[EVENT_ID_HEADER]).sort()).toEqual([...ids].sort());
+    } finally {
+      await service.onApplicationShutdown();
+    }
   });
 });
