@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as stack from '../scripts/stack/index.mjs';
+import { deleteTopics } from '../scripts/lib.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(ROOT, 'package.json'));
@@ -67,10 +68,11 @@ async function main() {
 
   say('starting the built execution worker...');
   const port = 39_500 + Math.floor(Math.random() * 400);
-  // BENCH_WORKER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the worker.
+  // BENCH_WORKER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the worker; the worker runs
+  // with the service defaults, and BENCH_EXTRA (a JSON object of variables) overrides them.
   const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const worker = spawn(process.execPath, [...nodeArgs, join(ROOT, 'apps/execution-worker/dist/main.js')], {
-    env: { ...childEnv, PORT: String(port), LOG_LEVEL: 'warn', AUTH_JWT_SECRET: randomUUID() + randomUUID(), KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY: '12', EXECUTION_CONCURRENCY: '64', DATABASE_POOL_SIZE: '30' },
+    env: { ...childEnv, PORT: String(port), LOG_LEVEL: 'warn', AUTH_JWT_SECRET: randomUUID() + randomUUID(), ...(process.env.BENCH_EXTRA ? JSON.parse(process.env.BENCH_EXTRA) : {}) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   try {
@@ -160,6 +162,19 @@ async function main() {
     await new Promise((r) => worker.once('exit', r));
     await db.query(`DROP SCHEMA ${schema} CASCADE`).catch(() => undefined);
     await db.end();
+    await dropRedisKeys(env.REDIS_URL, `bench:${prefix}*`).catch(() => undefined);
+    await deleteTopics(env.KAFKA_BROKERS, (t) => t.startsWith(prefix)).catch(() => undefined);
+  }
+}
+
+/** The worker's queue and run-slot keys of this run. */
+async function dropRedisKeys(url, pattern) {
+  const Redis = require('ioredis');
+  const redis = new Redis(url);
+  try {
+    for await (const keys of redis.scanStream({ match: pattern, count: 1000 })) if (keys.length) await redis.unlink(...keys);
+  } finally {
+    redis.disconnect();
   }
 }
 

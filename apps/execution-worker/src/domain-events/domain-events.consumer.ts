@@ -19,7 +19,8 @@ export class DomainEventsConsumer implements OnModuleInit {
       topic: Topic.DomainEvents,
       // Every well-formed domain event type may have subscribers; anything else is not a domain event.
       schemaFor: (type) => (DOMAIN_EVENT_TYPE_PATTERN.test(type) ? domainEventDataSchema : null),
-      handle: (event, { manager }) => this.executions.createForEvent(event, manager),
+      handle: async (event, { manager }) => (await this.executions.createForEvents([event], manager))[0],
+      handleMany: (events, manager) => this.executions.createForEvents(events, manager),
       afterCommitAll: (applied) => this.queue.runNow(applied.flatMap((a) => a.handled as CreatedExecution[])),
     });
   }

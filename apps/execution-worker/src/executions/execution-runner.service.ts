@@ -1,9 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { createCloudEvent, EventType, messageKey, ScriptExecutionFinished, Topic } from '@provisio/contracts';
-import { OutboxEntry, OutboxService, RateLimitedError } from '@provisio/platform';
+import { APP_CONFIG, OutboxEntry, OutboxService, RateLimitedError } from '@provisio/platform';
 import { ExecutionResult, resolveLimits, SandboxPool, ScriptContext } from '@provisio/sandbox';
+import type { AppConfig } from '../config';
 import { ExecutionRow, ExecutionsRepository, ScriptToRun } from './executions.repository';
+import { RunSlots } from './run-slots';
 import { ScriptConcurrency } from './script-concurrency.service';
 
 export const EXECUTION_SOURCE = 'provisio/execution-worker';
@@ -24,12 +26,17 @@ export interface SandboxRun {
  */
 @Injectable()
 export class ExecutionRunner {
+  private readonly slots: RunSlots;
+
   constructor(
     private readonly executions: ExecutionsRepository,
     private readonly pool: SandboxPool,
     private readonly concurrency: ScriptConcurrency,
     private readonly outbox: OutboxService,
-  ) {}
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.slots = new RunSlots(config.EXECUTION_CONCURRENCY);
+  }
 
   /** The context a script sees for an execution, by trigger. */
   contextOf(execution: ExecutionRow): ScriptContext {
@@ -43,8 +50,15 @@ export class ExecutionRunner {
     }
   }
 
-  /** Runs the script under its limits and `max_concurrent_runs` (across replicas). */
-  async execute(execution: ExecutionRow, script: ScriptToRun): Promise<SandboxRun> {
+  /**
+   * Runs the script under its limits and `max_concurrent_runs` (across replicas), in one of this process's
+   * run slots: the script's slot is only taken once the run can start.
+   */
+  execute(execution: ExecutionRow, script: ScriptToRun): Promise<SandboxRun> {
+    return this.slots.use(() => this.executeInSlot(execution, script));
+  }
+
+  private async executeInSlot(execution: ExecutionRow, script: ScriptToRun): Promise<SandboxRun> {
     const limits = resolveLimits(script.resource_limits);
     const leaseMs = limits.max_execution_time_ms + 5_000;
     if (!(await this.concurrency.tryAcquire(script.id, execution.id, limits.max_concurrent_runs, leaseMs))) {

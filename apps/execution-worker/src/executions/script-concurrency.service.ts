@@ -15,14 +15,24 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
 end
 return 0`;
 
+/** The client with ACQUIRE defined as a command: ioredis sends it by SHA (EVALSHA), not its text each time. */
+type WithAcquire = RedisService['client'] & {
+  provisioAcquireRunSlot(key: string, now: string, limit: string, executionId: string, expiresAt: string, leaseMs: string): Promise<number>;
+};
+
 @Injectable()
 export class ScriptConcurrency {
-  constructor(private readonly redis: RedisService) {}
+  private readonly client: WithAcquire;
+
+  constructor(private readonly redis: RedisService) {
+    redis.client.defineCommand('provisioAcquireRunSlot', { numberOfKeys: 1, lua: ACQUIRE });
+    this.client = redis.client as WithAcquire;
+  }
 
   /** Takes a slot for `executionId` if fewer than `limit` runs of the script hold one. */
   async tryAcquire(scriptId: string, executionId: string, limit: number, leaseMs: number): Promise<boolean> {
     const now = Date.now();
-    const acquired = await this.redis.client.eval(ACQUIRE, 1, this.key(scriptId), String(now), String(limit), executionId, String(now + leaseMs), String(leaseMs));
+    const acquired = await this.client.provisioAcquireRunSlot(this.key(scriptId), String(now), String(limit), executionId, String(now + leaseMs), String(leaseMs));
     return acquired === 1;
   }
 
