@@ -1,9 +1,9 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { createCloudEvent, EventType, messageKey, ScriptExecutionRequested, Topic } from '@provisio/contracts';
-import { APP_CONFIG, OutboxEntry, OutboxService } from '@provisio/platform';
+import { APP_CONFIG, OutboxEntry, OutboxRelay, OutboxService } from '@provisio/platform';
 import { CLOCK, Clock } from '../clock';
 import type { AppConfig } from '../config';
 import { RunOutcomesService } from '../outcomes/run-outcomes.service';
@@ -96,6 +96,8 @@ export class FiringService {
     private readonly metrics: SchedulerMetrics,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    /** This process's outbox relay, told at once when requests commit (not there when tests build the service alone). */
+    @Optional() private readonly relay?: OutboxRelay,
   ) {
     this.replicaId = config.SCHEDULER_REPLICA_ID ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   }
@@ -190,6 +192,7 @@ export class FiringService {
   /** After the commit: the requests exist. Lag is measured to here (due → committed to the outbox). */
   private recordFired(batches: ClaimedBatch[], claimSeconds: number): void {
     if (!batches.some((b) => b.claimed > 0)) return;
+    this.relay?.nudge();
     const committedAt = this.clock.now().getTime();
     for (const batch of batches) {
       for (const { plan } of batch.fired) {
