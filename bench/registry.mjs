@@ -21,7 +21,7 @@
 // Needs PostgreSQL and Kafka (DATABASE_URL / KAFKA_BROKERS, else .stack/stack.env, else localhost).
 // Everything but the last line is for people; the LAST line is one JSON object.
 import { spawn } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
@@ -29,13 +29,13 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { deleteTopics } from '../scripts/lib.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(ROOT, 'package.json'));
 const autocannon = require('autocannon');
 const jwt = require('jsonwebtoken');
 const { Client } = require('pg');
-const { Kafka, logLevel } = require('kafkajs');
 const { Pool } = require('undici');
 
 const args = process.argv.slice(2);
@@ -523,7 +523,7 @@ async function main() {
       if (!REUSE) {
         await withClient(maintenance, (c) => c.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)).catch((e) => say(`could not drop ${database}: ${e.message}`));
       }
-      await dropTopics(prefix).catch((e) => say(`could not delete the ${prefix}* topics: ${e.message}`));
+      await deleteTopics(BROKERS, (t) => t.startsWith(prefix)).catch((e) => say(`could not delete the ${prefix}* topics: ${e.message}`));
     }
   }
 }
@@ -544,17 +544,6 @@ async function timeDashboardEndpoint(base, token) {
   }
   times.sort((a, b) => a - b);
   return { median_ms: Math.round(times[2]), max_ms: Math.round(times[4]) };
-}
-
-async function dropTopics(prefix) {
-  const admin = new Kafka({ clientId: `bench-${randomUUID().slice(0, 8)}`, brokers: BROKERS.split(','), logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
-    if (topics.length) await admin.deleteTopics({ topics });
-  } finally {
-    await admin.disconnect();
-  }
 }
 
 main().catch((error) => {

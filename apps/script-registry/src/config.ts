@@ -10,6 +10,8 @@ export const appConfigSchema = refineAuth(
     ...kafkaEnv,
     ...outboxEnv,
     ...authEnv,
+    /** QuickJS worker threads for validation and dry runs (interactive and rare: one is usually enough). */
+    REGISTRY_SANDBOX_POOL_SIZE: z.coerce.number().int().min(1).max(16).default(1),
   }),
 );
 export type AppConfig = z.infer<typeof appConfigSchema>;

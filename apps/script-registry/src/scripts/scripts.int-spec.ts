@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import request from 'supertest';
 import { EventType, messageKey, Permission, Topic } from '@provisio/contracts';
 import { DEFAULT_RESOURCE_LIMITS } from '@provisio/persistence';
 import { readTopic, testKafka } from '@provisio/platform/testing';
@@ -102,6 +103,22 @@ describe('script-registry: scripts', () => {
       // Another tenant has its own namespace.
       const bob = t.caller({ subject: 'bob' });
       await bob.createScript({ name: first.name, type: 'http', http_path: '/taken', http_methods: ['GET'] });
+    });
+
+    it('takes a source of 100,000 characters however much JSON escapes it, refuses a longer one (400) and a body over 1 MB (413)', async () => {
+      // 100,000 characters of quotes and non-ASCII: about 200 kB of JSON, over Express's 100 kB default.
+      const body = `export default () => "${'\\"é'.repeat(33_320)}";`;
+      const source = body + ' '.repeat(100_000 - body.length);
+      expect(source).toHaveLength(100_000);
+      const created = await alice.createScript({ source });
+      expect((await alice.get(`/scripts/${created.id}`)).body.source).toBe(source);
+
+      const tooLong = await alice.post('/scripts', { name: `long-${randomUUID()}`, type: 'oneoff', source: source + ' ' });
+      expect({ status: tooLong.status, field: tooLong.body.field }).toEqual({ status: 400, field: 'source' });
+      const huge = await alice.post('/scripts', { name: `huge-${randomUUID()}`, type: 'oneoff', source: 'x', metadata: { blob: 'x'.repeat(1_100_000) } });
+      expect({ status: huge.status, code: huge.body.code }).toEqual({ status: 413, code: 'payload_too_large' });
+      const notJson = await request(t.app.getHttpServer()).post('/scripts').set('Authorization', `Bearer ${alice.token}`).set('Content-Type', 'application/json').send('{"name": ');
+      expect(notJson.body).toMatchObject({ status: 400, code: 'validation_failed', field: 'body', message: expect.stringMatching(/^the request body is not valid JSON/) });
     });
 
     it('lets only script:manage create a system script, which cannot be deleted', async () => {

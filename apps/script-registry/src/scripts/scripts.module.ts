@@ -6,11 +6,11 @@ import { ScriptsController } from './scripts.controller';
 import { ScriptsRepository } from './scripts.repository';
 import { ScriptsService } from './scripts.service';
 
-/** Scripts: their rules, lifecycle and derived routing. Exports the repository for features that read scripts. */
+/** Scripts: their rules, lifecycle and derived routing. Exports the service (templates create through it) and the repository. */
 @Module({
   imports: [AuditModule, VersionsModule],
   controllers: [ScriptsController],
   providers: [ScriptsService, ScriptsRepository, ScriptRoutingService],
-  exports: [ScriptsRepository],
+  exports: [ScriptsService, ScriptsRepository],
 })
 export class ScriptsModule {}

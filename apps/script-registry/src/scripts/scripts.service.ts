@@ -7,7 +7,7 @@ import { AuditService } from '../audit/audit.service';
 import { translateUniqueViolation, UniqueConstraints } from '../common/database-errors';
 import { lockScript, ScriptLock } from '../common/script-lock';
 import { scriptChanged } from '../common/script-events';
-import { TenantDatabase } from '../common/tenant-database';
+import { TenantDatabase, TenantTransaction } from '../common/tenant-database';
 import { pickSource, ScriptVersionsService, VERSION_UNIQUES } from '../versions/script-versions.service';
 import type { ChangeStatusDto } from './dtos/change-status.dto';
 import type { CreateScriptDto } from './dtos/create-script.dto';
@@ -64,6 +64,16 @@ const TRIGGER_FIELDS = ['type', 'cron_expression', 'timezone', 'http_path', 'htt
 const toColumn = (field: Updatable, value: unknown) => (UPDATABLE[field] === '::jsonb' ? JSON.stringify(value) : value);
 const pick = (row: object, fields: readonly string[]) => Object.fromEntries(fields.map((f) => [f, (row as Record<string, unknown>)[f] ?? null]));
 
+/** What an instantiation from a template adds to a plain create, all inside the create's transaction. */
+export interface CreateScriptOptions {
+  /** The template the source was filled from (`scripts.template_id`); NULL if it was deleted meanwhile. */
+  templateId?: string;
+  /** `active` switches the script on at birth; the caller has checked `script:manage`. */
+  status?: 'draft' | 'active';
+  /** More writes once the script row exists (the template's `instantiate` audit event). */
+  alsoWrite?: (tx: TenantTransaction, script: { id: string }) => Promise<void>;
+}
+
 /**
  * Scripts (seed 001 `scripts`, seed 000 ProvisioningScript): create, change, change status, delete. Each
  * is one transaction that also writes the version, the routing rows, the audit event and the
@@ -91,11 +101,12 @@ export class ScriptsService {
     return this.scripts.list(this.db.read(principal), { ...query, tags });
   }
 
-  async create(principal: Principal, dto: CreateScriptDto): Promise<ScriptDto> {
+  async create(principal: Principal, dto: CreateScriptDto, options: CreateScriptOptions = {}): Promise<ScriptDto> {
     if (dto.is_system && !hasPermission(principal.permissions, Permission.ScriptManage)) {
       throw new ForbiddenError(`creating a system script needs ${Permission.ScriptManage}`);
     }
     const source = pickSource(dto)!;
+    const status = options.status ?? 'draft';
     const triggers = mergeTriggers(
       { type: dto.type, cron_expression: null, timezone: null, http_path: null, http_methods: null, event_types: null },
       { cron_expression: dto.cron_expression, timezone: dto.timezone, http_path: dto.http_path, http_methods: dto.http_methods, event_types: dto.event_types },
@@ -105,10 +116,13 @@ export class ScriptsService {
 
     const id = await this.db.write(principal, (tx) =>
       this.guard(async () => {
+        // The template (if any) is share-locked so it cannot be deleted before this commits; a template
+        // deleted in between leaves template_id NULL rather than failing the create.
         const created = await tx.one<ScriptLock<{ id: string }>>(
           `INSERT INTO scripts (tenant_id, organization_id, name, description, source, type, status, resource_limits, cron_expression,
-                                http_path, http_methods, event_types, metadata, tags, required_permissions, is_system, created_by, updated_by)
-           VALUES ($1, $2, $3, $4, $5, $6, 'draft', $7::jsonb, $8, $9, $10::text[], $11::text[], $12::jsonb, $13::text[], $14::text[], $15, $16, $16)
+                                http_path, http_methods, event_types, metadata, tags, required_permissions, is_system, created_by, updated_by, template_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $17, $7::jsonb, $8, $9, $10::text[], $11::text[], $12::jsonb, $13::text[], $14::text[], $15, $16, $16,
+                   (SELECT t.id FROM script_templates t WHERE t.id = $18::uuid AND (t.tenant_id = $1 OR t.tenant_id IS NULL) FOR KEY SHARE))
            RETURNING id`,
           [
             tx.organizationId,
@@ -126,6 +140,8 @@ export class ScriptsService {
             dto.required_permissions ?? [],
             dto.is_system ?? false,
             tx.actorId,
+            status,
+            options.templateId ?? null,
           ],
         );
         // The row was inserted by this transaction: nobody else can see it, let alone lock it.
@@ -135,16 +151,17 @@ export class ScriptsService {
           change_description: dto.change_description ?? 'Initial version',
           semantic_version: dto.semantic_version,
         });
-        await this.routing.sync(tx, { id: script.id, status: 'draft', ...triggers });
+        await this.routing.sync(tx, { id: script.id, status, ...triggers });
         await this.audit.record(tx, {
           script_id: script.id,
           entity_id: script.id,
           action: 'create',
           details: {
-            after: { name: dto.name, description: dto.description ?? null, status: 'draft', ...triggers, resource_limits: resourceLimits, tags: dto.tags ?? [], metadata: dto.metadata ?? {}, is_system: dto.is_system ?? false },
+            after: { name: dto.name, description: dto.description ?? null, status, ...triggers, resource_limits: resourceLimits, tags: dto.tags ?? [], metadata: dto.metadata ?? {}, is_system: dto.is_system ?? false },
             version_number: version.version_number,
           },
-        }, scriptChanged(tx.tenantId, { id: script.id, status: 'draft', current_version: version.version_number }, 'created'));
+        }, scriptChanged(tx.tenantId, { id: script.id, status, current_version: version.version_number }, 'created'));
+        await options.alsoWrite?.(tx, script);
         return script.id;
       }),
     );

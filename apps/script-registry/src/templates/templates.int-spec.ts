@@ -249,7 +249,7 @@ describe('script-registry: templates', () => {
 
       const versions = await q('SELECT version_number, change_description FROM script_versions WHERE script_id = $1', [script.id]);
       expect(versions).toEqual([{ version_number: 1, change_description: `Created from template "${tpl.name}"` }]);
-      const audit = await q('SELECT action, entity_type, entity_id, details FROM audit_events WHERE script_id = $1 ORDER BY created_at', [script.id]);
+      const audit = await q('SELECT action, entity_type, entity_id, details FROM audit_events WHERE script_id = $1 ORDER BY created_at, action', [script.id]);
       expect(audit).toEqual([
         expect.objectContaining({ action: 'create', entity_type: 'script', entity_id: script.id }),
         {
@@ -278,6 +278,21 @@ describe('script-registry: templates', () => {
       // script:write alone instantiates (a draft), including from a system template.
       const mapping = system.find((s) => s.name === 'Attribute mapping')!;
       await writer.post(`/templates/${mapping.id}/instantiate`, { name: 'from-system' }).expect(201);
+    });
+
+    it('switches an instantiated event script on in the same transaction: subscribed at once, one created event, audit create + instantiate', async () => {
+      const tpl = await create(alice);
+      const outboxBefore = (await q('SELECT count(*)::int AS n FROM outbox'))[0].n;
+      const script = (
+        await alice.post(`/templates/${tpl.id}/instantiate`, { name: `live-${randomUUID().slice(0, 6)}`, type: 'event', event_types: ['user.created'], status: 'active', placeholder_values: { greeting: 'x' } }).expect(201)
+      ).body;
+      expect(script).toMatchObject({ status: 'active', template_id: tpl.id, current_version: 1 });
+      expect(await q('SELECT event_type, is_active FROM script_event_subscriptions WHERE script_id = $1', [script.id])).toEqual([{ event_type: 'user.created', is_active: true }]);
+      const audit = await q('SELECT action, details FROM audit_events WHERE script_id = $1 ORDER BY created_at, action', [script.id]);
+      expect(audit.map((a: Body) => a.action)).toEqual(['create', 'instantiate']);
+      expect(audit[0].details.after.status).toBe('active');
+      const events = await q(`SELECT payload->'data' AS data FROM outbox ORDER BY seq OFFSET $1`, [outboxBefore]);
+      expect(events).toEqual([{ data: { script_id: script.id, change: 'created', status: 'active', current_version: 1 } }]);
     });
 
     it.each([

@@ -143,9 +143,9 @@ export class TemplatesService {
   /**
    * A new script from a template: the placeholders filled with the caller's values (or defaults) as
    * JavaScript literals, the result checked to compile, then `ScriptsService.create` (the same rules,
-   * version 1, routing, audit `create` and `created` event as `POST /scripts`). Then, in a second
-   * transaction, `scripts.template_id` and an `instantiate` audit event on the template; with
-   * `status: active`, a third step switches it on through the lifecycle (`changeStatus`).
+   * version 1, routing, audit `create` and `created` event as `POST /scripts`) with the template's id,
+   * the initial status and the template's `instantiate` audit event in the same transaction: a failure
+   * anywhere leaves nothing behind.
    */
   async instantiate(principal: Principal, id: string, dto: InstantiateTemplateDto): Promise<ScriptDto> {
     const { placeholder_values: given = {}, status = 'draft', type = 'embedded', ...fields } = dto;
@@ -172,32 +172,26 @@ export class TemplatesService {
       description: fields.description === undefined ? template.description : fields.description,
       change_description: fields.change_description ?? `Created from template "${template.name}"`,
     };
-    const script = await this.scripts.create(principal, create);
-    await this.db.write(principal, async (tx) => {
-      // The template may have been deleted since it was read: the script then keeps template_id NULL.
-      await tx.execute(
-        `UPDATE scripts s SET template_id = t.id FROM script_templates t
-          WHERE s.tenant_id = $1 AND s.id = $2 AND t.id = $3 AND (t.tenant_id = $1 OR t.tenant_id IS NULL)`,
-        [script.id, template.id],
-      );
-      await this.audit.record(tx, {
-        script_id: script.id,
-        entity_type: 'script_template',
-        entity_id: template.id,
-        action: 'instantiate',
-        details: {
-          template_name: template.name,
-          is_system: template.is_system,
-          script_name: script.name,
-          values_given: Object.keys(given).sort(),
-          defaults_used: template.placeholder_annotations.filter((a) => given[a.name] === undefined).map((a) => a.name),
-        },
-      });
+    // One transaction: the script (version 1, routing, audit `create`, `created` event), its template_id,
+    // the template's `instantiate` audit event and, with `status: active`, the script switched on.
+    return this.scripts.create(principal, create, {
+      templateId: template.id,
+      status,
+      alsoWrite: (tx, script) =>
+        this.audit.record(tx, {
+          script_id: script.id,
+          entity_type: 'script_template',
+          entity_id: template.id,
+          action: 'instantiate',
+          details: {
+            template_name: template.name,
+            is_system: template.is_system,
+            script_name: create.name,
+            values_given: Object.keys(given).sort(),
+            defaults_used: template.placeholder_annotations.filter((a) => given[a.name] === undefined).map((a) => a.name),
+          },
+        }),
     });
-    if (status === 'active') {
-      await this.scripts.changeStatus(principal, script.id, { status: 'active', reason: `instantiated from template "${template.name}"` });
-    }
-    return this.scripts.get(principal, script.id);
   }
 
   /**

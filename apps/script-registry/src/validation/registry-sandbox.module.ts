@@ -1,12 +1,7 @@
 import { Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { APP_CONFIG } from '@provisio/platform';
 import { SandboxPool } from '@provisio/sandbox';
-
-/**
- * Worker threads of the registry's sandbox. The registry only compiles (validation, template checks) and
- * runs dry runs, which are rare and interactive: one QuickJS worker is enough, and keeps the API process
- * small. Runs beyond it queue in the pool.
- */
-export const REGISTRY_SANDBOX_POOL_SIZE = 1;
+import type { AppConfig } from '../config';
 
 @Injectable()
 export class RegistrySandboxLifecycle implements OnApplicationShutdown {
@@ -23,8 +18,11 @@ export class RegistrySandboxLifecycle implements OnApplicationShutdown {
   providers: [
     {
       provide: SandboxPool,
-      useFactory: async () => {
-        const pool = new SandboxPool({ size: REGISTRY_SANDBOX_POOL_SIZE });
+      inject: [APP_CONFIG],
+      // The registry only compiles (validation, template checks) and runs dry runs, which are rare and
+      // interactive: one QuickJS worker by default keeps the API process small; more runs queue.
+      useFactory: async (config: AppConfig) => {
+        const pool = new SandboxPool({ size: config.REGISTRY_SANDBOX_POOL_SIZE });
         await pool.ready();
         return pool;
       },
