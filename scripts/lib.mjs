@@ -1,6 +1,7 @@
 // Helpers shared by start.mjs and test.mjs: dependency install, build, and child processes.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,7 +17,18 @@ export function ensureDependencies() {
   const lock = join(ROOT, 'package-lock.json');
   if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
   log('installing dependencies (npm ci)...');
-  run('npm', ['ci', '--no-audit', '--no-fund']);
+  // The registry sometimes drops a connection mid-body (EIDLETIMEOUT), which npm does not retry
+  // itself: try up to three times, from the local cache first.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      run('npm', ['ci', '--no-audit', '--no-fund', '--prefer-offline']);
+      return;
+    } catch (error) {
+      if (attempt === 3) throw error;
+      log(`npm ci failed (attempt ${attempt}), retrying in ${attempt * 15}s`);
+      spawnSync('sleep', [String(attempt * 15)]);
+    }
+  }
 }
 
 export function run(command, args, options = {}) {
@@ -54,4 +66,22 @@ export function spawnPrefixed(name, command, args, env) {
     });
   }
   return child;
+}
+
+/**
+ * Deletes the topics whose names `match` accepts (test and bench runs clean up after themselves; a
+ * long-lived broker otherwise collects thousands of partitions). Returns how many went. kafkajs is
+ * loaded here, not at the top: this file also runs before `npm ci`.
+ */
+export async function deleteTopics(brokers, match) {
+  const { Kafka, logLevel } = createRequire(join(ROOT, 'package.json'))('kafkajs');
+  const admin = new Kafka({ clientId: 'provisio-topic-cleanup', brokers: brokers.split(','), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter(match);
+    for (let i = 0; i < topics.length; i += 100) await admin.deleteTopics({ topics: topics.slice(i, i + 100), timeout: 60_000 });
+    return topics.length;
+  } finally {
+    await admin.disconnect();
+  }
 }

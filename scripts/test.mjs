@@ -5,7 +5,7 @@
 //   anything else is passed to jest (for example a path pattern)
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { build, ensureDependencies, log, ROOT, run } from './lib.mjs';
+import { build, deleteTopics, ensureDependencies, log, ROOT, run } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const only = args.includes('--unit') ? 'unit' : args.includes('--int') ? 'int' : args.includes('--chaos') ? 'chaos' : null;
@@ -59,7 +59,6 @@ async function main() {
             REDIS_URL: env.REDIS_URL ?? '',
             KAFKA_BROKERS: env.KAFKA_BROKERS ?? '',
             PROVISIO_TEST_SUMMARY: phaseFile,
-            KAFKAJS_NO_PARTITIONER_WARNING: '1',
           },
         });
       } catch {
@@ -73,6 +72,12 @@ async function main() {
       }
     }
   } finally {
+    // Integration suites create their topics under a prefix of their own (`t<8 hex>.`, uniqueTopicPrefix).
+    if (env.KAFKA_BROKERS) {
+      await deleteTopics(env.KAFKA_BROKERS, (t) => /^t[0-9a-f]{8}\./.test(t))
+        .then((n) => n && log(`deleted ${n} test topics`))
+        .catch((error) => log(`test topics not deleted: ${error.message}`));
+    }
     if (stack && env.startedNow && !process.env.PROVISIO_KEEP_STACK) await stack.down({ only: env.started });
   }
   writeFileSync(summaryFile, JSON.stringify(total));
