@@ -162,11 +162,17 @@ function loggingBinding(jars) {
 }
 
 async function mavenCopy(mvn, dir, libs) {
-  const result = await run(
-    mvn,
-    ['-B', '-q', '-Dstyle.color=never', '-f', join(dir, 'pom.xml'), 'dependency:copy-dependencies', `-DoutputDirectory=${libs}`, '-DincludeScope=runtime'],
-    { cwd: dir, timeoutMs: 20 * 60_000 },
-  );
+  const args = [
+    '-B', '-q', '-Dstyle.color=never',
+    // More HTTP retries than Maven's default: a dropped registry connection should not fail a clean checkout.
+    '-Daether.connector.http.retryHandler.count=6', '-Dmaven.wagon.http.retryHandler.count=6',
+    '-f', join(dir, 'pom.xml'), 'dependency:copy-dependencies', `-DoutputDirectory=${libs}`, '-DincludeScope=runtime',
+  ];
+  let result = await run(mvn, args, { cwd: dir, timeoutMs: 20 * 60_000 });
+  // One more whole try for what the HTTP retries do not cover (a resolution that failed mid-way).
+  if (result.code !== 0 && !/was not found/.test(result.output)) {
+    result = await run(mvn, args, { cwd: dir, timeoutMs: 20 * 60_000 });
+  }
   if (result.code === 0) return;
   const version = result.output.match(/org\.apache\.kafka:kafka_2\.13:jar:([^\s:]+)(?: in | was not found)/)?.[1];
   if (version) {
