@@ -140,6 +140,24 @@ async function main() {
               extract(epoch FROM max(p.processed_at) - min((e.trigger_data->>'time')::timestamptz)) AS span_s, count(*)::int AS n
          FROM processed_events p JOIN script_executions e ON e.trigger_data->>'event_id' = p.event_id AND e.parent_execution_id IS NULL`,
     );
+    // The tail over time: the p99 of each 5 s of publishing (a steady climb is a backlog, spikes are stalls).
+    const { rows: windows } = await db.query(
+      `SELECT floor(extract(epoch FROM (trigger_data->>'time')::timestamptz - $1::timestamptz) / 5)::int AS w,
+              round(percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - (trigger_data->>'time')::timestamptz) * 1000))::int AS p99
+         FROM script_executions WHERE status IN ('completed', 'failed', 'timeout') GROUP BY 1 ORDER BY 1`,
+      [new Date(started).toISOString()],
+    );
+    say(`p99 per 5 s of publishing (ms): ${windows.map((w) => w.p99).join(' ')}`);
+    // Stages: published -> consumed (transaction start) -> run started -> run finished.
+    const { rows: stages } = await db.query(
+      `WITH x AS (SELECT extract(epoch FROM p.processed_at - (e.trigger_data->>'time')::timestamptz) * 1000 AS to_consumed,
+                         extract(epoch FROM e.started_at - p.processed_at) * 1000 AS to_started,
+                         extract(epoch FROM e.completed_at - e.started_at) * 1000 AS run
+                    FROM processed_events p JOIN script_executions e ON e.trigger_data->>'event_id' = p.event_id AND e.parent_execution_id IS NULL)
+       SELECT ${['to_consumed', 'to_started', 'run'].map((c) => `round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ${c}))::int AS ${c}_p50, round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ${c}))::int AS ${c}_p99`).join(', ')} FROM x`,
+    );
+    const st = stages[0];
+    say(`stages p50/p99 (ms): published->consumed ${st.to_consumed_p50}/${st.to_consumed_p99}, consumed->run started ${st.to_started_p50}/${st.to_started_p99}, run ${st.run_p50}/${st.run_p99}`);
     const eventsRecorded = Math.round(s.recorded / SCRIPTS);
     const result = {
       bench: 'events',

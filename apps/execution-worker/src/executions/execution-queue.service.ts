@@ -94,15 +94,30 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
     const claimedIds = new Set(claimed.map((c) => c.execution.id));
     const queued = executions.filter((e) => !claimedIds.has(e.id)); // recorded already, or gone: the queue decides
     const runs: { execution: ExecutionRow; scriptVersion: number; run: SandboxRun }[] = [];
+    // Grouped by script: each script's runs take and give back their concurrency slots together.
+    const byScript = new Map<string, { script: ScriptToRun; executions: ExecutionRow[] }>();
+    for (const { execution, script } of claimed) {
+      if (!this.runnable(execution, script)) {
+        queued.push(execution); // the careful path skips it
+        continue;
+      }
+      const group = byScript.get(script.id) ?? byScript.set(script.id, { script, executions: [] }).get(script.id)!;
+      group.executions.push(execution);
+    }
     await Promise.all(
-      claimed.map(async ({ execution, script }) => {
-        if (!this.runnable(execution, script)) return queued.push(execution); // the careful path skips it
+      [...byScript.values()].map(async ({ script, executions }) => {
+        let outcomes: (SandboxRun | Error)[];
         try {
-          runs.push({ execution, scriptVersion: script.current_version, run: await this.runner.execute(execution, script) });
+          outcomes = await this.runner.executeBatch(script, executions);
         } catch (error) {
-          if (!(error instanceof ConcurrencyLimitReached)) this.logger.warn({ message: 'inline run failed; queued', execution_id: execution.id, error: (error as Error).message });
-          queued.push(execution);
+          outcomes = executions.map(() => error as Error); // Redis unreachable: the queue retries them
         }
+        outcomes.forEach((outcome, i) => {
+          const execution = executions[i];
+          if (!(outcome instanceof Error)) return runs.push({ execution, scriptVersion: script.current_version, run: outcome });
+          if (!(outcome instanceof ConcurrencyLimitReached)) this.logger.warn({ message: 'inline run failed; queued', execution_id: execution.id, error: outcome.message });
+          queued.push(execution);
+        });
       }),
     );
     const recorded = await this.runner.recordMany(this.dataSource.manager, runs);

@@ -8,7 +8,7 @@ export class RunSlots {
   private free: number;
   private readonly waiting: (() => void)[] = [];
 
-  constructor(size: number) {
+  constructor(readonly size: number) {
     this.free = size;
   }
 

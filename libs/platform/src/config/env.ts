@@ -52,8 +52,11 @@ export const kafkaEnv = {
   KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
   KAFKA_SASL_USERNAME: z.string().optional(),
   KAFKA_SASL_PASSWORD: z.string().optional(),
-  /** Partitions one consumer instance works on at once. */
-  KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY: positiveInt.default(4),
+  /**
+   * Partitions one consumer instance works on at once. As many as the busiest topics have (12), so the
+   * groups of every partition of a fetch are applied in one joint transaction (GroupCommit).
+   */
+  KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY: positiveInt.default(12),
 };
 
 export const outboxEnv = {

@@ -30,11 +30,11 @@ class EffectConsumer implements OnModuleInit {
       groupId: GROUP,
       topic: Topic.DomainEvents,
       schemaFor: (type) => (type === 'test.effect' ? z.object({ value: z.number().int() }) : null),
-      handle: async (event, { manager }) => {
+      handle: async (event, { manager, partition }) => {
         EffectConsumer.attempts.set(event.id, (EffectConsumer.attempts.get(event.id) ?? 0) + 1);
         if (EffectConsumer.failOnce.delete(event.id)) throw new TransientError('target briefly unavailable');
         if (event.data.value < 0) throw new ValidationError('value must not be negative', 'data.value');
-        await manager.query('INSERT INTO test_effects (event_id, value) VALUES ($1, $2)', [event.id, event.data.value]);
+        await manager.query('INSERT INTO test_effects (event_id, value, partition) VALUES ($1, $2, $3)', [event.id, event.data.value, partition]);
       },
     });
   }
@@ -52,9 +52,10 @@ describe('EventConsumerHost against the real broker', () => {
 
   beforeAll(async () => {
     db = await createIsolatedSchema(migrations);
-    await db.dataSource.query('CREATE TABLE test_effects (event_id text NOT NULL, value int NOT NULL)');
+    // tx: the transaction that applied the effect (several partitions' groups share one when joined).
+    await db.dataSource.query('CREATE TABLE test_effects (event_id text NOT NULL, value int NOT NULL, partition int NOT NULL, tx bigint NOT NULL DEFAULT txid_current())');
     prefix = uniqueTopicPrefix();
-    const config = loadConfig(schema, testEnv({ DATABASE_SCHEMA: db.schema, KAFKA_TOPIC_PREFIX: prefix, KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY: '2' }));
+    const config = loadConfig(schema, testEnv({ DATABASE_SCHEMA: db.schema, KAFKA_TOPIC_PREFIX: prefix, KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY: '12' }));
     const moduleRef = await Test.createTestingModule({
       imports: [PlatformModule.forRoot({ service: 'consumer-test', config, database: true, kafka: true }), EffectModule],
     }).compile();
@@ -111,6 +112,38 @@ describe('EventConsumerHost against the real broker', () => {
     expect(mine[2].headers[DlqHeader.Error]).toContain('data.value');
     expect(mine[3].headers[DlqHeader.Error]).toContain('must not be negative');
     expect(await effects(db.dataSource, rejected.id)).toEqual([]);
+  });
+
+  /** `count` events on as many keys (so most partitions), published in one request. */
+  async function burst(count: number, value: (i: number) => number) {
+    const events = Array.from({ length: count }, (_, i) => createCloudEvent({ source: 'test', type: 'test.effect', tenantid: TENANT, data: { value: value(i) } }));
+    await producer.send({ topic: prefix + Topic.DomainEvents, messages: events.map((e, i) => ({ key: `k-burst-${e.id}-${i}`, value: JSON.stringify(e) })) });
+    return events;
+  }
+
+  it('applies the groups several partitions hand in together in one transaction', async () => {
+    const events = await burst(36, () => 1);
+    const ids = events.map((e) => e.id);
+    const rows: { partition: number; tx: string }[] = await eventually(async () => {
+      const applied = await db.dataSource.query('SELECT partition, tx FROM test_effects WHERE event_id = ANY($1)', [ids]);
+      return applied.length === ids.length ? applied : null;
+    }, { what: 'the burst applied' });
+    const partitions = new Set(rows.map((r) => r.partition)).size;
+    const transactions = new Set(rows.map((r) => r.tx)).size;
+    expect(partitions).toBeGreaterThan(4);
+    expect(transactions).toBeLessThan(partitions);
+  });
+
+  it('when a joint transaction fails on one event, applies every other event once and dead-letters only that one', async () => {
+    const events = await burst(36, (i) => (i === 17 ? -1 : 2));
+    const bad = events[17];
+    const good = events.filter((e) => e !== bad).map((e) => e.id);
+    await eventually(async () => (await db.dataSource.query('SELECT count(*)::int AS n FROM test_effects WHERE event_id = ANY($1)', [good]))[0].n === good.length, { what: 'the good events applied' });
+    const dlq = await readTopic(kafka, `${prefix}${Topic.DomainEvents}.dlq`, (m) => m.some((x) => x.key?.startsWith(`k-burst-${bad.id}`)));
+    expect(dlq.filter((m) => m.key?.startsWith('k-burst-')).map((m) => m.headers[DlqHeader.Reason])).toEqual(['handler-rejected']);
+    expect(await effects(db.dataSource, bad.id)).toEqual([]);
+    const counts = await db.dataSource.query('SELECT event_id, count(*)::int AS n FROM test_effects WHERE event_id = ANY($1) GROUP BY 1 HAVING count(*) > 1', [good]);
+    expect(counts).toEqual([]);
   });
 
   it('retries an event whose handler fails transiently, and applies it once', async () => {

@@ -5,6 +5,7 @@ import type { ZodType } from 'zod';
 import { CloudEvent, cloudEventSchema, dlqTopicOf } from '@provisio/contracts';
 import { isPermanent } from '../errors/domain-errors';
 import { Metrics } from '../metrics/metrics';
+import { GroupCommit, JointApplyFailed } from './group-commit';
 import { KafkaService } from './kafka.service';
 
 export interface MessageContext {
@@ -48,8 +49,10 @@ export interface AppliedEvent<T = unknown> {
   handled: unknown;
 }
 
-/** Messages applied in one transaction: bounds the transaction while amortising its commit. */
+/** Messages of one partition applied in one transaction: bounds the transaction while amortising its commit. */
 const MAX_EVENTS_PER_TRANSACTION = 200;
+/** Events of several partitions' groups applied together in one transaction (see GroupCommit). */
+const MAX_EVENTS_PER_JOINT_TRANSACTION = 1000;
 
 export type DeadLetterReason = 'not-json' | 'not-cloudevent' | 'invalid-data' | 'handler-rejected';
 
@@ -73,6 +76,8 @@ class PoisonMessage extends Error {
 
 type Parsed = { kind: 'event'; event: CloudEvent } | { kind: 'ignored' };
 interface ValidMessage {
+  topic: string;
+  partition: number;
   message: KafkaMessage;
   event: CloudEvent;
 }
@@ -83,8 +88,9 @@ interface ValidMessage {
  * moves on. A valid event is applied once: its id is recorded in `processed_events` in the same
  * transaction as the effect, so a redelivery finds it and does nothing. The events of a fetched batch
  * are applied in one transaction (up to MAX_EVENTS_PER_TRANSACTION), so throughput does not hinge on one
- * commit per message; if the handler rejects one of them permanently, the group is re-applied one event
- * at a time and only that one is dead-lettered. Errors that may pass are rethrown: nothing of the group
+ * commit per message, and the groups that several partitions hand in at the same moment are joined into
+ * one transaction (GroupCommit). If the handler rejects one event permanently, the joint transaction is
+ * re-applied per partition group, then one event at a time, and only that one is dead-lettered. Errors that may pass are rethrown: nothing of the group
  * commits, the offsets are not resolved, and kafkajs retries.
  */
 @Injectable()
@@ -92,6 +98,7 @@ export class EventConsumerHost implements OnApplicationBootstrap, OnModuleDestro
   private readonly logger = new Logger(EventConsumerHost.name);
   private readonly specs: EventHandlerSpec<never>[] = [];
   private readonly consumers: Consumer[] = [];
+  private readonly joints = new Map<EventHandlerSpec<never>, GroupCommit<ValidMessage>>();
 
   constructor(
     private readonly kafka: KafkaService,
@@ -156,23 +163,35 @@ export class EventConsumerHost implements OnApplicationBootstrap, OnModuleDestro
         continue;
       }
       if (parsed.kind === 'ignored') this.metrics.messagesConsumed.inc({ topic: spec.topic, result: 'ignored' });
-      else valid.push({ message, event: parsed.event });
+      else valid.push({ topic, partition, message, event: parsed.event });
     }
     if (valid.length === 0) return;
     try {
-      await this.apply(spec, topic, partition, valid);
+      try {
+        await this.jointFor(spec).submit(valid);
+      } catch (joint) {
+        if (!(joint instanceof JointApplyFailed)) throw joint;
+        if (!isPermanent(joint.cause)) throw joint.cause; // nothing committed; kafkajs retries the batch
+        await this.apply(spec, valid); // another partition's event may be the wrong one: this group alone
+      }
     } catch (error) {
       if (!isPermanent(error)) throw error; // nothing committed; kafkajs retries the batch
       // One of them is permanently wrong: apply them one at a time so only that one is dead-lettered.
       for (const item of valid) {
         try {
-          await this.apply(spec, topic, partition, [item]);
+          await this.apply(spec, [item]);
         } catch (single) {
           if (!isPermanent(single)) throw single;
           await this.deadLetter(spec, topic, partition, item.message, 'handler-rejected', (single as Error).message);
         }
       }
     }
+  }
+
+  private jointFor(spec: EventHandlerSpec<never>): GroupCommit<ValidMessage> {
+    let joint = this.joints.get(spec);
+    if (!joint) this.joints.set(spec, (joint = new GroupCommit((items) => this.apply(spec, items), MAX_EVENTS_PER_JOINT_TRANSACTION)));
+    return joint;
   }
 
   private parse(spec: EventHandlerSpec<never>, message: KafkaMessage): Parsed {
@@ -198,7 +217,7 @@ export class EventConsumerHost implements OnApplicationBootstrap, OnModuleDestro
   }
 
   /** Applies events in one transaction; those already applied (redeliveries) are skipped. */
-  private async apply(spec: EventHandlerSpec<never>, topic: string, partition: number, items: ValidMessage[]): Promise<void> {
+  private async apply(spec: EventHandlerSpec<never>, items: ValidMessage[]): Promise<void> {
     if (!this.dataSource) throw new Error(`consumer ${spec.groupId} needs the database for idempotency`);
     let duplicates = 0;
     const applied = await this.dataSource.transaction(async (manager) => {
@@ -216,7 +235,7 @@ export class EventConsumerHost implements OnApplicationBootstrap, OnModuleDestro
         return events.map((event, i) => ({ event, handled: handled[i] }));
       }
       const done: AppliedEvent<never>[] = [];
-      for (const { message, event } of toApply) {
+      for (const { topic, partition, message, event } of toApply) {
         done.push({ event: event as CloudEvent<never>, handled: await spec.handle(event as CloudEvent<never>, { topic, partition, offset: message.offset, manager }) });
       }
       return done;
