@@ -1,7 +1,7 @@
 // Events benchmark: domain events published to Kafka, run by subscribed scripts in the BUILT execution
 // worker, until every one is recorded in script_executions.
 //
-//   npm run bench:events [-- --events 50000 --rate 1200 --scripts 1]
+//   npm run bench:events [-- --events 50000 --rate 1200 --scripts 1 --warmup 3000]
 //
 // Events are published at a steady rate (a real upstream does not dump 50k at once); latency is the
 // event's `time` (set when published) to the execution's `completed_at`, so it covers Kafka, the consumer
@@ -28,9 +28,16 @@ const arg = (name, fallback) => {
 const EVENTS = arg('events', 50_000);
 const RATE = arg('rate', 1_200);
 const SCRIPTS = arg('scripts', 1);
+// Events published (at the same rate) and recorded before the measured ones, not counted: the figures are
+// those of a running service, not of its first seconds (JIT, connection pools, the consumer's first fetches).
+const WARMUP = args.includes('--unsubscribed') ? 0 : arg('warmup', 3_000);
 // --unsubscribed: publish a type no script subscribes to, to measure the consumer alone.
 const EVENT_TYPE = args.includes('--unsubscribed') ? 'user.unwatched' : 'user.created';
 const FLOOR = { events_per_s: 1_000, p99_ms: 500 };
+const SOURCE = '//bench';
+const WARMUP_SOURCE = '//bench-warmup';
+/** Only the measured events' executions (not the warm-up's). */
+const MEASURED = `trigger_data->>'source' = '${SOURCE}'`;
 const say = (m) => process.stdout.write(`[bench:events] ${m}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -87,22 +94,36 @@ async function main() {
     const kafka = new Kafka({ clientId: 'bench-events', brokers: env.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
-    say(`publishing ${EVENTS} events at ${RATE}/s...`);
-    const started = Date.now();
-    let published = 0;
-    const tickMs = 20;
-    while (published < EVENTS) {
-      const due = Math.min(EVENTS, Math.floor(((Date.now() - started) / 1000) * RATE) + 1);
-      if (due > published) {
-        const messages = [];
-        for (; published < due; published++) {
-          const event = { specversion: '1.0', id: randomUUID(), source: '//bench', type: EVENT_TYPE, time: new Date().toISOString(), tenantid: tenantId, subject: `u-${published}`, datacontenttype: 'application/json', data: { user_id: `u-${published}`, first_name: 'Zoë', last_name: `Łukasiewicz-${published}` } };
-          messages.push({ key: `${tenantId}:account:u-${published}`, value: JSON.stringify(event) });
+    /** Publishes `count` events at RATE/s, in a send every 20 ms; returns when it started (ms). */
+    const publish = async (count, source) => {
+      const started = Date.now();
+      let published = 0;
+      while (published < count) {
+        const due = Math.min(count, Math.floor(((Date.now() - started) / 1000) * RATE) + 1);
+        if (due > published) {
+          const messages = [];
+          for (; published < due; published++) {
+            const event = { specversion: '1.0', id: randomUUID(), source, type: EVENT_TYPE, time: new Date().toISOString(), tenantid: tenantId, subject: `u-${published}`, datacontenttype: 'application/json', data: { user_id: `u-${published}`, first_name: 'Zoë', last_name: `Łukasiewicz-${published}` } };
+            messages.push({ key: `${tenantId}:account:u-${published}`, value: JSON.stringify(event) });
+          }
+          await producer.send({ topic: `${prefix}provisio.domain-events`, acks: -1, messages });
         }
-        await producer.send({ topic: `${prefix}provisio.domain-events`, acks: -1, messages });
+        await sleep(20);
       }
-      await sleep(tickMs);
+      return started;
+    };
+    if (WARMUP) {
+      say(`warming up: ${WARMUP} events at ${RATE}/s (not counted)...`);
+      await publish(WARMUP, WARMUP_SOURCE);
+      for (let i = 0; ; i++) {
+        const { rows } = await db.query(`SELECT count(*)::int AS n FROM script_executions WHERE status IN ('completed', 'failed', 'timeout') AND trigger_data->>'source' = $1`, [WARMUP_SOURCE]);
+        if (rows[0].n >= WARMUP * SCRIPTS) break;
+        if (i > 120) throw new Error('the warm-up events were not recorded in 60 s');
+        await sleep(500);
+      }
     }
+    say(`publishing ${EVENTS} events at ${RATE}/s...`);
+    const started = await publish(EVENTS, SOURCE);
     const publishSeconds = (Date.now() - started) / 1000;
     await producer.disconnect();
     say(`published in ${publishSeconds.toFixed(1)} s; waiting for every execution to be recorded...`);
@@ -113,7 +134,7 @@ async function main() {
     for (;;) {
       const { rows } = await db.query(
         EVENT_TYPE === 'user.created'
-          ? `SELECT count(*)::int AS n FROM script_executions WHERE status IN ('completed', 'failed', 'timeout')`
+          ? `SELECT count(*)::int AS n FROM script_executions WHERE status IN ('completed', 'failed', 'timeout') AND ${MEASURED}`
           : `SELECT count(*)::int AS n, extract(epoch FROM max(processed_at) - min(processed_at)) AS span FROM processed_events`,
       );
       if (EVENT_TYPE !== 'user.created' && rows[0].n >= expected) {
@@ -131,20 +152,20 @@ async function main() {
               percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - (trigger_data->>'time')::timestamptz) * 1000) AS p50,
               percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - (trigger_data->>'time')::timestamptz) * 1000) AS p99,
               extract(epoch FROM max(completed_at) - min((trigger_data->>'time')::timestamptz)) AS span_s
-         FROM script_executions WHERE status IN ('completed', 'failed', 'timeout')`,
+         FROM script_executions WHERE status IN ('completed', 'failed', 'timeout') AND ${MEASURED}`,
     );
     const s = stats[0];
     // Where the time goes: consumed (event recorded as processed, executions created) vs run and recorded.
     const { rows: consumed } = await db.query(
       `SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM p.processed_at - (e.trigger_data->>'time')::timestamptz) * 1000) AS p99,
               extract(epoch FROM max(p.processed_at) - min((e.trigger_data->>'time')::timestamptz)) AS span_s, count(*)::int AS n
-         FROM processed_events p JOIN script_executions e ON e.trigger_data->>'event_id' = p.event_id AND e.parent_execution_id IS NULL`,
+         FROM processed_events p JOIN script_executions e ON e.trigger_data->>'event_id' = p.event_id AND e.parent_execution_id IS NULL AND e.${MEASURED}`,
     );
     // The tail over time: the p99 of each 5 s of publishing (a steady climb is a backlog, spikes are stalls).
     const { rows: windows } = await db.query(
       `SELECT floor(extract(epoch FROM (trigger_data->>'time')::timestamptz - $1::timestamptz) / 5)::int AS w,
               round(percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - (trigger_data->>'time')::timestamptz) * 1000))::int AS p99
-         FROM script_executions WHERE status IN ('completed', 'failed', 'timeout') GROUP BY 1 ORDER BY 1`,
+         FROM script_executions WHERE status IN ('completed', 'failed', 'timeout') AND ${MEASURED} GROUP BY 1 ORDER BY 1`,
       [new Date(started).toISOString()],
     );
     say(`p99 per 5 s of publishing (ms): ${windows.map((w) => w.p99).join(' ')}`);
@@ -153,7 +174,7 @@ async function main() {
       `WITH x AS (SELECT extract(epoch FROM p.processed_at - (e.trigger_data->>'time')::timestamptz) * 1000 AS to_consumed,
                          extract(epoch FROM e.started_at - p.processed_at) * 1000 AS to_started,
                          extract(epoch FROM e.completed_at - e.started_at) * 1000 AS run
-                    FROM processed_events p JOIN script_executions e ON e.trigger_data->>'event_id' = p.event_id AND e.parent_execution_id IS NULL)
+                    FROM processed_events p JOIN script_executions e ON e.trigger_data->>'event_id' = p.event_id AND e.parent_execution_id IS NULL AND e.${MEASURED})
        SELECT ${['to_consumed', 'to_started', 'run'].map((c) => `round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ${c}))::int AS ${c}_p50, round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ${c}))::int AS ${c}_p99`).join(', ')} FROM x`,
     );
     const st = stages[0];
@@ -164,6 +185,7 @@ async function main() {
       events: EVENTS,
       scripts_per_event: SCRIPTS,
       publish_rate_per_s: RATE,
+      warmup_events: WARMUP,
       events_per_s: Math.round(eventsRecorded / Number(s.span_s)),
       latency_p50_ms: Math.round(Number(s.p50)),
       latency_p99_ms: Math.round(Number(s.p99)),
