@@ -431,10 +431,11 @@ async function main() {
     registry = undefined;
 
     // The endpoint's own statement (analytics.queries.ts, built), with the endpoint's default range.
-    const { DASHBOARD_SQL } = require(join(ROOT, 'apps', 'script-registry', 'dist', 'analytics', 'analytics.queries.js'));
+    const { DASHBOARD_SQL, dashboardDayParams } = require(join(ROOT, 'apps', 'script-registry', 'dist', 'analytics', 'analytics.queries.js'));
     const dashboard = await withClient(url, async (c) => {
       const to = new Date();
-      const params = [TENANT, new Date(to.getTime() - 30 * 24 * 3600 * 1000), to, 50];
+      const from = new Date(to.getTime() - 30 * 24 * 3600 * 1000);
+      const params = [TENANT, from, to, 50, ...dashboardDayParams(from, to)];
       const first = performance.now();
       const { rows } = await c.query(DASHBOARD_SQL, params);
       const cold = performance.now() - first;

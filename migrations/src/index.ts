@@ -13,6 +13,7 @@ import { CreateReconciliation1763900006000 } from './1763900006000-create-reconc
 import { CreateMessagingPlumbing1763900007000 } from './1763900007000-create-messaging-plumbing';
 import { AddSystemScriptTemplates1763900009000 } from './1763900009000-add-system-script-templates';
 import { TuneOutboxStorage1763900010000 } from './1763900010000-tune-outbox-storage';
+import { AddScriptExecutionDailyStats1763900011000 } from './1763900011000-add-script-execution-daily-stats';
 
 export const migrations = [
   CreateTenancy1763900000000,
@@ -25,6 +26,7 @@ export const migrations = [
   CreateMessagingPlumbing1763900007000,
   AddSystemScriptTemplates1763900009000,
   TuneOutboxStorage1763900010000,
+  AddScriptExecutionDailyStats1763900011000,
 ];
 
 export const MIGRATIONS_TABLE_NAME = 'typeorm_migrations';
@@ -40,4 +42,5 @@ export {
   CreateMessagingPlumbing1763900007000,
   AddSystemScriptTemplates1763900009000,
   TuneOutboxStorage1763900010000,
+  AddScriptExecutionDailyStats1763900011000,
 };

@@ -67,6 +67,7 @@ const TABLES = [
   'reconciliation_actions',
   'outbox',
   'processed_events',
+  'script_execution_daily_stats',
 ].sort();
 
 /** Every enum list of libs/persistence and the CHECK constraint that must hold exactly its values. */

@@ -2,7 +2,7 @@ import request from 'supertest';
 import { Permission } from '@provisio/contracts';
 import { Caller, RegistryTestApp, startRegistry } from '../common/testing/registry-app';
 import { insertExecution } from '../registry-extensions.testing';
-import { SCRIPT_SUMMARY_SQL } from './analytics.queries';
+import { DASHBOARD_SQL, dashboardDayParams, SCRIPT_SUMMARY_SQL } from './analytics.queries';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Body = Record<string, any>;
@@ -157,5 +157,56 @@ describe('script-registry: analytics', () => {
     await alice.with([Permission.ScriptRead]).get(`/scripts/${a.id}/analytics`).expect(403);
     await alice.with([Permission.ScriptExecutionRead]).get('/analytics/dashboard').expect(200);
     await alice.with([Permission.ScriptExecutionRead]).get(`/scripts/${a.id}/analytics`).expect(200);
+  });
+
+  // The dashboard reads whole days from script_execution_daily_stats (kept by triggers) and partial days
+  // from the executions; the reference is the same statement told there is no whole day, so it reads
+  // every execution of the range itself.
+  it('answers from the daily stats what the executions alone give, for whole and partial days, after updates, moves and deletes', async () => {
+    const c = await alice.createScript({ name: 'provision-c', type: 'embedded' });
+    const ids: Record<string, string> = {};
+    const run = (name: string, status: string, when: string, duration_ms: number | null, error?: string) =>
+      insertExecution(t, alice.tenantId, c.id, { status, started_at: when, duration_ms, error }).then((id) => (ids[name] = id));
+    await run('fails', 'failed', day(2, 10), 30, 'E9');
+    await run('moves', 'completed', day(3, 8), 40);
+    await run('goes', 'completed', day(4, 23), 50);
+    await run('turns-dry', 'completed', day(5, 8), 60);
+    await run('runs', 'running', day(6, 1), null);
+    const ranges: [string, string][] = [
+      [RANGE.from, RANGE.to], // whole days only
+      ['2025-03-02T09:30:00.000Z', '2025-03-05T08:30:00.000Z'], // partial ends around whole days
+      ['2025-03-02T09:30:00.000Z', '2025-03-02T10:30:00.000Z'], // within one day
+      ['2025-03-04T12:00:00.000Z', '2025-03-05T12:00:00.000Z'], // across one midnight, no whole day
+      ['2025-02-20T00:00:00.000Z', '2025-03-10T00:00:00.000Z'], // every execution
+    ];
+    const fromExecutions = async ([from, to]: [string, string]) => {
+      const none = dashboardDayParams(new Date(from), new Date(from)); // no whole day: all of [from, to) from the executions
+      const [row] = await t.db.dataSource.query(DASHBOARD_SQL, [alice.tenantId, from, to, 50, new Date(to), new Date(to), none[2], none[3]]);
+      return row;
+    };
+    const viaEndpoint = async ([from, to]: [string, string]) => {
+      const { from: _from, to: _to, ...body } = (await alice.get('/analytics/dashboard', { from, to }).expect(200)).body;
+      return body;
+    };
+    const checkAll = async () => {
+      for (const range of ranges) expect({ range, ...(await viaEndpoint(range)) }).toEqual({ range, ...(await fromExecutions(range)) });
+    };
+    await checkAll();
+
+    // History changes: a failure is recorded again as a success, a run moves to another day, one is
+    // deleted, one becomes a dry run, a running one finishes.
+    const db = t.db.dataSource;
+    await db.query(`UPDATE script_executions SET status = 'completed', error = NULL, metrics = '{"duration_ms": 70}' WHERE id = $1`, [ids.fails]);
+    await db.query('UPDATE script_executions SET started_at = $2 WHERE id = $1', [ids.moves, day(6, 9)]);
+    await db.query('DELETE FROM script_executions WHERE id = $1', [ids.goes]);
+    await db.query('UPDATE script_executions SET dry_run = true WHERE id = $1', [ids['turns-dry']]);
+    await db.query(`UPDATE script_executions SET status = 'timeout', metrics = '{"duration_ms": 5000}' WHERE id = $1`, [ids.runs]);
+    await checkAll();
+    const whole = await viaEndpoint([RANGE.from, RANGE.to]);
+    expect(whole.scripts.find((s: Body) => s.script_id === c.id)).toMatchObject({ total_executions: 3, success_rate: 66.67 }); // fails->completed, moves, runs->timeout
+
+    // A day whose executions are all gone leaves no row behind.
+    const [{ n }] = await db.query(`SELECT count(*)::int AS n FROM script_execution_daily_stats WHERE script_id = $1 AND day = '2025-03-04'`, [c.id]);
+    expect(n).toBe(0);
   });
 });

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { NotFoundError, Principal, ValidationError } from '@provisio/platform';
 import { TenantDatabase } from '../common/tenant-database';
-import { DASHBOARD_SQL, SCRIPT_DAILY_TRENDS_SQL, SCRIPT_SUMMARY_SQL, SCRIPT_TOP_ERRORS_SQL } from './analytics.queries';
+import { DASHBOARD_SQL, dashboardDayParams, SCRIPT_DAILY_TRENDS_SQL, SCRIPT_SUMMARY_SQL, SCRIPT_TOP_ERRORS_SQL } from './analytics.queries';
 import {
   AnalyticsDashboardDto,
   AnalyticsRangeQueryDto,
@@ -40,7 +40,7 @@ export class AnalyticsService {
 
   async dashboard(principal: Principal, query: DashboardQueryDto): Promise<AnalyticsDashboardDto> {
     const range = resolveRange(query);
-    const [row] = await this.db.read(principal).query<Omit<AnalyticsDashboardDto, 'from' | 'to'>>(DASHBOARD_SQL, [range.from, range.to, query.limit]);
+    const [row] = await this.db.read(principal).query<Omit<AnalyticsDashboardDto, 'from' | 'to'>>(DASHBOARD_SQL, [range.from, range.to, query.limit, ...dashboardDayParams(range.from, range.to)]);
     return { ...row, from: range.from.toISOString(), to: range.to.toISOString() };
   }
 

@@ -29,6 +29,7 @@ import { ReconciliationSchedule } from './reconciliation-schedule.entity';
 import { RemediationResult } from './remediation-result.entity';
 import { ScriptEventDeadLetter } from './script-event-dead-letter.entity';
 import { ScriptEventSubscription } from './script-event-subscription.entity';
+import { ScriptExecutionDailyStats } from './script-execution-daily-stats.entity';
 import { ScriptExecution } from './script-execution.entity';
 import { ScriptHttpEndpoint } from './script-http-endpoint.entity';
 import { ScriptParameter } from './script-parameter.entity';
@@ -58,6 +59,7 @@ export * from './reconciliation-schedule.entity';
 export * from './remediation-result.entity';
 export * from './script-event-dead-letter.entity';
 export * from './script-event-subscription.entity';
+export * from './script-execution-daily-stats.entity';
 export * from './script-execution.entity';
 export * from './script-http-endpoint.entity';
 export * from './script-parameter.entity';
@@ -68,7 +70,7 @@ export * from './script.entity';
 export * from './tenant.entity';
 export * from './user.entity';
 
-/** In migration order: tenancy, JS runtime, connectors and identities, seed 000/004 additions, provisioning, reconciliation, plumbing. */
+/** In migration order: tenancy, JS runtime, connectors and identities, seed 000/004 additions, provisioning, reconciliation, plumbing, analytics. */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- what TypeORM's `entities` option takes
 export const ALL_ENTITIES: Function[] = [
   Tenant,
@@ -99,4 +101,5 @@ export const ALL_ENTITIES: Function[] = [
   ReconciliationAction,
   OutboxMessage,
   ProcessedEvent,
+  ScriptExecutionDailyStats,
 ];
