@@ -79,10 +79,13 @@ export class ExecutionRunner {
    */
   async executeBatch(script: ScriptToRun, executions: ExecutionRow[]): Promise<(SandboxRun | Error)[]> {
     const limits = resolveLimits(script.resource_limits);
-    // The slots are held while the runs wait for a run slot too: the lease covers that wait.
-    const waves = 1 + Math.ceil((this.slots.queued + executions.length) / this.slots.size);
-    const leaseMs = (limits.max_execution_time_ms + 5_000) * waves;
+    const leaseMs = limits.max_execution_time_ms + 5_000;
     const granted = await this.concurrency.tryAcquireMany(script.id, executions.map((e) => e.id), limits.max_concurrent_runs, leaseMs);
+    // The batch's runs may wait for a run slot longer than a lease: renewed while the batch runs, the
+    // leases of a process that dies still run out as soon as a single run's would.
+    const renewal = granted.size
+      ? setInterval(() => void this.concurrency.renew(script.id, [...granted], leaseMs).catch(() => undefined), Math.max(1_000, leaseMs / 3))
+      : undefined;
     try {
       return await Promise.all(
         executions.map((execution) =>
@@ -92,6 +95,7 @@ export class ExecutionRunner {
         ),
       );
     } finally {
+      clearInterval(renewal);
       // The runs are done either way: a failed release only leaves leases to run out.
       await this.concurrency.release(script.id, [...granted]).catch(() => undefined);
     }

@@ -52,6 +52,14 @@ export class ScriptConcurrency {
     return new Set(granted);
   }
 
+  /** Extends the leases of slots `executionIds` still hold (those already gone stay gone). */
+  async renew(scriptId: string, executionIds: string[], leaseMs: number): Promise<void> {
+    if (executionIds.length === 0) return;
+    const expiresAt = String(Date.now() + leaseMs);
+    const key = this.key(scriptId);
+    await Promise.all([this.redis.client.zadd(key, 'XX', ...executionIds.flatMap((id) => [expiresAt, id])), this.redis.client.pexpire(key, leaseMs)]);
+  }
+
   async release(scriptId: string, executionIds: string | string[]): Promise<void> {
     const ids = typeof executionIds === 'string' ? [executionIds] : executionIds;
     if (ids.length) await this.redis.client.zrem(this.key(scriptId), ...ids);
