@@ -8,7 +8,7 @@ export class RunSlots {
   private free: number;
   private readonly waiting: (() => void)[] = [];
 
-  constructor(readonly size: number) {
+  constructor(size: number) {
     this.free = size;
   }
 

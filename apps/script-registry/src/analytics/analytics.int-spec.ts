@@ -2,7 +2,7 @@ import request from 'supertest';
 import { Permission } from '@provisio/contracts';
 import { Caller, RegistryTestApp, startRegistry } from '../common/testing/registry-app';
 import { insertExecution } from '../registry-extensions.testing';
-import { DASHBOARD_SQL, dashboardDayParams, SCRIPT_SUMMARY_SQL } from './analytics.queries';
+import { DASHBOARD_SQL, SCRIPT_SUMMARY_SQL } from './analytics.queries';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Body = Record<string, any>;
@@ -180,8 +180,8 @@ describe('script-registry: analytics', () => {
       ['2025-02-20T00:00:00.000Z', '2025-03-10T00:00:00.000Z'], // every execution
     ];
     const fromExecutions = async ([from, to]: [string, string]) => {
-      const none = dashboardDayParams(new Date(from), new Date(from)); // no whole day: all of [from, to) from the executions
-      const [row] = await t.db.dataSource.query(DASHBOARD_SQL, [alice.tenantId, from, to, 50, new Date(to), new Date(to), none[2], none[3]]);
+      // No whole day (an empty day range, the head running to `to`): all of [from, to) from the executions.
+      const [row] = await t.db.dataSource.query(DASHBOARD_SQL, [alice.tenantId, from, to, 50, new Date(to), new Date(to), '1970-01-01', '1970-01-01']);
       return row;
     };
     const viaEndpoint = async ([from, to]: [string, string]) => {

@@ -167,13 +167,7 @@ export class EventConsumerHost implements OnApplicationBootstrap, OnModuleDestro
     }
     if (valid.length === 0) return;
     try {
-      try {
-        await this.jointFor(spec).submit(valid);
-      } catch (joint) {
-        if (!(joint instanceof JointApplyFailed)) throw joint;
-        if (!isPermanent(joint.cause)) throw joint.cause; // nothing committed; kafkajs retries the batch
-        await this.apply(spec, valid); // another partition's event may be the wrong one: this group alone
-      }
+      await this.applyJointly(spec, valid);
     } catch (error) {
       if (!isPermanent(error)) throw error; // nothing committed; kafkajs retries the batch
       // One of them is permanently wrong: apply them one at a time so only that one is dead-lettered.
@@ -185,6 +179,21 @@ export class EventConsumerHost implements OnApplicationBootstrap, OnModuleDestro
           await this.deadLetter(spec, topic, partition, item.message, 'handler-rejected', (single as Error).message);
         }
       }
+    }
+  }
+
+  /**
+   * Applies a partition's group together with the groups other partitions hand in at the same moment. If
+   * that joint transaction fails permanently, another partition's event may be the wrong one: this group
+   * is then applied alone.
+   */
+  private async applyJointly(spec: EventHandlerSpec<never>, items: ValidMessage[]): Promise<void> {
+    try {
+      await this.jointFor(spec).submit(items);
+    } catch (error) {
+      if (!(error instanceof JointApplyFailed)) throw error;
+      if (!isPermanent(error.cause)) throw error.cause; // nothing committed; kafkajs retries the batch
+      await this.apply(spec, items);
     }
   }
 

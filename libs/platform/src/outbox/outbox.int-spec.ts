@@ -23,6 +23,17 @@ const CHILD = join(ROOT, 'test', 'fixtures', 'outbox-relay-killed-after-publish.
 const LEASE_MS = 1_500;
 const schema = refineAuth(z.object({ ...serviceEnv, ...databaseEnv, ...kafkaEnv, ...outboxEnv, ...authEnv }));
 
+/** A migrated schema of its own and the topics under a prefix of its own, for one suite. */
+async function schemaAndTopics(kafka: ReturnType<typeof testKafka>): Promise<{ db: IsolatedSchema; prefix: string }> {
+  const db = await createIsolatedSchema(migrations);
+  const prefix = uniqueTopicPrefix();
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, prefix);
+  await admin.disconnect();
+  return { db, prefix };
+}
+
 describe('transactional outbox and relay against the real broker', () => {
   let db: IsolatedSchema;
   let prefix: string;
@@ -31,13 +42,8 @@ describe('transactional outbox and relay against the real broker', () => {
   const topic = () => prefix + Topic.ScriptChanges;
 
   beforeAll(async () => {
-    db = await createIsolatedSchema(migrations);
+    ({ db, prefix } = await schemaAndTopics(kafka));
     await db.dataSource.query('CREATE TABLE test_orders (id serial PRIMARY KEY, note text)');
-    prefix = uniqueTopicPrefix();
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, prefix);
-    await admin.disconnect();
   });
 
   afterAll(async () => db?.drop());
@@ -132,12 +138,7 @@ describe('outbox relay when Kafka fails a send', () => {
   const outbox = new OutboxService();
 
   beforeAll(async () => {
-    db = await createIsolatedSchema(migrations);
-    prefix = uniqueTopicPrefix();
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, prefix);
-    await admin.disconnect();
+    ({ db, prefix } = await schemaAndTopics(kafka));
   });
 
   afterAll(async () => db?.drop());

@@ -184,20 +184,15 @@ export class PreparedVm {
         },
       });
     } catch (error) {
+      // Live handles would make freeing the runtime abort the whole module: they go first.
       if (!isEngineFault(error)) {
+        for (const handle of Object.values(this.handles ?? {})) if (handle.alive) handle.dispose();
+        rt.context = undefined;
         this.vm?.dispose();
         rt.dispose();
       }
       throw error;
     }
-  }
-
-  /** Frees an unused prepared context (the worker is retiring). */
-  dispose(): void {
-    for (const handle of Object.values(this.handles)) if (handle.alive) handle.dispose();
-    this.rt.context = undefined;
-    this.vm.dispose();
-    this.rt.dispose();
   }
 }
 
