@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ConsumerGroup } from '@provisio/contracts';
 import { migrations } from '@provisio/migrations';
 import { createIsolatedSchema, IsolatedSchema } from '@provisio/persistence/testing';
-import { eventually, testEnv, testKafka, uniqueTopicPrefix } from '@provisio/platform/testing';
+import { eventually, freePort, testEnv, testKafka, uniqueTopicPrefix } from '@provisio/platform/testing';
 
 /** The built services as real processes: start-up validation and graceful SIGTERM. */
 const ROOT = join(__dirname, '..', '..');
@@ -41,7 +41,7 @@ describe('services as processes', () => {
 
   it('on SIGTERM turns unready, leaves its consumer group and exits 0', async () => {
     const prefix = uniqueTopicPrefix();
-    const port = 39_000 + Math.floor(Math.random() * 1000);
+    const port = await freePort();
     const service = start('execution-worker', testEnv({ DATABASE_SCHEMA: db.schema, KAFKA_TOPIC_PREFIX: prefix, PORT: String(port), LOG_LEVEL: 'info' }));
     await eventually(async () => (await fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => null))?.ok, { what: 'worker ready', timeoutMs: 60_000 });
 

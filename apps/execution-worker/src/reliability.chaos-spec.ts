@@ -5,7 +5,7 @@ import { Producer } from 'kafkajs';
 import { ConsumerGroup, createCloudEvent, messageKey, Topic } from '@provisio/contracts';
 import { migrations } from '@provisio/migrations';
 import { createIsolatedSchema, createTenantFixture, IsolatedSchema, TenantFixture } from '@provisio/persistence/testing';
-import { eventually, sleep, testEnv, testKafka, uniqueTopicPrefix } from '@provisio/platform/testing';
+import { eventually, freePort, sleep, testEnv, testKafka, uniqueTopicPrefix } from '@provisio/platform/testing';
 
 /**
  * Reliability of the execution path with real processes and a real broker. These run after every other
@@ -37,8 +37,8 @@ describe('execution-worker reliability', () => {
     return id;
   }
 
-  function startWorker(prefix: string): ChildProcess {
-    const port = 39_000 + Math.floor(Math.random() * 900);
+  async function startWorker(prefix: string): Promise<ChildProcess> {
+    const port = await freePort();
     const child = spawn(process.execPath, [WORKER], {
       env: { PATH: process.env.PATH ?? '', ...testEnv({ DATABASE_SCHEMA: db.schema, KAFKA_TOPIC_PREFIX: prefix, REDIS_KEY_PREFIX: `chaos:${prefix}`, PORT: String(port), EXECUTION_SWEEP_INTERVAL_MS: '2000', LOG_LEVEL: 'error' }) },
       stdio: ['ignore', 'ignore', 'inherit'],
@@ -93,7 +93,7 @@ describe('execution-worker reliability', () => {
   it('executes and records every event exactly once when the worker is killed mid-burst and restarted', async () => {
     const prefix = uniqueTopicPrefix();
     const scriptId = await subscribedScript('user.created');
-    let worker = startWorker(prefix);
+    let worker = await startWorker(prefix);
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     try {
@@ -102,7 +102,7 @@ describe('execution-worker reliability', () => {
       await eventually(async () => (await db.dataSource.query(`SELECT count(*)::int AS n FROM script_executions WHERE script_id = $1 AND status = 'completed'`, [scriptId]))[0].n >= 40, { what: 'some runs done' });
       worker.kill('SIGKILL');
       await new Promise((resolve) => worker.once('exit', resolve));
-      worker = startWorker(prefix);
+      worker = await startWorker(prefix);
       const ids = await published;
       expect(ids).toHaveLength(400);
       await recordedOnce(scriptId, ids);
@@ -121,7 +121,7 @@ describe('execution-worker reliability', () => {
     }
     const prefix = uniqueTopicPrefix();
     const scriptId = await subscribedScript('user.updated');
-    const worker = startWorker(prefix);
+    const worker = await startWorker(prefix);
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 30, initialRetryTime: 300, maxRetryTime: 3_000 } });
     await producer.connect();
     try {

@@ -7,7 +7,7 @@ import { createCloudEvent, EventType, ScriptExecutionFinished, Topic } from '@pr
 import { migrations } from '@provisio/migrations';
 import { createIsolatedSchema, createTenantFixture, IsolatedSchema, TenantFixture } from '@provisio/persistence/testing';
 import { ensureTopics } from '@provisio/platform';
-import { eventually, sleep, testEnv, testKafka, uniqueTopicPrefix } from '@provisio/platform/testing';
+import { eventually, freePort, sleep, testEnv, testKafka, uniqueTopicPrefix } from '@provisio/platform/testing';
 import { createScheduledScript } from '../testing/schedule-fixtures';
 
 /**
@@ -43,8 +43,8 @@ describe('scheduler replicas: every occurrence exactly once', () => {
   const jobIds: string[] = [];
   let start: number; // the first occurrence, epoch ms
 
-  function startReplica(name: string): Replica {
-    const port = 40_000 + Math.floor(Math.random() * 10_000);
+  async function startReplica(name: string): Promise<Replica> {
+    const port = await freePort();
     const env = testEnv({
       DATABASE_SCHEMA: db.schema,
       KAFKA_TOPIC_PREFIX: prefix,
@@ -121,7 +121,7 @@ describe('scheduler replicas: every occurrence exactly once', () => {
       },
     });
 
-    [a, b] = [startReplica('a'), startReplica('b')];
+    [a, b] = [await startReplica('a'), await startReplica('b')];
     await Promise.all([ready(a), ready(b)]);
     start = (Math.floor(Date.now() / 1000) + 3) * 1000;
     await db.dataSource.query('UPDATE script_scheduled_jobs SET next_run_at = $1', [new Date(start)]);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { Kafka, KafkaMessage, logLevel } from 'kafkajs';
 
 /**
@@ -88,4 +89,20 @@ export function testEnv(overrides: Record<string, string>): Record<string, strin
     OUTBOX_POLL_INTERVAL_MS: '50',
     ...overrides,
   };
+}
+
+/**
+ * A TCP port free on this machine now, for a service a test starts as a child process. A random pick in
+ * 39000-39999 can land on a port the kernel already gave a client connection (that range is inside
+ * Linux's ephemeral ports), and the child then dies with EADDRINUSE.
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createNetServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
