@@ -2,7 +2,7 @@
 import { resolveLimits, type ResourceLimits } from '../limits';
 import type { SandboxFetchRequest } from '../types';
 import { loadQuickJs } from './quickjs-module';
-import { MAX_LOG_LINES, PreparedVm, TRUNCATED_MARKER, runScript, type RunHost } from './script-runner';
+import { MAX_LOG_LINES, TRUNCATED_MARKER, runScript, type RunHost } from './script-runner';
 
 const noFetch: RunHost = { fetch: async () => Promise.reject(new Error('no network in this test')) };
 
@@ -156,23 +156,5 @@ describe('runScript', () => {
     expect(result.status).toBe('timeout');
     expect(result.error).toBe('timeout: the run exceeded max_execution_time_ms (150 ms)');
     expect(Date.now() - started).toBeLessThan(1000);
-  });
-
-  it('runs in a context prepared ahead, with the run\'s own limits, logs and fetch, and frees it afterwards', async () => {
-    const qjs = await loadQuickJs();
-    const prepared = new PreparedVm(qjs);
-    const seen: string[] = [];
-    const host: RunHost = { fetch: async (request) => (seen.push(request.url), { status: 200, body: 'ok' }) };
-    const source = 'export default async (ctx) => { console.log("hi", ctx.n); const r = await fetch("https://x.example/"); return [ctx.n, r.status, typeof globalThis.leak]; }';
-    const raw = await runScript(qjs, { source, contextJson: '{"n":1}', limits: resolveLimits() }, host, prepared);
-    expect(raw).toMatchObject({ status: 'completed', outputJson: '[1,200,"undefined"]' });
-    expect(raw.logs.map((l) => l.message)).toEqual(['hi 1']);
-    expect(seen).toEqual(['https://x.example/']);
-    // The run's limits hold in a prepared context too.
-    const limited = await runScript(qjs, { source: 'export default async () => { while (true) {} }', contextJson: '{}', limits: resolveLimits({ max_execution_time_ms: 100 }) }, host, new PreparedVm(qjs));
-    expect(limited.status).toBe('timeout');
-    // Freed a turn after the result: the handles are dead then.
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(prepared.handles.json.alive).toBe(false);
   });
 });

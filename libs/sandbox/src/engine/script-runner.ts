@@ -3,9 +3,7 @@
 // engine state at all survives a run: no globals, prototypes, atoms, jobs or heap — and each run's
 // memory limit and interrupt deadline are its own, even while several runs of one worker wait on
 // I/O at the same time. This is the same code in a worker thread and in the calling thread (tests);
-// the pool only moves requests and results around it. Two things are kept off a result's path: the
-// worker builds the next run's runtime and context (PreparedVm, never touched by a script) while it
-// would otherwise wait for that run, and a run's engine state is freed just after its result is sent.
+// the pool only moves requests and results around it.
 import { performance } from 'node:perf_hooks';
 import type { Intrinsics, QuickJSContext, QuickJSDeferredPromise, QuickJSHandle, QuickJSRuntime, QuickJSWASMModule } from 'quickjs-emscripten';
 import { installFastHostCalls } from './fast-host-calls';
@@ -57,11 +55,6 @@ export interface RunHost {
   vmLeave?(): void;
   /** The run waits on host I/O (true) or is runnable again (false). */
   parked?(on: boolean): void;
-  /**
-   * Freeing the run's engine state, done after the result is handed back, failed: the module can no
-   * longer be trusted (the owner drops it, as for `enginePoisoned`).
-   */
-  disposeFailed?(): void;
 }
 
 export interface RawRunResult {
@@ -95,7 +88,7 @@ export function isEngineFault(error: unknown): boolean {
   return error instanceof RangeError || error instanceof WasmRuntimeError || (error instanceof Error && /abort\(|Aborted\(/.test(error.message));
 }
 
-export class LogSink {
+class LogSink {
   readonly entries: LogEntry[] = [];
   private bytes = 0;
   open = true;
@@ -140,66 +133,17 @@ function limitOutcome(name: string, message: string, limits: ResourceLimits): Ou
 const LINE_IN_STACK = new RegExp(`(?:\\(|at )${SCRIPT_FILENAME.replace('.', '\\.')}(?::(\\d+))?`);
 
 /**
- * Executes `job` in a fresh QuickJS runtime of `qjs` (or in `prepared`, built ahead and never used).
- * Never throws: every outcome, including an engine fault, is a result. The run's engine state is freed
- * right after the result is handed back (a turn of the event loop later), off the result's path.
+ * Executes `job` in a fresh QuickJS runtime of `qjs`. Never throws: every outcome, including an
+ * engine fault, is a result.
  */
-export function runScript(qjs: QuickJSWASMModule, job: RunJob, host: RunHost, prepared?: PreparedVm): Promise<RawRunResult> {
-  return new ScriptRun(qjs, job, host, prepared).run();
-}
-
-/** What the host API of a prepared context calls: the run that took it. */
-interface HostTarget {
-  readonly logs: LogSink;
-  startFetch(call: FetchCall): QuickJSHandle;
-}
-
-/**
- * A runtime and context with the host API installed, built ahead of the run that will take it (while the
- * worker would otherwise wait for its next task): building them is most of a run's cost. No script has
- * touched it, so the run still gets a fresh context; the run's limits and deadline are set when it takes it.
- */
-export class PreparedVm {
-  readonly rt: QuickJSRuntime;
-  readonly vm: QuickJSContext;
-  /** JSON, JSON.parse and JSON.stringify, captured before any script code runs (a script cannot forge its result). */
-  readonly handles: { json: QuickJSHandle; parse: QuickJSHandle; stringify: QuickJSHandle };
-  target?: HostTarget;
-
-  constructor(qjs: QuickJSWASMModule) {
-    const rt = (this.rt = qjs.newRuntime());
-    try {
-      const vm = (this.vm = rt.newContext({ intrinsics: SCRIPT_INTRINSICS }));
-      // computeMemoryUsage() would otherwise create a second, throw-away context.
-      rt.context = vm;
-      installFastHostCalls(rt, vm);
-      const json = vm.getProp(vm.global, 'JSON');
-      this.handles = { json, parse: vm.getProp(json, 'parse'), stringify: vm.getProp(json, 'stringify') };
-      installHostApi(vm, {
-        logOpen: () => this.target?.logs.open ?? false,
-        log: (level, message) => this.target?.logs.write(level, message),
-        fetch: (call) => {
-          if (!this.target) throw new Error('no run owns this context');
-          return this.target.startFetch(call);
-        },
-      });
-    } catch (error) {
-      // Live handles would make freeing the runtime abort the whole module: they go first.
-      if (!isEngineFault(error)) {
-        for (const handle of Object.values(this.handles ?? {})) if (handle.alive) handle.dispose();
-        rt.context = undefined;
-        this.vm?.dispose();
-        rt.dispose();
-      }
-      throw error;
-    }
-  }
+export function runScript(qjs: QuickJSWASMModule, job: RunJob, host: RunHost): Promise<RawRunResult> {
+  return new ScriptRun(qjs, job, host).run();
 }
 
 class ScriptRun {
   private readonly startedAt = performance.now();
   private readonly deadline: number;
-  readonly logs = new LogSink();
+  private readonly logs = new LogSink();
   private abort?: AbortController;
   private readonly outstanding = new Set<QuickJSDeferredPromise>();
   private readonly handles: QuickJSHandle[] = [];
@@ -222,7 +166,6 @@ class ScriptRun {
     private readonly qjs: QuickJSWASMModule,
     private readonly job: RunJob,
     private readonly host: RunHost,
-    private readonly prepared?: PreparedVm,
   ) {
     this.deadline = Date.now() + job.limits.max_execution_time_ms;
   }
@@ -271,14 +214,7 @@ class ScriptRun {
 
   private async execute(): Promise<Outcome> {
     const { limits } = this.job;
-    const prepared = this.prepared ?? new PreparedVm(this.qjs);
-    prepared.target = this;
-    const rt = (this.rt = prepared.rt);
-    const vm = (this.vm = prepared.vm);
-    // Captured before any script code runs: a script that replaces JSON.* cannot forge its result.
-    const json = (this.json = this.keep(prepared.handles.json));
-    this.parse = this.keep(prepared.handles.parse);
-    this.stringify = this.keep(prepared.handles.stringify);
+    const rt = (this.rt = this.qjs.newRuntime());
     rt.setMemoryLimit(limits.max_memory_bytes);
     rt.setMaxStackSize(limits.max_stack_size_bytes);
     rt.setInterruptHandler(() => {
@@ -295,6 +231,20 @@ class ScriptRun {
         }
       }
       return false;
+    });
+    const vm = (this.vm = rt.newContext({ intrinsics: SCRIPT_INTRINSICS }));
+    // computeMemoryUsage() would otherwise create a second, throw-away context.
+    rt.context = vm;
+    installFastHostCalls(rt, vm);
+
+    // Captured before any script code runs: a script that replaces JSON.* cannot forge its result.
+    const json = (this.json = this.keep(vm.getProp(vm.global, 'JSON')));
+    this.parse = this.keep(vm.getProp(json, 'parse'));
+    this.stringify = this.keep(vm.getProp(json, 'stringify'));
+    installHostApi(vm, {
+      logOpen: () => this.logs.open,
+      log: (level, message) => this.logs.write(level, message),
+      fetch: (call) => this.startFetch(call),
     });
     const contextText = vm.newString(this.job.contextJson);
     const parsedContext = vm.callFunction(this.parse, json, contextText);
@@ -460,7 +410,7 @@ class ScriptRun {
     return { status: 'failed', outputJson: null, error: prefix ? `${prefix}: ${text}` : text };
   }
 
-  startFetch(call: FetchCall): QuickJSHandle {
+  private startFetch(call: FetchCall): QuickJSHandle {
     const vm = this.vm!;
     this.apiCalls++;
     const deferred = vm.newPromise();
@@ -506,34 +456,27 @@ class ScriptRun {
     this.wake?.();
   }
 
-  /**
-   * Ends the run, and frees its engine state (all of it, except the runtime of a run that ran out of
-   * memory) a turn of the event loop later: after the result has been handed back.
-   */
+  /** Frees the run's engine state (all of it, except the runtime of a run that ran out of memory). */
   private finish(outOfMemory: boolean): void {
     this.finished = true;
     this.abort?.abort();
     this.wake?.();
     if (this.poisoned) return; // Touch nothing in a module that faulted.
-    if (outOfMemory) this.leakedRuntime = true;
-    setImmediate(() => {
-      if (!this.dispose(outOfMemory)) this.host.disposeFailed?.();
-    });
-  }
-
-  /** False when the state could not be freed cleanly (the module is then in an unknown state). */
-  private dispose(outOfMemory: boolean): boolean {
     try {
       for (const deferred of this.outstanding) deferred.dispose();
       this.outstanding.clear();
       for (let i = this.handles.length - 1; i >= 0; i--) if (this.handles[i].alive) this.handles[i].dispose();
       if (this.rt) this.rt.context = undefined;
       this.vm?.dispose();
-      if (outOfMemory) this.rt?.removeInterruptHandler();
-      else this.rt?.dispose();
-      return true;
+      if (outOfMemory) {
+        this.rt?.removeInterruptHandler();
+        this.leakedRuntime = true;
+      } else {
+        this.rt?.dispose();
+      }
     } catch {
-      return false;
+      // A runtime that cannot be freed cleanly leaves the module in an unknown state.
+      this.poisoned = true;
     }
   }
 }

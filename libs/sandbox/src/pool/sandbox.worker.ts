@@ -4,7 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { QuickJSWASMModule } from 'quickjs-emscripten';
 import { loadQuickJs } from '../engine/quickjs-module';
-import { PreparedVm, runScript, type RunHost } from '../engine/script-runner';
+import { runScript, type RunHost } from '../engine/script-runner';
 import { FetchRefusedError, checkFetchUrl, guardedFetch } from '../net/guarded-fetch';
 import type { SandboxFetchRequest } from '../types';
 import { validateWith } from '../validate';
@@ -73,31 +73,7 @@ function hostFor(id: number, job: RunJobMessage): RunHost {
       parked += on ? 1 : -1;
       send({ t: 'parked', count: parked });
     },
-    disposeFailed() {
-      retire('QuickJS engine fault while freeing a run');
-    },
   };
-}
-
-/**
- * The context of the next run, built while this thread would otherwise wait for it (between sending a
- * result and receiving the next task). Never used by any script; dropped with the worker when it retires.
- */
-let spare: PreparedVm | undefined;
-
-function prepareSpare(): void {
-  if (spare || retiring || localHead < local.length) return; // a task is waiting: it builds its own
-  try {
-    spare = new PreparedVm(qjs);
-  } catch {
-    spare = undefined; // the next run builds its own, and meets (and reports) whatever went wrong
-  }
-}
-
-function takeSpare(): PreparedVm | undefined {
-  const prepared = spare;
-  spare = undefined;
-  return prepared;
 }
 
 /** A worker whose WASM memory grew past this is replaced once idle (WASM memory never shrinks). */
@@ -144,11 +120,9 @@ function runNext(): void {
       send({ t: 'validated', id: message.id, result });
       if (enginePoisoned) retire('QuickJS engine fault while compiling');
     } else {
-      void runScript(qjs, message.job, hostFor(message.id, message.job), takeSpare()).then((result) => {
+      void runScript(qjs, message.job, hostFor(message.id, message.job)).then((result) => {
         send({ t: 'result', id: message.id, result });
         if (local.length - localHead <= 1) flush();
-        // After the flush's turn: the previous run's state is freed first, then the next context is built.
-        setImmediate(() => setImmediate(prepareSpare));
         if (result.leakedRuntime) leakedRuntimes++;
         if (result.enginePoisoned) retire('QuickJS engine fault');
         else if (leakedRuntimes >= MAX_LEAKED_RUNTIMES) retire(`${leakedRuntimes} runs ran out of memory on it`, true);
