@@ -21,7 +21,7 @@ export class DomainEventsConsumer implements OnModuleInit {
       schemaFor: (type) => (DOMAIN_EVENT_TYPE_PATTERN.test(type) ? domainEventDataSchema : null),
       handle: async (event, { manager }) => (await this.executions.createForEvents([event], manager))[0],
       handleMany: (events, manager) => this.executions.createForEvents(events, manager),
-      afterCommitAll: (applied) => this.queue.runNow(applied.flatMap((a) => a.handled as CreatedExecution[])),
+      afterCommitAll: (applied) => this.queue.runCreated(applied.flatMap((a) => a.handled as CreatedExecution[])),
     });
   }
 }

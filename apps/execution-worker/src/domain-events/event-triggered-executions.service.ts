@@ -2,17 +2,21 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import type { CloudEvent, DomainEventData } from '@provisio/contracts';
 import { EVENT_ATTEMPTS } from '../executions/execution-queue.service';
+import { EXECUTION_COLUMNS, ExecutionRow, ScriptToRun, splitClaimedRow, type ClaimedRow } from '../executions/executions.repository';
 
+/** An execution created for an event, with the script it runs. */
 export interface CreatedExecution {
-  id: string;
-  script_id: string;
-  trigger_type: 'event';
+  execution: ExecutionRow;
+  script: ScriptToRun;
 }
 
 /**
- * Turns a domain event into one `pending` execution (trigger `event`) per active script of the event's
- * tenant subscribed to its type. Runs in the consumer's transaction, so the executions exist exactly
- * when the event is recorded as processed.
+ * Turns a domain event into one execution (trigger `event`) per active script of the event's tenant
+ * subscribed to its type. Runs in the consumer's transaction, so the executions exist exactly when the
+ * event is recorded as processed. They are created `running`: the worker that commits them starts
+ * them right after the commit (ExecutionQueue.runCreated); a `pending` row and a second statement to
+ * claim it would only cost a write of every row and its indexes. If the worker dies first, the sweep
+ * finds them running past their time limit and queues them.
  */
 @Injectable()
 export class EventTriggeredExecutionsService {
@@ -25,21 +29,24 @@ export class EventTriggeredExecutionsService {
       trigger_data: { event_id: event.id, event_type: event.type, source: event.source, subject: event.subject ?? null, time: event.time ?? null },
       input: event.data ?? {},
     }));
-    const created: (CreatedExecution & { idx: number })[] = await manager.query(
+    const created: (ClaimedRow & { idx: number })[] = await manager.query(
       `WITH e AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS e(idx int, tenant_id uuid, event_type text, trigger_data jsonb, input jsonb)),
             inserted AS (
-              INSERT INTO script_executions (script_id, tenant_id, status, trigger_type, trigger_data, input, max_retries)
-              SELECT sub.script_id, sub.tenant_id, 'pending', 'event', e.trigger_data, e.input, $2
+              INSERT INTO script_executions (script_id, tenant_id, status, trigger_type, trigger_data, input, max_retries, started_at)
+              SELECT sub.script_id, sub.tenant_id, 'running', 'event', e.trigger_data, e.input, $2, clock_timestamp()
                 FROM e
                 JOIN script_event_subscriptions sub ON sub.tenant_id = e.tenant_id AND sub.event_type = e.event_type AND sub.is_active
                 JOIN scripts s ON s.id = sub.script_id AND s.status = 'active'
                ORDER BY e.idx
-              RETURNING id, script_id, trigger_type, trigger_data->>'event_id' AS event_id)
-       SELECT i.id, i.script_id, i.trigger_type, e.idx FROM inserted i JOIN e ON e.trigger_data->>'event_id' = i.event_id`,
+              RETURNING ${EXECUTION_COLUMNS})
+       SELECT i.*, e.idx, s.status AS script_status, s.source, s.resource_limits, s.current_version,
+              COALESCE(ARRAY(SELECT jsonb_array_elements_text(t.settings->'allowed_fetch_hosts')), ARRAY[]::text[]) AS allowed_hosts
+         FROM inserted i JOIN e ON e.trigger_data->>'event_id' = i.trigger_data->>'event_id'
+         JOIN scripts s ON s.id = i.script_id JOIN tenants t ON t.id = s.tenant_id`,
       [JSON.stringify(rows), EVENT_ATTEMPTS - 1],
     );
     const byEvent: CreatedExecution[][] = events.map(() => []);
-    for (const { idx, ...execution } of created) byEvent[idx].push(execution);
+    for (const { idx, ...row } of created) byEvent[idx].push(splitClaimedRow(row));
     return byEvent;
   }
 }

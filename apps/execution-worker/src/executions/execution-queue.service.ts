@@ -83,41 +83,34 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /**
-   * Runs first attempts now (the consumer calls this right after its commit): no queue round trips on
-   * the happy path. A failed event-triggered run is handed to the queue for its retries; a run that
-   * cannot start (over max_concurrent_runs, an infrastructure error) is handed to the queue as is.
+   * Runs first attempts now (the execution-requests consumer calls this right after its commit): no
+   * queue round trips on the happy path. One statement claims them all (marks them running).
    */
   async runNow(executions: { id: string; trigger_type: string }[]): Promise<void> {
     if (executions.length === 0) return;
-    // One statement claims them all and one records them all: two commits per batch, not per run.
     const claimed = await this.executions.claimManyForRun(this.dataSource.manager, executions.map((e) => e.id));
     const claimedIds = new Set(claimed.map((c) => c.execution.id));
-    const queued = executions.filter((e) => !claimedIds.has(e.id)); // recorded already, or gone: the queue decides
+    // Recorded already, or gone: the queue decides.
+    await this.runCreated(claimed, executions.filter((e) => !claimedIds.has(e.id)));
+  }
+
+  /**
+   * Runs first attempts created (or claimed) running by this worker, and records them all in one
+   * statement. A failed event-triggered run is handed to the queue for its retries; a run that cannot
+   * start (other replicas hold the script's slots, an infrastructure error) is handed to the queue as is.
+   */
+  async runCreated(claimed: { execution: ExecutionRow; script: ScriptToRun }[], queued: { id: string; trigger_type: string }[] = []): Promise<void> {
+    queued = [...queued];
     const runs: { execution: ExecutionRow; scriptVersion: number; run: SandboxRun }[] = [];
-    // Grouped by script: each script's runs take and give back their concurrency slots together.
-    const byScript = new Map<string, { script: ScriptToRun; executions: ExecutionRow[] }>();
-    for (const { execution, script } of claimed) {
-      if (!this.runnable(execution, script)) {
-        queued.push(execution); // the careful path skips it
-        continue;
-      }
-      const group = byScript.get(script.id) ?? byScript.set(script.id, { script, executions: [] }).get(script.id)!;
-      group.executions.push(execution);
-    }
     await Promise.all(
-      [...byScript.values()].map(async ({ script, executions }) => {
-        let outcomes: (SandboxRun | Error)[];
+      claimed.map(async ({ execution, script }) => {
+        if (!this.runnable(execution, script)) return queued.push(execution); // the careful path skips it
         try {
-          outcomes = await this.runner.executeBatch(script, executions);
+          runs.push({ execution, scriptVersion: script.current_version, run: await this.runner.execute(execution, script) });
         } catch (error) {
-          outcomes = executions.map(() => error as Error); // Redis unreachable: the queue retries them
-        }
-        outcomes.forEach((outcome, i) => {
-          const execution = executions[i];
-          if (!(outcome instanceof Error)) return runs.push({ execution, scriptVersion: script.current_version, run: outcome });
-          if (!(outcome instanceof ConcurrencyLimitReached)) this.logger.warn({ message: 'inline run failed; queued', execution_id: execution.id, error: outcome.message });
+          if (!(error instanceof ConcurrencyLimitReached)) this.logger.warn({ message: 'inline run failed; queued', execution_id: execution.id, error: (error as Error).message });
           queued.push(execution);
-        });
+        }
       }),
     );
     const recorded = await this.runner.recordMany(this.dataSource.manager, runs);

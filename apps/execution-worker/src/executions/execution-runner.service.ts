@@ -5,13 +5,15 @@ import { APP_CONFIG, OutboxEntry, OutboxService, RateLimitedError } from '@provi
 import { ExecutionResult, resolveLimits, SandboxPool, ScriptContext } from '@provisio/sandbox';
 import type { AppConfig } from '../config';
 import { ExecutionRow, ExecutionsRepository, ScriptToRun } from './executions.repository';
-import { RunSlots } from './run-slots';
+import { RunSlots, ScriptRunGates } from './run-slots';
 import { ScriptConcurrency } from './script-concurrency.service';
 
 export const EXECUTION_SOURCE = 'provisio/execution-worker';
 
 /** The script already runs `max_concurrent_runs` times (across replicas): try again shortly. */
 export class ConcurrencyLimitReached extends RateLimitedError {}
+
+type ResourceLimitsResolved = ReturnType<typeof resolveLimits>;
 
 export interface SandboxRun {
   result: ExecutionResult;
@@ -27,6 +29,7 @@ export interface SandboxRun {
 @Injectable()
 export class ExecutionRunner {
   private readonly slots: RunSlots;
+  private readonly gates = new ScriptRunGates();
 
   constructor(
     private readonly executions: ExecutionsRepository,
@@ -51,53 +54,24 @@ export class ExecutionRunner {
   }
 
   /**
-   * Runs the script under its limits and `max_concurrent_runs` (across replicas), in one of this process's
-   * run slots: the script's slot is only taken once the run can start.
+   * Runs the script under its limits and `max_concurrent_runs`: the run waits its turn behind the
+   * script's other runs in this process (ScriptRunGates), then for one of this process's run slots, and
+   * only then takes one of the script's slots (ScriptConcurrency, across replicas). So a backlog never
+   * holds slots it cannot use yet, and only other replicas' runs can leave none free:
+   * ConcurrencyLimitReached, and the caller queues the run.
    */
   execute(execution: ExecutionRow, script: ScriptToRun): Promise<SandboxRun> {
-    return this.slots.use(() => this.executeInSlot(execution, script));
+    const limits = resolveLimits(script.resource_limits);
+    return this.gates.use(script.id, limits.max_concurrent_runs, () => this.slots.use(() => this.executeInSlot(execution, script, limits)));
   }
 
-  private async executeInSlot(execution: ExecutionRow, script: ScriptToRun): Promise<SandboxRun> {
-    const limits = resolveLimits(script.resource_limits);
-    const leaseMs = limits.max_execution_time_ms + 5_000;
-    if (!(await this.concurrency.tryAcquire(script.id, execution.id, limits.max_concurrent_runs, leaseMs))) {
-      throw this.limitReached(script, limits);
-    }
+  private async executeInSlot(execution: ExecutionRow, script: ScriptToRun, limits: ResourceLimitsResolved): Promise<SandboxRun> {
+    const token = await this.concurrency.take(script.id, limits.max_concurrent_runs, limits.max_execution_time_ms + 5_000);
+    if (!token) throw this.limitReached(script, limits);
     try {
       return await this.runInSandbox(execution, script, limits);
     } finally {
-      await this.concurrency.release(script.id, execution.id);
-    }
-  }
-
-  /**
-   * Runs several executions of ONE script (a consumer batch): one Redis round trip takes their
-   * `max_concurrent_runs` slots and one gives them back once all have run (round trips, not runs, are
-   * what costs on a small machine). Those over the limit, or whose run could not start, come back as
-   * errors (ConcurrencyLimitReached, or the infrastructure error) in their place.
-   */
-  async executeBatch(script: ScriptToRun, executions: ExecutionRow[]): Promise<(SandboxRun | Error)[]> {
-    const limits = resolveLimits(script.resource_limits);
-    const leaseMs = limits.max_execution_time_ms + 5_000;
-    const granted = await this.concurrency.tryAcquireMany(script.id, executions.map((e) => e.id), limits.max_concurrent_runs, leaseMs);
-    // The batch's runs may wait for a run slot longer than a lease: renewed while the batch runs, the
-    // leases of a process that dies still run out as soon as a single run's would.
-    const renewal = granted.size
-      ? setInterval(() => void this.concurrency.renew(script.id, [...granted], leaseMs).catch(() => undefined), Math.max(1_000, leaseMs / 3))
-      : undefined;
-    try {
-      return await Promise.all(
-        executions.map((execution) =>
-          granted.has(execution.id)
-            ? this.slots.use(() => this.runInSandbox(execution, script, limits)).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))
-            : this.limitReached(script, limits),
-        ),
-      );
-    } finally {
-      clearInterval(renewal);
-      // The runs are done either way: a failed release only leaves leases to run out.
-      await this.concurrency.release(script.id, [...granted]).catch(() => undefined);
+      this.concurrency.give(script.id, limits.max_concurrent_runs, token);
     }
   }
 
@@ -105,7 +79,7 @@ export class ExecutionRunner {
     return new ConcurrencyLimitReached(`script ${script.id} is at its max_concurrent_runs (${limits.max_concurrent_runs})`);
   }
 
-  private async runInSandbox(execution: ExecutionRow, script: ScriptToRun, limits: ReturnType<typeof resolveLimits>): Promise<SandboxRun> {
+  private async runInSandbox(execution: ExecutionRow, script: ScriptToRun, limits: ResourceLimitsResolved): Promise<SandboxRun> {
     // Both instants are taken inside the slot, so runs of a script limited to one at a time never
     // overlap on record.
     const startedAt = new Date();

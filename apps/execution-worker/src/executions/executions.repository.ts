@@ -44,7 +44,19 @@ export interface NewExecution {
 }
 
 const TERMINAL = ['completed', 'failed', 'timeout', 'cancelled', 'skipped'];
-const COLUMNS = 'id, script_id, tenant_id, status, trigger_type, trigger_data, input, retry_count, max_retries, parent_execution_id, scheduled_job_id, scheduled_for, executed_by, error';
+/** The columns of an ExecutionRow. */
+export const EXECUTION_COLUMNS = 'id, script_id, tenant_id, status, trigger_type, trigger_data, input, retry_count, max_retries, parent_execution_id, scheduled_job_id, scheduled_for, executed_by, error';
+
+/** An execution row joined with its script's columns (as the claim and create statements return it). */
+export type ClaimedRow = ExecutionRow & { script_status: string; source: string; resource_limits: ScriptToRun['resource_limits']; current_version: number; allowed_hosts: string[] };
+
+/** Splits a ClaimedRow into the execution and the script it runs. */
+export function splitClaimedRow({ script_status, source, resource_limits, current_version, allowed_hosts, ...execution }: ClaimedRow): { execution: ExecutionRow; script: ScriptToRun } {
+  return {
+    execution,
+    script: { id: execution.script_id, tenant_id: execution.tenant_id, status: script_status, source, resource_limits, current_version, allowed_hosts },
+  };
+}
 
 /** SQL of `script_executions` for the worker; every method takes the transaction to run in. */
 @Injectable()
@@ -66,21 +78,21 @@ export class ExecutionsRepository {
       `INSERT INTO script_executions (script_id, tenant_id, status, trigger_type, trigger_data, input, max_retries, executed_by, scheduled_job_id, scheduled_for)
        VALUES ${tuples.join(', ')}
        ON CONFLICT DO NOTHING
-       RETURNING ${COLUMNS}`,
+       RETURNING ${EXECUTION_COLUMNS}`,
       values,
     );
   }
 
   /** Locks the row for the run: a concurrent run of the same execution waits, then sees it terminal. */
   async lock(manager: EntityManager, id: string): Promise<ExecutionRow | undefined> {
-    const rows: ExecutionRow[] = await manager.query(`SELECT ${COLUMNS} FROM script_executions WHERE id = $1 FOR UPDATE`, [id]);
+    const rows: ExecutionRow[] = await manager.query(`SELECT ${EXECUTION_COLUMNS} FROM script_executions WHERE id = $1 FOR UPDATE`, [id]);
     return rows[0];
   }
 
   /** The retry attempt `retryCount` of a root execution, if it was already recorded. */
   async findAttempt(manager: EntityManager, rootId: string, retryCount: number): Promise<ExecutionRow | undefined> {
     const rows: ExecutionRow[] = await manager.query(
-      `SELECT ${COLUMNS} FROM script_executions WHERE parent_execution_id = $1 AND retry_count = $2 FOR UPDATE`,
+      `SELECT ${EXECUTION_COLUMNS} FROM script_executions WHERE parent_execution_id = $1 AND retry_count = $2 FOR UPDATE`,
       [rootId, retryCount],
     );
     return rows[0];
@@ -90,7 +102,7 @@ export class ExecutionsRepository {
     const [row]: ExecutionRow[] = await manager.query(
       `INSERT INTO script_executions (script_id, tenant_id, status, trigger_type, trigger_data, input, retry_count, max_retries, parent_execution_id, executed_by)
        VALUES ($1, $2, 'pending', $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9)
-       RETURNING ${COLUMNS}`,
+       RETURNING ${EXECUTION_COLUMNS}`,
       [root.script_id, root.tenant_id, root.trigger_type, JSON.stringify(root.trigger_data), JSON.stringify(root.input), retryCount, root.max_retries, root.id, root.executed_by],
     );
     return row;
@@ -112,41 +124,33 @@ export class ExecutionsRepository {
    * hot path). Undefined when the execution is missing or already recorded.
    */
   async claimForRun(manager: EntityManager, id: string): Promise<{ execution: ExecutionRow; script: ScriptToRun } | undefined> {
-    const rows: (ExecutionRow & { script_status: string; source: string; resource_limits: ScriptToRun['resource_limits']; current_version: number; allowed_hosts: string[] })[] = await manager.query(
+    const rows: ClaimedRow[] = await manager.query(
       `WITH claimed AS (
          UPDATE script_executions SET status = 'running', started_at = clock_timestamp()
           WHERE id = $1 AND status IN ('pending', 'queued', 'running')
-          RETURNING ${COLUMNS})
+          RETURNING ${EXECUTION_COLUMNS})
        SELECT c.*, s.status AS script_status, s.source, s.resource_limits, s.current_version,
               COALESCE(ARRAY(SELECT jsonb_array_elements_text(t.settings->'allowed_fetch_hosts')), ARRAY[]::text[]) AS allowed_hosts
          FROM claimed c JOIN scripts s ON s.id = c.script_id JOIN tenants t ON t.id = s.tenant_id`,
       [id],
     );
-    if (rows.length === 0) return undefined;
-    const { script_status, source, resource_limits, current_version, allowed_hosts, ...execution } = rows[0];
-    return {
-      execution,
-      script: { id: execution.script_id, tenant_id: execution.tenant_id, status: script_status, source, resource_limits, current_version, allowed_hosts },
-    };
+    return rows.length ? splitClaimedRow(rows[0]) : undefined;
   }
 
   /** `claimForRun` for many executions at once (one statement, one commit). */
   async claimManyForRun(manager: EntityManager, ids: string[]): Promise<{ execution: ExecutionRow; script: ScriptToRun }[]> {
     if (ids.length === 0) return [];
-    const rows: (ExecutionRow & { script_status: string; source: string; resource_limits: ScriptToRun['resource_limits']; current_version: number; allowed_hosts: string[] })[] = await manager.query(
+    const rows: ClaimedRow[] = await manager.query(
       `WITH claimed AS (
          UPDATE script_executions SET status = 'running', started_at = clock_timestamp()
           WHERE id = ANY($1::uuid[]) AND status IN ('pending', 'queued', 'running')
-          RETURNING ${COLUMNS})
+          RETURNING ${EXECUTION_COLUMNS})
        SELECT c.*, s.status AS script_status, s.source, s.resource_limits, s.current_version,
               COALESCE(ARRAY(SELECT jsonb_array_elements_text(t.settings->'allowed_fetch_hosts')), ARRAY[]::text[]) AS allowed_hosts
          FROM claimed c JOIN scripts s ON s.id = c.script_id JOIN tenants t ON t.id = s.tenant_id`,
       [ids],
     );
-    return rows.map(({ script_status, source, resource_limits, current_version, allowed_hosts, ...execution }) => ({
-      execution,
-      script: { id: execution.script_id, tenant_id: execution.tenant_id, status: script_status, source, resource_limits, current_version, allowed_hosts },
-    }));
+    return rows.map(splitClaimedRow);
   }
 
   /** Records many runs in one statement, each only if not recorded yet (RETURNING id). */
@@ -174,7 +178,7 @@ export class ExecutionsRepository {
   }
 
   async find(manager: EntityManager, id: string): Promise<ExecutionRow | undefined> {
-    const rows: ExecutionRow[] = await manager.query(`SELECT ${COLUMNS} FROM script_executions WHERE id = $1`, [id]);
+    const rows: ExecutionRow[] = await manager.query(`SELECT ${EXECUTION_COLUMNS} FROM script_executions WHERE id = $1`, [id]);
     return rows[0];
   }
 

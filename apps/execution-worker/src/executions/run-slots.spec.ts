@@ -1,4 +1,4 @@
-import { RunSlots } from './run-slots';
+import { RunSlots, ScriptRunGates } from './run-slots';
 
 describe('RunSlots', () => {
   it('runs at most `size` at once, the rest in arrival order, and frees slots on failure too', async () => {
@@ -26,5 +26,31 @@ describe('RunSlots', () => {
     }
     expect(await Promise.all(results)).toEqual(['boom', 2, 3, 4, 5]);
     expect({ peak, order, queued: slots.queued }).toEqual({ peak: 2, order: [1, 2, 3, 4, 5], queued: 0 });
+  });
+});
+
+describe('ScriptRunGates', () => {
+  it("runs at most a script's limit at once, other scripts unhindered, and forgets idle scripts", async () => {
+    const gates = new ScriptRunGates();
+    const running = new Map<string, number>();
+    const peak = new Map<string, number>();
+    const releases: (() => void)[] = [];
+    const work = (script: string, limit: number) =>
+      gates.use(script, limit, async () => {
+        running.set(script, (running.get(script) ?? 0) + 1);
+        peak.set(script, Math.max(peak.get(script) ?? 0, running.get(script)!));
+        await new Promise<void>((resolve) => releases.push(resolve));
+        running.set(script, running.get(script)! - 1);
+      });
+    const all = [...Array.from({ length: 5 }, () => work('a', 2)), ...Array.from({ length: 3 }, () => work('b', 3))];
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(Object.fromEntries(running)).toEqual({ a: 2, b: 3 });
+    while (releases.length) {
+      releases.shift()!();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all(all);
+    expect(Object.fromEntries(peak)).toEqual({ a: 2, b: 3 });
+    expect(gates.size).toBe(0);
   });
 });

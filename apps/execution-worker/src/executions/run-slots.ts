@@ -8,7 +8,7 @@ export class RunSlots {
   private free: number;
   private readonly waiting: (() => void)[] = [];
 
-  constructor(size: number) {
+  constructor(private readonly size: number) {
     this.free = size;
   }
 
@@ -28,5 +28,38 @@ export class RunSlots {
   /** Runs waiting for a slot (a gauge for operators). */
   get queued(): number {
     return this.waiting.length;
+  }
+
+  /** Nothing runs and nothing waits. */
+  get idle(): boolean {
+    return this.free === this.size && this.waiting.length === 0;
+  }
+}
+
+/**
+ * One script's runs in this process, at most its `max_concurrent_runs` at once, in arrival order. A run
+ * takes its place here before it takes one of the process's RunSlots, so a burst of one script never
+ * fills the run slots with runs that cannot start, and this process never asks Redis (which enforces
+ * the limit across replicas) for more slots than the script may have: only another replica's runs can
+ * make Redis refuse.
+ */
+export class ScriptRunGates {
+  private readonly gates = new Map<string, RunSlots>();
+
+  async use<T>(scriptId: string, limit: number, work: () => Promise<T>): Promise<T> {
+    // Keyed by the limit too: a script saved with a new limit gets a new gate (the old one drains).
+    const key = `${scriptId}:${limit}`;
+    let gate = this.gates.get(key);
+    if (!gate) this.gates.set(key, (gate = new RunSlots(limit)));
+    try {
+      return await gate.use(work);
+    } finally {
+      if (gate.idle && this.gates.get(key) === gate) this.gates.delete(key);
+    }
+  }
+
+  /** Scripts with runs here (a gauge, and for tests: gates of idle scripts are dropped). */
+  get size(): number {
+    return this.gates.size;
   }
 }

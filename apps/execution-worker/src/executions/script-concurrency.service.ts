@@ -1,14 +1,20 @@
-import { createHash } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { createHash, randomUUID } from 'node:crypto';
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { RedisService } from '@provisio/platform';
 
 /**
- * `max_concurrent_runs` per script across every replica: a Redis sorted set of running execution ids
- * scored by lease expiry. A holder that dies stops renewing nothing — its lease simply runs out.
+ * `max_concurrent_runs` per script across every replica: a Redis sorted set of slot holders scored by
+ * lease expiry. A holder that dies releases nothing: its leases simply run out.
  *
- * Takes slots for several executions of one script at once (a consumer batch): one round trip for the
- * batch, not one per run. KEYS[1] the set; ARGV: now, limit, lease expiry, lease ms, then the execution
- * ids, granted in order while there is room. Answers the ids that hold a slot.
+ * The slots this process holds are its own tokens (`<process>:<n>`), not execution ids, so one slot
+ * serves run after run: `take` hands out a token the process already holds when it can (no round trip),
+ * asks Redis for as many more as runs are waiting (one round trip for all that arrive in the same turn
+ * of the event loop), and `give` hands a token to the next run waiting for one. Tokens nobody wants
+ * for LINGER_MS go back to Redis, so other replicas get them; held ones are renewed while held. A round
+ * trip per run is what costs on a small machine, not the run.
+ *
+ * KEYS[1] the set; ARGV: now, limit, lease expiry, lease ms, then the holder ids, granted in order while
+ * there is room. Answers the ids that hold a slot.
  */
 const ACQUIRE = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -30,9 +36,132 @@ end
 return granted`;
 const ACQUIRE_SHA = createHash('sha1').update(ACQUIRE).digest('hex');
 
+/** How long a token nobody asks for stays with this process before it goes back to Redis. */
+const LINGER_MS = 50;
+
+/** This process's hold on one script's slots. */
+interface ScriptSlots {
+  limit: number;
+  leaseMs: number;
+  /** Tokens Redis granted this process and that it has not released. */
+  held: Set<string>;
+  /** Held tokens no run uses right now. */
+  idle: string[];
+  /** Runs waiting for a token, in order. */
+  waiting: ((token: string | undefined | Error) => void)[];
+  acquiring: boolean;
+  flushScheduled: boolean;
+  linger?: NodeJS.Timeout;
+  renewal?: NodeJS.Timeout;
+}
+
 @Injectable()
-export class ScriptConcurrency {
+export class ScriptConcurrency implements OnModuleDestroy {
+  private readonly process = randomUUID();
+  private next = 0;
+  private readonly scripts = new Map<string, ScriptSlots>();
+
   constructor(private readonly redis: RedisService) {}
+
+  /**
+   * A slot for one run of the script: a token to `give` back when the run ends, or undefined when the
+   * script's `limit` slots are all held (by other replicas: callers keep this process's own runs of a
+   * script within the limit).
+   */
+  take(scriptId: string, limit: number, leaseMs: number): Promise<string | undefined> {
+    const key = `${scriptId}:${limit}`;
+    let slots = this.scripts.get(key);
+    if (!slots) this.scripts.set(key, (slots = { limit, leaseMs, held: new Set(), idle: [], waiting: [], acquiring: false, flushScheduled: false }));
+    slots.leaseMs = Math.max(slots.leaseMs, leaseMs);
+    const token = slots.idle.pop();
+    if (token) return Promise.resolve(token);
+    return new Promise((resolve, reject) => {
+      slots.waiting.push((answer) => (answer instanceof Error ? reject(answer) : resolve(answer)));
+      this.scheduleAcquire(scriptId, key, slots);
+    });
+  }
+
+  /** Gives back the token of a run that ended: to the next run waiting, or idle until LINGER_MS passes. */
+  give(scriptId: string, limit: number, token: string): void {
+    const key = `${scriptId}:${limit}`;
+    const slots = this.scripts.get(key);
+    if (!slots?.held.has(token)) return;
+    const waiter = slots.waiting.shift();
+    if (waiter) return waiter(token);
+    slots.idle.push(token);
+    slots.linger ??= setTimeout(() => this.releaseIdle(scriptId, key, slots), LINGER_MS);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    const all = [...this.scripts.entries()];
+    this.scripts.clear();
+    await Promise.all(
+      all.map(([key, slots]) => {
+        clearTimeout(slots.linger);
+        clearInterval(slots.renewal);
+        slots.waiting.splice(0).forEach((waiter) => waiter(undefined));
+        return this.release(key.slice(0, key.lastIndexOf(':')), [...slots.held]).catch(() => undefined);
+      }),
+    );
+  }
+
+  private scheduleAcquire(scriptId: string, key: string, slots: ScriptSlots): void {
+    if (slots.flushScheduled || slots.acquiring) return;
+    slots.flushScheduled = true;
+    // The runs that ask in the same turn of the event loop share one round trip.
+    setImmediate(() => {
+      slots.flushScheduled = false;
+      void this.acquire(scriptId, key, slots);
+    });
+  }
+
+  private async acquire(scriptId: string, key: string, slots: ScriptSlots): Promise<void> {
+    const wanted = Math.min(slots.waiting.length, slots.limit - slots.held.size);
+    const askers = slots.waiting.splice(0, slots.waiting.length);
+    if (wanted <= 0) return askers.forEach((waiter) => waiter(undefined));
+    slots.acquiring = true;
+    const tokens = Array.from({ length: wanted }, () => `${this.process}:${this.next++}`);
+    let granted: string[];
+    try {
+      granted = [...(await this.tryAcquireMany(scriptId, tokens, slots.limit, slots.leaseMs))];
+    } catch (error) {
+      // Redis unreachable: the callers fail (an infrastructure error, retried), and the next ask tries again.
+      slots.acquiring = false;
+      askers.forEach((waiter) => waiter(error as Error));
+      if (slots.waiting.length) this.scheduleAcquire(scriptId, key, slots);
+      else if (!slots.held.size) this.forget(key, slots);
+      return;
+    }
+    slots.acquiring = false;
+    for (const token of granted) slots.held.add(token);
+    if (slots.held.size && !slots.renewal) {
+      // Held tokens outlive a single run's lease: renewed while held; a dead process's still run out.
+      slots.renewal = setInterval(() => void this.renew(scriptId, [...slots.held], slots.leaseMs).catch(() => undefined), Math.max(1_000, slots.leaseMs / 3));
+      slots.renewal.unref();
+    }
+    askers.forEach((waiter, i) => waiter(granted[i]));
+    if (slots.waiting.length) this.scheduleAcquire(scriptId, key, slots);
+    else if (!slots.held.size) this.forget(key, slots);
+  }
+
+  private releaseIdle(scriptId: string, key: string, slots: ScriptSlots): void {
+    slots.linger = undefined;
+    const tokens = slots.idle.splice(0);
+    for (const token of tokens) slots.held.delete(token);
+    void this.release(scriptId, tokens).catch(() => undefined); // a failed release only leaves leases to run out
+    if (!slots.held.size && !slots.waiting.length && !slots.acquiring) this.forget(key, slots);
+  }
+
+  private forget(key: string, slots: ScriptSlots): void {
+    clearInterval(slots.renewal);
+    slots.renewal = undefined;
+    if (this.scripts.get(key) === slots) this.scripts.delete(key);
+  }
+
+  /** Scripts this process holds slots of, or waits for (a gauge, and for tests: idle ones are forgotten). */
+  get scriptsHeld(): number {
+    return this.scripts.size;
+  }
 
   /** Takes a slot for `executionId` if fewer than `limit` runs of the script hold one. */
   async tryAcquire(scriptId: string, executionId: string, limit: number, leaseMs: number): Promise<boolean> {
@@ -52,12 +181,12 @@ export class ScriptConcurrency {
     return new Set(granted);
   }
 
-  /** Extends the leases of slots `executionIds` still hold (those already gone stay gone). */
-  async renew(scriptId: string, executionIds: string[], leaseMs: number): Promise<void> {
-    if (executionIds.length === 0) return;
+  /** Extends the leases of slots `holders` still have (those already gone stay gone). */
+  async renew(scriptId: string, holders: string[], leaseMs: number): Promise<void> {
+    if (holders.length === 0) return;
     const expiresAt = String(Date.now() + leaseMs);
     const key = this.key(scriptId);
-    await Promise.all([this.redis.client.zadd(key, 'XX', ...executionIds.flatMap((id) => [expiresAt, id])), this.redis.client.pexpire(key, leaseMs)]);
+    await Promise.all([this.redis.client.zadd(key, 'XX', ...holders.flatMap((id) => [expiresAt, id])), this.redis.client.pexpire(key, leaseMs)]);
   }
 
   async release(scriptId: string, executionIds: string | string[]): Promise<void> {
