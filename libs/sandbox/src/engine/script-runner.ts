@@ -156,7 +156,8 @@ class ScriptRun {
   private memoryExceeded = false;
   private peakMemory = 0;
   private leakedRuntime = false;
-  private nextMemoryCheck = 0;
+  // A run shorter than one interval is measured once, at its end (a full heap walk is not free).
+  private nextMemoryCheck = Date.now() + MEMORY_CHECK_INTERVAL_MS;
   private finished = false;
   private poisoned = false;
   private apiCalls = 0;
