@@ -99,8 +99,8 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
    * statement. A failed event-triggered run is handed to the queue for its retries; a run that cannot
    * start (other replicas hold the script's slots, an infrastructure error) is handed to the queue as is.
    */
-  async runCreated(claimed: { execution: ExecutionRow; script: ScriptToRun }[], queued: { id: string; trigger_type: string }[] = []): Promise<void> {
-    queued = [...queued];
+  async runCreated(claimed: { execution: ExecutionRow; script: ScriptToRun }[], notClaimed: { id: string; trigger_type: string }[] = []): Promise<void> {
+    const queued = [...notClaimed];
     const runs: { execution: ExecutionRow; scriptVersion: number; run: SandboxRun }[] = [];
     await Promise.all(
       claimed.map(async ({ execution, script }) => {

@@ -39,8 +39,10 @@ const ACQUIRE_SHA = createHash('sha1').update(ACQUIRE).digest('hex');
 /** How long a token nobody asks for stays with this process before it goes back to Redis. */
 const LINGER_MS = 50;
 
-/** This process's hold on one script's slots. */
+/** This process's hold on one script's slots (per limit: a script saved with a new limit starts afresh). */
 interface ScriptSlots {
+  scriptId: string;
+  key: string;
   limit: number;
   leaseMs: number;
   /** Tokens Redis granted this process and that it has not released. */
@@ -71,91 +73,84 @@ export class ScriptConcurrency implements OnModuleDestroy {
   take(scriptId: string, limit: number, leaseMs: number): Promise<string | undefined> {
     const key = `${scriptId}:${limit}`;
     let slots = this.scripts.get(key);
-    if (!slots) this.scripts.set(key, (slots = { limit, leaseMs, held: new Set(), idle: [], waiting: [], acquiring: false, flushScheduled: false }));
+    if (!slots) this.scripts.set(key, (slots = { scriptId, key, limit, leaseMs, held: new Set(), idle: [], waiting: [], acquiring: false, flushScheduled: false }));
     slots.leaseMs = Math.max(slots.leaseMs, leaseMs);
     const token = slots.idle.pop();
     if (token) return Promise.resolve(token);
     return new Promise((resolve, reject) => {
       slots.waiting.push((answer) => (answer instanceof Error ? reject(answer) : resolve(answer)));
-      this.scheduleAcquire(scriptId, key, slots);
+      this.scheduleAcquire(slots);
     });
   }
 
   /** Gives back the token of a run that ended: to the next run waiting, or idle until LINGER_MS passes. */
   give(scriptId: string, limit: number, token: string): void {
-    const key = `${scriptId}:${limit}`;
-    const slots = this.scripts.get(key);
+    const slots = this.scripts.get(`${scriptId}:${limit}`);
     if (!slots?.held.has(token)) return;
     const waiter = slots.waiting.shift();
     if (waiter) return waiter(token);
     slots.idle.push(token);
-    slots.linger ??= setTimeout(() => this.releaseIdle(scriptId, key, slots), LINGER_MS);
+    slots.linger ??= setTimeout(() => this.releaseIdle(slots), LINGER_MS);
   }
 
   async onModuleDestroy(): Promise<void> {
-    const all = [...this.scripts.entries()];
+    const all = [...this.scripts.values()];
     this.scripts.clear();
     await Promise.all(
-      all.map(([key, slots]) => {
+      all.map((slots) => {
         clearTimeout(slots.linger);
         clearInterval(slots.renewal);
         slots.waiting.splice(0).forEach((waiter) => waiter(undefined));
-        return this.release(key.slice(0, key.lastIndexOf(':')), [...slots.held]).catch(() => undefined);
+        return this.release(slots.scriptId, [...slots.held]).catch(() => undefined);
       }),
     );
   }
 
-  private scheduleAcquire(scriptId: string, key: string, slots: ScriptSlots): void {
+  private scheduleAcquire(slots: ScriptSlots): void {
     if (slots.flushScheduled || slots.acquiring) return;
     slots.flushScheduled = true;
     // The runs that ask in the same turn of the event loop share one round trip.
     setImmediate(() => {
       slots.flushScheduled = false;
-      void this.acquire(scriptId, key, slots);
+      void this.acquire(slots);
     });
   }
 
-  private async acquire(scriptId: string, key: string, slots: ScriptSlots): Promise<void> {
+  private async acquire(slots: ScriptSlots): Promise<void> {
     const wanted = Math.min(slots.waiting.length, slots.limit - slots.held.size);
     const askers = slots.waiting.splice(0, slots.waiting.length);
     if (wanted <= 0) return askers.forEach((waiter) => waiter(undefined));
     slots.acquiring = true;
     const tokens = Array.from({ length: wanted }, () => `${this.process}:${this.next++}`);
-    let granted: string[];
-    try {
-      granted = [...(await this.tryAcquireMany(scriptId, tokens, slots.limit, slots.leaseMs))];
-    } catch (error) {
-      // Redis unreachable: the callers fail (an infrastructure error, retried), and the next ask tries again.
-      slots.acquiring = false;
-      askers.forEach((waiter) => waiter(error as Error));
-      if (slots.waiting.length) this.scheduleAcquire(scriptId, key, slots);
-      else if (!slots.held.size) this.forget(key, slots);
-      return;
-    }
+    // Redis unreachable: the callers fail (an infrastructure error, retried), and the next ask tries again.
+    const answers: (string | undefined | Error)[] = await this.tryAcquireMany(slots.scriptId, tokens, slots.limit, slots.leaseMs).then(
+      (granted) => [...granted],
+      (error: Error) => askers.map(() => error),
+    );
     slots.acquiring = false;
-    for (const token of granted) slots.held.add(token);
+    for (const answer of answers) if (typeof answer === 'string') slots.held.add(answer);
     if (slots.held.size && !slots.renewal) {
       // Held tokens outlive a single run's lease: renewed while held; a dead process's still run out.
-      slots.renewal = setInterval(() => void this.renew(scriptId, [...slots.held], slots.leaseMs).catch(() => undefined), Math.max(1_000, slots.leaseMs / 3));
+      slots.renewal = setInterval(() => void this.renew(slots.scriptId, [...slots.held], slots.leaseMs).catch(() => undefined), Math.max(1_000, slots.leaseMs / 3));
       slots.renewal.unref();
     }
-    askers.forEach((waiter, i) => waiter(granted[i]));
-    if (slots.waiting.length) this.scheduleAcquire(scriptId, key, slots);
-    else if (!slots.held.size) this.forget(key, slots);
+    askers.forEach((waiter, i) => waiter(answers[i]));
+    if (slots.waiting.length) this.scheduleAcquire(slots);
+    else if (!slots.held.size) this.forget(slots);
   }
 
-  private releaseIdle(scriptId: string, key: string, slots: ScriptSlots): void {
+  private releaseIdle(slots: ScriptSlots): void {
     slots.linger = undefined;
     const tokens = slots.idle.splice(0);
     for (const token of tokens) slots.held.delete(token);
-    void this.release(scriptId, tokens).catch(() => undefined); // a failed release only leaves leases to run out
-    if (!slots.held.size && !slots.waiting.length && !slots.acquiring) this.forget(key, slots);
+    void this.release(slots.scriptId, tokens).catch(() => undefined); // a failed release only leaves leases to run out
+    if (!slots.held.size && !slots.waiting.length && !slots.acquiring) this.forget(slots);
   }
 
-  private forget(key: string, slots: ScriptSlots): void {
+  private forget(slots: ScriptSlots): void {
     clearInterval(slots.renewal);
     slots.renewal = undefined;
-    if (this.scripts.get(key) === slots) this.scripts.delete(key);
+    if (this.scripts.get(slots.key) === slots) this.scripts.delete(slots.key);
   }
 
   /** Scripts this process holds slots of, or waits for (a gauge, and for tests: idle ones are forgotten). */
