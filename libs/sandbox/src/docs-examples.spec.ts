@@ -1,8 +1,8 @@
 // The examples in docs/script-api.md run as documented (the page cannot drift from the code).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadQuickJs } from './engine/quickjs-module';
 import { runScript } from './engine/script-runner';
+import { EngineShelf } from './engine/snapshot-engine';
 import { resolveLimits } from './limits';
 import type { SandboxFetchRequest } from './types';
 import { validate } from './validate';
@@ -16,9 +16,10 @@ function example(heading: string): string {
   return match[1];
 }
 
+const engines = new EngineShelf();
+
 async function run(source: string, context: unknown, fetched: SandboxFetchRequest[] = []) {
-  const qjs = await loadQuickJs();
-  const raw = await runScript(qjs, { source, contextJson: JSON.stringify(context), limits: resolveLimits() }, {
+  const raw = await runScript(engines, { source, contextJson: JSON.stringify(context), limits: resolveLimits() }, {
     fetch: async (request) => {
       fetched.push(request);
       return { status: 200, body: '{}' };

@@ -1,5 +1,6 @@
-// The QuickJS WebAssembly module of this thread (the release build of the synchronous variant).
-// Loaded once per thread; dropped and reloaded when a run poisoned it.
+// QuickJS WebAssembly modules (the release build of the synchronous variant): the shared one of this
+// thread (compiling and validating; dropped and reloaded when it faulted), and private instances,
+// one per snapshot engine (engine/snapshot-engine.ts).
 import { createRequire } from 'node:module';
 import { newQuickJSWASMModule, RELEASE_SYNC, type QuickJSSyncVariant, type QuickJSWASMModule } from 'quickjs-emscripten';
 
@@ -29,6 +30,11 @@ export function loadQuickJs(): Promise<QuickJSWASMModule> {
     },
   );
   return loading;
+}
+
+/** A module instance of its own (its own linear memory), for one snapshot engine. */
+export function newQuickJsInstance(): Promise<QuickJSWASMModule> {
+  return newQuickJSWASMModule(VARIANT);
 }
 
 /** Forgets a module whose memory can no longer be trusted; the next `loadQuickJs()` instantiates a new one. */

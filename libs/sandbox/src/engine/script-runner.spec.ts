@@ -1,14 +1,15 @@
 // The run itself, in the test's own thread (the pool adds only transport around it).
 import { resolveLimits, type ResourceLimits } from '../limits';
 import type { SandboxFetchRequest } from '../types';
-import { loadQuickJs } from './quickjs-module';
 import { MAX_LOG_LINES, TRUNCATED_MARKER, runScript, type RunHost } from './script-runner';
+import { EngineShelf } from './snapshot-engine';
 
 const noFetch: RunHost = { fetch: async () => Promise.reject(new Error('no network in this test')) };
 
+const engines = new EngineShelf();
+
 async function run(source: string, context: unknown = {}, limits: Partial<ResourceLimits> = {}, host: RunHost = noFetch) {
-  const qjs = await loadQuickJs();
-  const raw = await runScript(qjs, { source, contextJson: JSON.stringify(context), limits: resolveLimits(limits) }, host);
+  const raw = await runScript(engines, { source, contextJson: JSON.stringify(context), limits: resolveLimits(limits) }, host);
   return { ...raw, output: raw.outputJson === null ? null : JSON.parse(raw.outputJson) };
 }
 

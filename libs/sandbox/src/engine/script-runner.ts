@@ -1,31 +1,17 @@
-// Runs ONE script execution in a brand-new QuickJS runtime and context, then throws both away.
-// A fresh runtime costs little next to a fresh context (the context's built-ins dominate), so no
-// engine state at all survives a run: no globals, prototypes, atoms, jobs or heap — and each run's
-// memory limit and interrupt deadline are its own, even while several runs of one worker wait on
-// I/O at the same time. This is the same code in a worker thread and in the calling thread (tests);
-// the pool only moves requests and results around it.
+// Runs ONE script execution on a snapshot engine (engine/snapshot-engine.ts): a QuickJS runtime and
+// context in the exact state they had before any script ran, put back into that state when the run
+// ends. No engine state of a run survives it: no globals, prototypes, atoms, jobs or heap. Each run's
+// memory limit and interrupt deadline are its own, and runs of one worker that wait on I/O at the same
+// time each hold an engine of their own. This is the same code in a worker thread and in the calling
+// thread (tests); the pool only moves requests and results around it.
 import { performance } from 'node:perf_hooks';
-import type { Intrinsics, QuickJSContext, QuickJSDeferredPromise, QuickJSHandle, QuickJSRuntime, QuickJSWASMModule } from 'quickjs-emscripten';
-import { installFastHostCalls } from './fast-host-calls';
-import { installHostApi, newFetchResponse, SCRIPT_FILENAME, type ConsoleLevel, type FetchCall } from '../host/host-api';
+import type { QuickJSContext, QuickJSDeferredPromise, QuickJSHandle, QuickJSRuntime } from 'quickjs-emscripten';
+import type { EngineShelf, EngineTenant, SnapshotEngine } from './snapshot-engine';
+import { newFetchResponse, SCRIPT_FILENAME, type ConsoleLevel, type FetchCall } from '../host/host-api';
 import type { ResourceLimits } from '../limits';
 import type { ExecutionStatus, LogEntry, SandboxFetchRequest, SandboxFetchResponse } from '../types';
 
-/**
- * Language built-ins a script gets. Left out on purpose: `Proxy` and typed arrays / ArrayBuffer
- * (rarely useful to a provisioning hook, historically the richest source of engine bugs, and together
- * ~40 % of the cost of creating a context).
- */
-export const SCRIPT_INTRINSICS: Intrinsics = {
-  BaseObjects: true,
-  Date: true,
-  Eval: true,
-  StringNormalize: true,
-  RegExp: true,
-  JSON: true,
-  MapSet: true,
-  Promise: true,
-};
+export { SCRIPT_INTRINSICS } from './snapshot-engine';
 
 export const MAX_LOG_LINES = 1000;
 export const MAX_LOG_BYTES = 64 * 1024;
@@ -66,16 +52,9 @@ export interface RawRunResult {
   metrics: { duration_ms: number; memory_used_bytes: number; api_call_count: number };
   /**
    * The WASM engine itself failed (a host stack overflow or a trap inside QuickJS). Its memory can no
-   * longer be trusted: the owner must drop this QuickJS module (the pool retires the worker).
+   * longer be trusted: its engine was dropped, not reset.
    */
   enginePoisoned?: boolean;
-  /**
-   * The run ended out of memory and its runtime was deliberately not freed: QuickJS can leave leaked
-   * references behind on out-of-memory paths, and freeing such a runtime trips an assertion that
-   * aborts the whole WASM module (every other run on the worker). The owner recycles the worker after
-   * enough of these.
-   */
-  leakedRuntime?: boolean;
 }
 
 type Outcome = { status: ExecutionStatus; outputJson: string | null; error: string | null };
@@ -133,29 +112,36 @@ function limitOutcome(name: string, message: string, limits: ResourceLimits): Ou
 const LINE_IN_STACK = new RegExp(`(?:\\(|at )${SCRIPT_FILENAME.replace('.', '\\.')}(?::(\\d+))?`);
 
 /**
- * Executes `job` in a fresh QuickJS runtime of `qjs`. Never throws: every outcome, including an
- * engine fault, is a result.
+ * Executes `job` on an engine of `shelf`, then gives the engine back (reset, or dropped after an
+ * engine fault). Never throws: every outcome, including an engine fault, is a result.
  */
-export function runScript(qjs: QuickJSWASMModule, job: RunJob, host: RunHost): Promise<RawRunResult> {
-  return new ScriptRun(qjs, job, host).run();
+export async function runScript(shelf: EngineShelf, job: RunJob, host: RunHost): Promise<RawRunResult> {
+  let engine: SnapshotEngine;
+  try {
+    engine = await shelf.take();
+  } catch (error) {
+    const message = `sandbox error: no engine could be started: ${error instanceof Error ? error.message : String(error)}`;
+    return { status: 'failed', outputJson: null, error: message, logs: [], metrics: { duration_ms: 0, memory_used_bytes: 0, api_call_count: 0 } };
+  }
+  const result = await new ScriptRun(engine, job, host).run();
+  shelf.give(engine, result.enginePoisoned === true);
+  return result;
 }
 
-class ScriptRun {
+class ScriptRun implements EngineTenant {
   private readonly startedAt = performance.now();
   private readonly deadline: number;
   private readonly logs = new LogSink();
   private abort?: AbortController;
   private readonly outstanding = new Set<QuickJSDeferredPromise>();
-  private readonly handles: QuickJSHandle[] = [];
-  private rt?: QuickJSRuntime;
-  private vm?: QuickJSContext;
-  private json?: QuickJSHandle;
-  private parse?: QuickJSHandle;
-  private stringify?: QuickJSHandle;
+  private readonly rt: QuickJSRuntime;
+  private readonly vm: QuickJSContext;
+  private readonly json: QuickJSHandle;
+  private readonly parse: QuickJSHandle;
+  private readonly stringify: QuickJSHandle;
   private interrupted = false;
   private memoryExceeded = false;
   private peakMemory = 0;
-  private leakedRuntime = false;
   // A run shorter than one interval is measured once, at its end (a full heap walk is not free).
   private nextMemoryCheck = Date.now() + MEMORY_CHECK_INTERVAL_MS;
   private finished = false;
@@ -164,11 +150,13 @@ class ScriptRun {
   private wake: (() => void) | null = null;
 
   constructor(
-    private readonly qjs: QuickJSWASMModule,
+    engine: SnapshotEngine,
     private readonly job: RunJob,
     private readonly host: RunHost,
   ) {
     this.deadline = Date.now() + job.limits.max_execution_time_ms;
+    ({ rt: this.rt, vm: this.vm, json: this.json, parse: this.parse, stringify: this.stringify } = engine);
+    engine.lease(this);
   }
 
   async run(): Promise<RawRunResult> {
@@ -182,15 +170,44 @@ class ScriptRun {
     this.host.vmEnter?.(this.deadline);
     const memory = this.poisoned ? this.peakMemory : Math.max(this.memoryUsed(), this.peakMemory);
     if (!this.poisoned && (this.memoryExceeded || memory > this.job.limits.max_memory_bytes)) outcome = this.outOfMemory();
-    this.finish(outcome.error?.startsWith('out of memory') === true);
+    this.finish();
     this.host.vmLeave?.();
     return {
       ...outcome,
       logs: this.logs.entries,
       metrics: { duration_ms: Math.round((performance.now() - this.startedAt) * 1000) / 1000, memory_used_bytes: memory, api_call_count: this.apiCalls },
       ...(this.poisoned ? { enginePoisoned: true } : {}),
-      ...(this.leakedRuntime ? { leakedRuntime: true } : {}),
     };
+  }
+
+  // ---- EngineTenant: the engine's interrupt handler and host API call these while this run holds it ----
+
+  interrupt(): boolean {
+    const now = Date.now();
+    if (now > this.deadline) {
+      this.interrupted = true;
+      return true;
+    }
+    if (now >= this.nextMemoryCheck) {
+      this.nextMemoryCheck = now + MEMORY_CHECK_INTERVAL_MS;
+      if (this.memoryUsed() > this.job.limits.max_memory_bytes) {
+        this.memoryExceeded = this.interrupted = true;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  logOpen(): boolean {
+    return this.logs.open;
+  }
+
+  log(level: ConsoleLevel, message: string): void {
+    this.logs.write(level, message);
+  }
+
+  fetch(call: FetchCall): QuickJSHandle {
+    return this.startFetch(call);
   }
 
   private fault(error: unknown): Outcome {
@@ -208,80 +225,46 @@ class ScriptRun {
     return { status: 'failed', outputJson: null, error: `sandbox error: ${error instanceof Error ? error.message : String(error)}` };
   }
 
-  private keep(handle: QuickJSHandle): QuickJSHandle {
-    this.handles.push(handle);
-    return handle;
-  }
-
   private async execute(): Promise<Outcome> {
+    // Handles made during a run are never disposed: resetting the engine frees everything at once.
+    const { rt, vm } = this;
     const { limits } = this.job;
-    const rt = (this.rt = this.qjs.newRuntime());
     rt.setMemoryLimit(limits.max_memory_bytes);
     rt.setMaxStackSize(limits.max_stack_size_bytes);
-    rt.setInterruptHandler(() => {
-      const now = Date.now();
-      if (now > this.deadline) {
-        this.interrupted = true;
-        return true;
-      }
-      if (now >= this.nextMemoryCheck) {
-        this.nextMemoryCheck = now + MEMORY_CHECK_INTERVAL_MS;
-        if (this.memoryUsed() > limits.max_memory_bytes) {
-          this.memoryExceeded = this.interrupted = true;
-          return true;
-        }
-      }
-      return false;
-    });
-    const vm = (this.vm = rt.newContext({ intrinsics: SCRIPT_INTRINSICS }));
-    // computeMemoryUsage() would otherwise create a second, throw-away context.
-    rt.context = vm;
-    installFastHostCalls(rt, vm);
-
-    // Captured before any script code runs: a script that replaces JSON.* cannot forge its result.
-    const json = (this.json = this.keep(vm.getProp(vm.global, 'JSON')));
-    this.parse = this.keep(vm.getProp(json, 'parse'));
-    this.stringify = this.keep(vm.getProp(json, 'stringify'));
-    installHostApi(vm, {
-      logOpen: () => this.logs.open,
-      log: (level, message) => this.logs.write(level, message),
-      fetch: (call) => this.startFetch(call),
-    });
     const contextText = vm.newString(this.job.contextJson);
-    const parsedContext = vm.callFunction(this.parse, json, contextText);
-    contextText.dispose();
-    if (parsedContext.error) return this.failure(this.keep(parsedContext.error), 'the context could not be read');
-    const context = this.keep(parsedContext.value);
+    const parsedContext = vm.callFunction(this.parse, this.json, contextText);
+    if (parsedContext.error) return this.failure(parsedContext.error, 'the context could not be read');
+    const context = parsedContext.value;
 
     const evaluated = vm.evalCode(this.job.source, SCRIPT_FILENAME, { type: 'module' });
-    if (evaluated.error) return this.failure(this.keep(evaluated.error));
-    let namespace = this.keep(evaluated.value);
+    if (evaluated.error) return this.failure(evaluated.error);
+    let namespace = evaluated.value;
     if (vm.typeof(namespace) === 'object' && !(vm.getPromiseState(namespace) as { notAPromise?: boolean }).notAPromise) {
       // Top-level await: evaluation returned a promise of the namespace.
       const settled = await this.settle(namespace);
       if (!settled.ok) return settled.outcome;
       namespace = settled.value;
     }
-    const main = this.keep(vm.getProp(namespace, 'default'));
+    const main = vm.getProp(namespace, 'default');
     if (vm.typeof(main) !== 'function') {
       return { status: 'failed', outputJson: null, error: 'the script has no default export function: write `export default async (ctx) => { ... }`' };
     }
     const called = vm.callFunction(main, vm.undefined, context);
-    if (called.error) return this.failure(this.keep(called.error));
-    const settled = await this.settle(this.keep(called.value));
+    if (called.error) return this.failure(called.error);
+    const settled = await this.settle(called.value);
     if (!settled.ok) return settled.outcome;
     return this.serialise(settled.value);
   }
 
   /** Drives a VM promise (or plain value) to completion under the run's deadline. */
   private async settle(handle: QuickJSHandle): Promise<{ ok: true; value: QuickJSHandle } | { ok: false; outcome: Outcome }> {
-    const vm = this.vm!;
-    const rt = this.rt!;
+    const vm = this.vm;
+    const rt = this.rt;
     this.pump();
     for (;;) {
       const state = vm.getPromiseState(handle);
-      if (state.type === 'fulfilled') return { ok: true, value: state.notAPromise ? handle : this.keep(state.value) };
-      if (state.type === 'rejected') return { ok: false, outcome: this.failure(this.keep(state.error)) };
+      if (state.type === 'fulfilled') return { ok: true, value: state.notAPromise ? handle : state.value };
+      if (state.type === 'rejected') return { ok: false, outcome: this.failure(state.error) };
       if (this.memoryExceeded) return { ok: false, outcome: this.outOfMemory() };
       if (this.interrupted || Date.now() >= this.deadline) return { ok: false, outcome: timeoutOutcome(this.job.limits) };
       if (this.outstanding.size === 0 && !rt.hasPendingJob()) {
@@ -298,7 +281,7 @@ class ScriptRun {
 
   /** Runs the VM's queued jobs (promise reactions) under the same deadline. */
   private pump(): void {
-    const rt = this.rt!;
+    const rt = this.rt;
     while (rt.hasPendingJob()) {
       const result = rt.executePendingJobs();
       if (result.error) {
@@ -322,16 +305,16 @@ class ScriptRun {
   }
 
   private serialise(value: QuickJSHandle): Outcome {
-    const vm = this.vm!;
+    const vm = this.vm;
     const limit = this.job.limits.max_output_size_bytes;
-    const result = vm.callFunction(this.stringify!, this.json!, value);
+    const result = vm.callFunction(this.stringify, this.json, value);
     if (result.error) {
-      const error = this.keep(result.error);
+      const error = result.error;
       const limited = this.limitFor(error);
       if (limited) return limited;
       return { status: 'failed', outputJson: null, error: `the return value is not JSON-serialisable: ${this.describe(error)}` };
     }
-    const text = this.keep(result.value);
+    const text = result.value;
     if (vm.typeof(text) !== 'string') return { status: 'completed', outputJson: 'null', error: null }; // undefined, a function...
     // Length in UTF-16 units bounds the UTF-8 size from below: refuse before copying a huge string out.
     const tooLarge = { status: 'failed' as const, outputJson: null, error: `output too large: the serialised return value exceeds max_output_size_bytes (${limit} bytes)` };
@@ -369,7 +352,7 @@ class ScriptRun {
   private limitFor(error: QuickJSHandle): Outcome | null {
     if (this.memoryExceeded) return this.outOfMemory();
     if (this.interrupted) return timeoutOutcome(this.job.limits);
-    const vm = this.vm!;
+    const vm = this.vm;
     if (vm.typeof(error) === 'null' || vm.typeof(error) === 'object') {
       const { name, message } = this.errorParts(error);
       return limitOutcome(name, message, this.job.limits);
@@ -378,7 +361,7 @@ class ScriptRun {
   }
 
   private errorParts(error: QuickJSHandle): { name: string; message: string; stack: string } {
-    const vm = this.vm!;
+    const vm = this.vm;
     try {
       const dumped: unknown = vm.dump(error);
       if (dumped === null) return { name: 'null', message: '', stack: '' };
@@ -412,7 +395,7 @@ class ScriptRun {
   }
 
   private startFetch(call: FetchCall): QuickJSHandle {
-    const vm = this.vm!;
+    const vm = this.vm;
     this.apiCalls++;
     const deferred = vm.newPromise();
     this.outstanding.add(deferred);
@@ -436,11 +419,11 @@ class ScriptRun {
     result: { ok: true; response: { status: number; url: string; headers: Record<string, string>; body: string } } | { ok: false; message: string },
   ): void {
     if (this.finished || !this.outstanding.delete(deferred)) return;
-    const vm = this.vm!;
+    const vm = this.vm;
     this.host.vmEnter?.(this.deadline);
     try {
       if (result.ok) {
-        const response = newFetchResponse(vm, this.parse!, this.json!, result.response);
+        const response = newFetchResponse(vm, this.parse, this.json, result.response);
         deferred.resolve(response);
         response.dispose();
       } else {
@@ -457,27 +440,12 @@ class ScriptRun {
     this.wake?.();
   }
 
-  /** Frees the run's engine state (all of it, except the runtime of a run that ran out of memory). */
-  private finish(outOfMemory: boolean): void {
+  /** Stops what the run has going outside the VM; its engine state is dropped by the engine's reset. */
+  private finish(): void {
     this.finished = true;
     this.abort?.abort();
     this.wake?.();
-    if (this.poisoned) return; // Touch nothing in a module that faulted.
-    try {
-      for (const deferred of this.outstanding) deferred.dispose();
-      this.outstanding.clear();
-      for (let i = this.handles.length - 1; i >= 0; i--) if (this.handles[i].alive) this.handles[i].dispose();
-      if (this.rt) this.rt.context = undefined;
-      this.vm?.dispose();
-      if (outOfMemory) {
-        this.rt?.removeInterruptHandler();
-        this.leakedRuntime = true;
-      } else {
-        this.rt?.dispose();
-      }
-    } catch {
-      // A runtime that cannot be freed cleanly leaves the module in an unknown state.
-      this.poisoned = true;
-    }
+    this.outstanding.clear();
   }
+
 }

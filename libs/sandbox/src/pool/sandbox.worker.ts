@@ -1,10 +1,11 @@
-// A sandbox worker thread: owns one QuickJS WASM module and runs the pool's tasks on it, each run in a
-// fresh QuickJS runtime (see engine/script-runner.ts). The HTTP calls of `fetch` happen here, outside
+// A sandbox worker thread: runs the pool's tasks, each run on a snapshot engine of this thread's shelf
+// (engine/snapshot-engine.ts), and validations on the thread's shared QuickJS module. The HTTP calls of `fetch` happen here, outside
 // the VM; the per-minute API budget and dry-run fetches are asked of the main thread.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { QuickJSWASMModule } from 'quickjs-emscripten';
 import { loadQuickJs } from '../engine/quickjs-module';
 import { runScript, type RunHost } from '../engine/script-runner';
+import { EngineShelf } from '../engine/snapshot-engine';
 import { FetchRefusedError, checkFetchUrl, guardedFetch } from '../net/guarded-fetch';
 import type { SandboxFetchRequest } from '../types';
 import { validateWith } from '../validate';
@@ -43,10 +44,10 @@ function ask<T>(build: (rid: number) => FromWorker): Promise<T> {
 }
 
 let qjs: QuickJSWASMModule;
+const engines = new EngineShelf();
+/** Engines made when the thread starts: one for the run in hand, one for the run queued behind it. */
+const WARM_ENGINES = 2;
 let retiring = false;
-/** Runtimes left unfreed after out-of-memory runs (see RawRunResult.leakedRuntime). */
-let leakedRuntimes = 0;
-const MAX_LEAKED_RUNTIMES = 50;
 let parked = 0;
 
 function hostFor(id: number, job: RunJobMessage): RunHost {
@@ -76,7 +77,10 @@ function hostFor(id: number, job: RunJobMessage): RunHost {
   };
 }
 
-/** A worker whose WASM memory grew past this is replaced once idle (WASM memory never shrinks). */
+/**
+ * A worker whose WASM memory (its engines' and its shared module's) grew past this is replaced once
+ * idle (WASM memory never shrinks; an engine that grew large is dropped after its run anyway).
+ */
 const RECYCLE_WASM_BYTES = data.recycleWasmBytes ?? 1024 * 1024 * 1024;
 
 function retire(reason: string, graceful = false): void {
@@ -120,13 +124,10 @@ function runNext(): void {
       send({ t: 'validated', id: message.id, result });
       if (enginePoisoned) retire('QuickJS engine fault while compiling');
     } else {
-      void runScript(qjs, message.job, hostFor(message.id, message.job)).then((result) => {
+      void runScript(engines, message.job, hostFor(message.id, message.job)).then((result) => {
         send({ t: 'result', id: message.id, result });
         if (local.length - localHead <= 1) flush();
-        if (result.leakedRuntime) leakedRuntimes++;
-        if (result.enginePoisoned) retire('QuickJS engine fault');
-        else if (leakedRuntimes >= MAX_LEAKED_RUNTIMES) retire(`${leakedRuntimes} runs ran out of memory on it`, true);
-        else if (qjs.getWasmMemory().buffer.byteLength > RECYCLE_WASM_BYTES) retire(`its WASM memory grew past ${RECYCLE_WASM_BYTES} bytes`, true);
+        if (engines.wasmBytes + qjs.getWasmMemory().buffer.byteLength > RECYCLE_WASM_BYTES) retire(`its WASM memory grew past ${RECYCLE_WASM_BYTES} bytes`, true);
       });
     }
   }
@@ -152,7 +153,7 @@ function handle(message: ToWorker): void {
   }
 }
 
-void loadQuickJs().then((module) => {
+void Promise.all([loadQuickJs(), engines.warm(WARM_ENGINES)]).then(([module]) => {
   qjs = module;
   port.on('message', (batch: ToWorker[]) => {
     for (const message of batch) handle(message);
