@@ -4,7 +4,8 @@ import { createCloudEvent, EventType, messageKey, ScriptExecutionFinished, Topic
 import { APP_CONFIG, OutboxEntry, OutboxService, RateLimitedError } from '@provisio/platform';
 import { ExecutionResult, resolveLimits, SandboxPool, ScriptContext } from '@provisio/sandbox';
 import type { AppConfig } from '../config';
-import { ExecutionRow, ExecutionsRepository, ScriptToRun } from './executions.repository';
+import { ExecutionHeartbeat } from './execution-heartbeat.service';
+import { ExecutionRow, ExecutionsRepository, RUNNING_GRACE_MS, ScriptToRun } from './executions.repository';
 import { RunSlots, ScriptRunGates } from './run-slots';
 import { ScriptConcurrency } from './script-concurrency.service';
 
@@ -36,6 +37,7 @@ export class ExecutionRunner {
     private readonly pool: SandboxPool,
     private readonly concurrency: ScriptConcurrency,
     private readonly outbox: OutboxService,
+    private readonly heartbeat: ExecutionHeartbeat,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.slots = new RunSlots(config.EXECUTION_CONCURRENCY);
@@ -58,15 +60,19 @@ export class ExecutionRunner {
    * script's other runs in this process (ScriptRunGates), then for one of this process's run slots, and
    * only then takes one of the script's slots (ScriptConcurrency, across replicas). So a backlog never
    * holds slots it cannot use yet, and only other replicas' runs can leave none free:
-   * ConcurrencyLimitReached, and the caller queues the run.
+   * ConcurrencyLimitReached, and the caller queues the run. The execution's row says `running` all that
+   * time; the heartbeat keeps it from looking abandoned while the run waits.
    */
   execute(execution: ExecutionRow, script: ScriptToRun): Promise<SandboxRun> {
     const limits = resolveLimits(script.resource_limits);
-    return this.gates.use(script.id, limits.max_concurrent_runs, () => this.slots.use(() => this.executeInSlot(execution, script, limits)));
+    this.heartbeat.hold(execution.id, limits.max_execution_time_ms);
+    return this.gates
+      .use(script.id, limits.max_concurrent_runs, () => this.slots.use(() => this.executeInSlot(execution, script, limits)))
+      .finally(() => this.heartbeat.release(execution.id));
   }
 
   private async executeInSlot(execution: ExecutionRow, script: ScriptToRun, limits: ResourceLimitsResolved): Promise<SandboxRun> {
-    const token = await this.concurrency.take(script.id, limits.max_concurrent_runs, limits.max_execution_time_ms + 5_000);
+    const token = await this.concurrency.take(script.id, limits.max_concurrent_runs, limits.max_execution_time_ms + RUNNING_GRACE_MS);
     if (!token) throw this.limitReached(script, limits);
     try {
       return await this.runInSandbox(execution, script, limits);

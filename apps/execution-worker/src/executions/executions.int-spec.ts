@@ -10,6 +10,7 @@ import { configureApp, loadConfig, signDevToken } from '@provisio/platform';
 import { eventually, readTopic, TEST_JWT_SECRET, testEnv, testKafka, uniqueTopicPrefix } from '@provisio/platform/testing';
 import { AppModule } from '../app.module';
 import { appConfigSchema } from '../config';
+import { ExecutionQueue } from './execution-queue.service';
 
 /** The execution worker end to end: Kafka in, QuickJS runs, rows and events out, retries, DLQ, HTTP. */
 describe('execution-worker: running scripts', () => {
@@ -181,5 +182,28 @@ describe('execution-worker: running scripts', () => {
     }, { what: 'six runs completed', timeoutMs: 60_000 });
     const spans = runs.map((r: { started_at: Date; completed_at: Date }) => [r.started_at.getTime(), r.completed_at.getTime()]).sort((a: number[], b: number[]) => a[0] - b[0]);
     for (let i = 1; i < spans.length; i++) expect(spans[i][0]).toBeGreaterThanOrEqual(spans[i - 1][1]);
+  });
+
+  it('keeps runs that wait their turn behind a slow script from being swept up as abandoned', async () => {
+    // One run at a time, 300 ms each, time limit 1 s: the sweep takes a row running for over 6 s for one
+    // whose worker died. The last of 24 events waits ~7 s for its turn in a live worker.
+    const scriptId = await createScript(db.dataSource, tenant, {
+      name: 'slow-single',
+      event_types: ['group.audited'],
+      source: `export default async () => { const end = Date.now() + 300; while (Date.now() < end) {} return 'audited'; }`,
+      limits: { max_execution_time_ms: 1000, max_memory_bytes: 67108864, max_concurrent_runs: 1, max_api_calls_per_minute: 60, max_output_size_bytes: 1048576 },
+    });
+    const events = Array.from({ length: 24 }, (_, i) => createCloudEvent({ source: 't', type: 'group.audited', tenantid: tenant.tenantId, subject: `a-${i}`, data: { n: i } }));
+    await producer.send({ topic: prefix + Topic.DomainEvents, messages: events.map((e) => ({ key: String(e.subject), value: JSON.stringify(e) })) });
+    const publishedAt = Date.now();
+    await eventually(async () => Date.now() - publishedAt > 6_500, { what: 'the threshold passed', timeoutMs: 10_000 });
+    const [{ waiting }] = await db.dataSource.query(`SELECT count(*)::int AS waiting FROM script_executions WHERE script_id = $1 AND status = 'running'`, [scriptId]);
+    expect(waiting).toBeGreaterThan(0);
+    expect(await apps[0].get(ExecutionQueue).sweep()).toBe(0);
+    const runs = await eventually(async () => {
+      const rows = await executionsOf(scriptId);
+      return rows.length === 24 && rows.every((r: { status: string }) => r.status === 'completed') ? rows : null;
+    }, { what: '24 runs completed', timeoutMs: 60_000 });
+    expect(runs.filter((r: { retry_count: number }) => r.retry_count > 0)).toHaveLength(0);
   });
 });

@@ -44,6 +44,11 @@ export interface NewExecution {
 }
 
 const TERMINAL = ['completed', 'failed', 'timeout', 'cancelled', 'skipped'];
+/**
+ * How long past its time limit a run's row may say `running` before the recovery sweep takes its
+ * worker for dead (also the margin of its max_concurrent_runs lease).
+ */
+export const RUNNING_GRACE_MS = 5_000;
 /** The columns of an ExecutionRow. */
 export const EXECUTION_COLUMNS = 'id, script_id, tenant_id, status, trigger_type, trigger_data, input, retry_count, max_retries, parent_execution_id, scheduled_job_id, scheduled_for, executed_by, error';
 
@@ -211,16 +216,22 @@ export class ExecutionsRepository {
 
   /**
    * First attempts a crash left behind: pending for longer than `olderThanMs`, or running for longer than
-   * their script's max_execution_time_ms plus a grace.
+   * their script's max_execution_time_ms plus RUNNING_GRACE_MS (a live worker keeps the rows it holds
+   * younger than that: ExecutionHeartbeat).
    */
   async stalePending(manager: EntityManager, olderThanMs: number, limit: number): Promise<{ id: string; trigger_type: string }[]> {
     return manager.query(
       `SELECT e.id, e.trigger_type FROM script_executions e JOIN scripts s ON s.id = e.script_id
         WHERE e.parent_execution_id IS NULL AND e.dry_run = false
           AND ((e.status = 'pending' AND e.started_at < now() - make_interval(secs => $1::double precision / 1000))
-            OR (e.status = 'running' AND e.started_at < now() - make_interval(secs => (COALESCE((s.resource_limits->>'max_execution_time_ms')::double precision, 30000) + 5000) / 1000)))
+            OR (e.status = 'running' AND e.started_at < now() - make_interval(secs => (COALESCE((s.resource_limits->>'max_execution_time_ms')::double precision, 30000) + $3) / 1000)))
         ORDER BY e.started_at LIMIT $2`,
-      [olderThanMs, limit],
+      [olderThanMs, limit, RUNNING_GRACE_MS],
     );
+  }
+
+  /** Moves `started_at` of running executions forward: their runs are still held by a live worker. */
+  async touchRunning(manager: EntityManager, ids: string[]): Promise<void> {
+    await manager.query(`UPDATE script_executions SET started_at = clock_timestamp() WHERE id = ANY($1::uuid[]) AND status = 'running'`, [ids]);
   }
 }
