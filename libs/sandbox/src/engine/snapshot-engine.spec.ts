@@ -55,8 +55,8 @@ describe('SnapshotEngine', () => {
     expect(after.metrics.memory_used_bytes).toBe(small.metrics.memory_used_bytes);
   });
 
-  it('gives runs that wait on fetch at the same time an engine each', async () => {
-    const shelf = new EngineShelf();
+  it('gives runs that wait on fetch at the same time an engine each, and keeps only so many idle', async () => {
+    const shelf = new EngineShelf(undefined, 1);
     const answers: Array<() => void> = [];
     const host: RunHost = {
       fetch: (request) => new Promise((resolve) => answers.push(() => resolve({ status: 200, body: JSON.stringify({ url: request.url }) }))),
@@ -70,7 +70,7 @@ describe('SnapshotEngine', () => {
     expect(a.status).toBe('completed');
     expect(b.status).toBe('completed');
     expect(a.output).not.toEqual(b.output);
-    expect(shelf.size).toEqual({ idle: 2, total: 2 });
+    expect(shelf.size).toEqual({ idle: 1, total: 1 });
   });
 
   it('takes the host functions a run made (fetch responses) out of the context again', async () => {

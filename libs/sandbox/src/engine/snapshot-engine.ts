@@ -37,6 +37,11 @@ export const SCRIPT_INTRINSICS = {
  * shrinks; a new engine starts at the build's 16 MiB again).
  */
 export const ENGINE_KEEP_BYTES = 64 * 1024 * 1024;
+/**
+ * Idle engines a shelf keeps; more are dropped as their runs end (many runs waiting on fetch at once
+ * make many engines, 16 MiB of address space each).
+ */
+export const MAX_IDLE_ENGINES = 8;
 
 /** What the run holding an engine answers for: the engine's interrupt handler and host API call it. */
 export interface EngineTenant {
@@ -162,7 +167,10 @@ export class EngineShelf {
   private readonly idle: SnapshotEngine[] = [];
   private readonly engines = new Set<SnapshotEngine>();
 
-  constructor(private readonly keepBytes = ENGINE_KEEP_BYTES) {}
+  constructor(
+    private readonly keepBytes = ENGINE_KEEP_BYTES,
+    private readonly maxIdle = MAX_IDLE_ENGINES,
+  ) {}
 
   /** An idle engine, or a new one (a new WASM instance: ~5-15 ms). */
   async take(): Promise<SnapshotEngine> {
@@ -171,9 +179,9 @@ export class EngineShelf {
     return engine;
   }
 
-  /** Takes an engine back after its run: reset for the next one, or dropped if it faulted or grew. */
+  /** Takes an engine back after its run: reset for the next one, or dropped (faulted, grew, enough idle). */
   give(engine: SnapshotEngine, faulted: boolean): void {
-    if (faulted || engine.wasmBytes > this.keepBytes) {
+    if (faulted || engine.wasmBytes > this.keepBytes || this.idle.length >= this.maxIdle) {
       this.engines.delete(engine);
       return;
     }
@@ -188,13 +196,6 @@ export class EngineShelf {
       this.engines.add(engine);
       this.idle.push(engine);
     }
-  }
-
-  /** WASM memory held by all this shelf's engines, busy and idle. */
-  get wasmBytes(): number {
-    let total = 0;
-    for (const engine of this.engines) total += engine.wasmBytes;
-    return total;
   }
 
   get size(): { idle: number; total: number } {

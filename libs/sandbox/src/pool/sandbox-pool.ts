@@ -35,8 +35,9 @@ export interface SandboxPoolOptions {
    */
   workerYoungGenerationMb?: number;
   /**
-   * A worker whose WebAssembly memory grew past this (it never shrinks) is replaced: it takes no new
-   * runs, its replacement starts at once, and it ends when its last run is answered. Default 1 GiB.
+   * A worker whose shared QuickJS module (compiling, validating) grew past this much WebAssembly memory
+   * (it never shrinks) is replaced: it takes no new runs, its replacement starts at once, and it ends
+   * when its last run is answered. Default 1 GiB. (Runs' engines are dropped when they grow past 64 MiB.)
    */
   recycleWorkerAfterWasmBytes?: number;
   /** Worker file to run instead of the built-in one (tests). */

@@ -78,8 +78,8 @@ function hostFor(id: number, job: RunJobMessage): RunHost {
 }
 
 /**
- * A worker whose WASM memory (its engines' and its shared module's) grew past this is replaced once
- * idle (WASM memory never shrinks; an engine that grew large is dropped after its run anyway).
+ * A worker whose shared module's WASM memory grew past this is replaced once idle (WASM memory never
+ * shrinks). Engines look after their own: one that grew past ENGINE_KEEP_BYTES is dropped after its run.
  */
 const RECYCLE_WASM_BYTES = data.recycleWasmBytes ?? 1024 * 1024 * 1024;
 
@@ -127,7 +127,7 @@ function runNext(): void {
       void runScript(engines, message.job, hostFor(message.id, message.job)).then((result) => {
         send({ t: 'result', id: message.id, result });
         if (local.length - localHead <= 1) flush();
-        if (engines.wasmBytes + qjs.getWasmMemory().buffer.byteLength > RECYCLE_WASM_BYTES) retire(`its WASM memory grew past ${RECYCLE_WASM_BYTES} bytes`, true);
+        if (qjs.getWasmMemory().buffer.byteLength > RECYCLE_WASM_BYTES) retire(`its WASM memory grew past ${RECYCLE_WASM_BYTES} bytes`, true);
       });
     }
   }
@@ -153,7 +153,8 @@ function handle(message: ToWorker): void {
   }
 }
 
-void Promise.all([loadQuickJs(), engines.warm(WARM_ENGINES)]).then(([module]) => {
+// A failure to warm up is not fatal: runs make their engines on demand (and report why they cannot).
+void Promise.all([loadQuickJs(), engines.warm(WARM_ENGINES).catch(() => undefined)]).then(([module]) => {
   qjs = module;
   port.on('message', (batch: ToWorker[]) => {
     for (const message of batch) handle(message);
