@@ -33,10 +33,12 @@ export const SCRIPT_INTRINSICS = {
 } as const;
 
 /**
- * An engine whose memory grew past this during a run is dropped rather than kept (WASM memory never
- * shrinks; a new engine starts at the build's 16 MiB again).
+ * An engine whose memory grew past this during a run is dropped rather than kept: WASM memory never
+ * shrinks, and the pages a run touched stay resident. This is the build's initial 16 MiB, so an idle
+ * engine never holds more (a fresh one holds ~0.6 MB resident); a run that needed more heap than that
+ * leaves its engine to the garbage collector, and the next run that needs one makes a new one.
  */
-export const ENGINE_KEEP_BYTES = 64 * 1024 * 1024;
+export const ENGINE_KEEP_BYTES = 16 * 1024 * 1024;
 /**
  * Idle engines a shelf keeps; more are dropped as their runs end (many runs waiting on fetch at once
  * make many engines, 16 MiB of address space each).

@@ -37,7 +37,7 @@ export interface SandboxPoolOptions {
   /**
    * A worker whose shared QuickJS module (compiling, validating) grew past this much WebAssembly memory
    * (it never shrinks) is replaced: it takes no new runs, its replacement starts at once, and it ends
-   * when its last run is answered. Default 1 GiB. (Runs' engines are dropped when they grow past 64 MiB.)
+   * when its last run is answered. Default 1 GiB. (A run's engine is dropped when its memory grew past 16 MiB.)
    */
   recycleWorkerAfterWasmBytes?: number;
   /** Worker file to run instead of the built-in one (tests). */
