@@ -185,25 +185,30 @@ describe('execution-worker: running scripts', () => {
   });
 
   it('keeps runs that wait their turn behind a slow script from being swept up as abandoned', async () => {
-    // One run at a time, 300 ms each, time limit 1 s: the sweep takes a row running for over 6 s for one
-    // whose worker died. The last of 24 events waits ~7 s for its turn in a live worker.
+    // One run at a time, 200 ms each, time limit 500 ms: the sweep takes a row running for over 5.5 s
+    // for one whose worker died. 45 events take 9 s to run: at 7 s about ten still wait their turn,
+    // consumed (and their rows created `running`) in the first second.
     const scriptId = await createScript(db.dataSource, tenant, {
       name: 'slow-single',
       event_types: ['group.audited'],
-      source: `export default async () => { const end = Date.now() + 300; while (Date.now() < end) {} return 'audited'; }`,
-      limits: { max_execution_time_ms: 1000, max_memory_bytes: 67108864, max_concurrent_runs: 1, max_api_calls_per_minute: 60, max_output_size_bytes: 1048576 },
+      source: `export default async () => { const end = Date.now() + 200; while (Date.now() < end) {} return 'audited'; }`,
+      limits: { max_execution_time_ms: 500, max_memory_bytes: 67108864, max_concurrent_runs: 1, max_api_calls_per_minute: 60, max_output_size_bytes: 1048576 },
     });
-    const events = Array.from({ length: 24 }, (_, i) => createCloudEvent({ source: 't', type: 'group.audited', tenantid: tenant.tenantId, subject: `a-${i}`, data: { n: i } }));
+    const events = Array.from({ length: 45 }, (_, i) => createCloudEvent({ source: 't', type: 'group.audited', tenantid: tenant.tenantId, subject: `a-${i}`, data: { n: i } }));
     await producer.send({ topic: prefix + Topic.DomainEvents, messages: events.map((e) => ({ key: String(e.subject), value: JSON.stringify(e) })) });
     const publishedAt = Date.now();
-    await eventually(async () => Date.now() - publishedAt > 6_500, { what: 'the threshold passed', timeoutMs: 10_000 });
+    await eventually(async () => {
+      const [{ created }] = await db.dataSource.query(`SELECT count(*)::int AS created FROM script_executions WHERE script_id = $1`, [scriptId]);
+      return created === 45;
+    }, { what: 'all 45 executions created', timeoutMs: 5_000 });
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, publishedAt + 7_000 - Date.now())));
     const [{ waiting }] = await db.dataSource.query(`SELECT count(*)::int AS waiting FROM script_executions WHERE script_id = $1 AND status = 'running'`, [scriptId]);
-    expect(waiting).toBeGreaterThan(0);
+    expect(waiting).toBeGreaterThan(3);
     expect(await apps[0].get(ExecutionQueue).sweep()).toBe(0);
     const runs = await eventually(async () => {
       const rows = await executionsOf(scriptId);
-      return rows.length === 24 && rows.every((r: { status: string }) => r.status === 'completed') ? rows : null;
-    }, { what: '24 runs completed', timeoutMs: 60_000 });
+      return rows.length === 45 && rows.every((r: { status: string }) => r.status === 'completed') ? rows : null;
+    }, { what: '45 runs completed', timeoutMs: 60_000 });
     expect(runs.filter((r: { retry_count: number }) => r.retry_count > 0)).toHaveLength(0);
   });
 });
