@@ -224,7 +224,8 @@ async function main() {
     bench: 'sandbox',
     cores: availableParallelism(),
     pool_size: pool.size,
-    in_flight: pool.size * 4,
+    in_flight: pool.size,
+    saturated_in_flight: pool.size * 4,
     // The floor's figures at one operating point: one run in flight per worker (no run waits behind
     // another, as a worker's runs arrive in a service that is not overloaded). The saturated pool (4 runs
     // queued per worker) gives the most runs per second, and latency that is mostly its own queue.

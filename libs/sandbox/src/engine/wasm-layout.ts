@@ -26,6 +26,18 @@ export interface WasmLayout {
 
 function reader(bytes: Uint8Array, start: number) {
   let at = start;
+  /** LEB128: unsigned, or signed (sign-extended from the last byte's bit 6) for i32 constants. */
+  const leb = (signed: boolean): number => {
+    let result = 0;
+    let shift = 0;
+    let b: number;
+    do {
+      b = bytes[at++];
+      result += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (b & 0x80);
+    return signed && b & 0x40 ? result - 2 ** shift : result;
+  };
   return {
     get at() {
       return at;
@@ -34,28 +46,8 @@ function reader(bytes: Uint8Array, start: number) {
       at += n;
     },
     byte: () => bytes[at++],
-    u32(): number {
-      let result = 0;
-      let shift = 0;
-      let b: number;
-      do {
-        b = bytes[at++];
-        result += (b & 0x7f) * 2 ** shift;
-        shift += 7;
-      } while (b & 0x80);
-      return result;
-    },
-    i32(): number {
-      let result = 0;
-      let shift = 0;
-      let b: number;
-      do {
-        b = bytes[at++];
-        result |= (b & 0x7f) << shift;
-        shift += 7;
-      } while (b & 0x80);
-      return shift < 32 && b & 0x40 ? result | (-1 << shift) : result;
-    },
+    u32: () => leb(false),
+    i32: () => leb(true),
   };
 }
 
