@@ -39,6 +39,12 @@ describe('SnapshotEngine', () => {
     for (let i = 0; i < 5; i++) draws.add((await run(shelf, 'export default () => Math.random()')).output as number);
     expect(draws.size).toBe(5);
     expect(shelf.size.total).toBe(1);
+    // QuickJS's own Math.random, reseeded by the engine at every reset (not a slower host call).
+    const engine = await shelf.take();
+    expect(engine.mathRandom).toBe('reseeded');
+    shelf.give(engine, false);
+    const sequence = await run(shelf, 'export default () => { const s = new Set(); for (let i = 0; i < 1000; i++) s.add(Math.random()); return [s.size, String(Math.random)]; }');
+    expect(sequence.output).toEqual([1000, expect.stringContaining('[native code]')]);
   });
 
   it('serves the run after an out-of-memory, timed-out or throwing run from a clean heap', async () => {

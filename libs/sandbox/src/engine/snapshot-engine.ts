@@ -76,6 +76,10 @@ export class SnapshotEngine {
   private readonly functions: ContextFunctionTable;
   private readonly hostFunctionsAtSnapshot: number;
   private readonly cachedHandles: Record<string, unknown>;
+  /** Where QuickJS keeps the context's Math.random state (null: Math.random asks the host instead). */
+  private readonly randomState: number | null;
+  private readonly seed = new Uint8Array(8);
+  private readonly seedView = new DataView(this.seed.buffer);
 
   static async create(): Promise<SnapshotEngine> {
     return new SnapshotEngine(await newQuickJsInstance());
@@ -99,13 +103,19 @@ export class SnapshotEngine {
         return this.tenant.fetch(call);
       },
     });
-    // QuickJS seeds Math.random when it creates a context: restored memory would replay one sequence
-    // in every run, so the engine's Math.random asks the host.
-    const math = vm.getProp(vm.global, 'Math');
-    const random = vm.newFunction('random', () => vm.newNumber(Math.random()));
-    vm.setProp(math, 'random', random);
-    random.dispose();
-    math.dispose();
+    // QuickJS seeds Math.random once, when it creates a context: restored memory would replay one
+    // sequence in every run. Each lease writes a new seed into the context's random state; if that
+    // state cannot be found (another QuickJS build), Math.random asks the host (~7x slower a call).
+    const layout = quickJsLayout();
+    this.memory = qjs.getWasmMemory();
+    this.randomState = findRandomState(vm, this.memory, layout.heapBase);
+    if (this.randomState === null) {
+      const math = vm.getProp(vm.global, 'Math');
+      const random = vm.newFunction('random', () => vm.newNumber(Math.random()));
+      vm.setProp(math, 'random', random);
+      random.dispose();
+      math.dispose();
+    }
 
     this.functions = vm as unknown as ContextFunctionTable;
     if (typeof this.functions.fnNextId !== 'number' || !(this.functions.fnMaps instanceof Map)) {
@@ -115,12 +125,15 @@ export class SnapshotEngine {
     const fields = vm as unknown as Record<string, unknown>;
     this.cachedHandles = Object.fromEntries(CACHED_HANDLE_FIELDS.map((name) => [name, fields[name]]));
 
-    const layout = quickJsLayout();
-    this.memory = qjs.getWasmMemory();
     const bytes = new Uint8Array(this.memory.buffer);
     this.staticBytes = bytes.slice(0, layout.staticEnd);
     this.heapBase = layout.heapBase;
     this.heapBytes = bytes.slice(layout.heapBase, usedHeapEnd(this.memory.buffer, layout.heapBase));
+  }
+
+  /** How this engine gives each run its own Math.random sequence. */
+  get mathRandom(): 'reseeded' | 'host' {
+    return this.randomState === null ? 'host' : 'reseeded';
   }
 
   /** Bytes of WASM memory this engine holds (it only grows). */
@@ -128,9 +141,16 @@ export class SnapshotEngine {
     return this.memory.buffer.byteLength;
   }
 
-  /** Hands the engine to a run; its interrupts and host calls go to `tenant` until reset(). */
+  /**
+   * Hands the engine to a run; its interrupts and host calls go to `tenant` until reset(). The run's
+   * Math.random gets a seed of its own (engines made in the same millisecond share QuickJS's).
+   */
   lease(tenant: EngineTenant): void {
     this.tenant = tenant;
+    if (this.randomState !== null) {
+      for (let i = 0; i < 8; i += 4) this.seedView.setUint32(i, (Math.random() * 0x1_0000_0000) >>> 0 || 1);
+      new Uint8Array(this.memory.buffer).set(this.seed, this.randomState);
+    }
   }
 
   /**
@@ -154,6 +174,57 @@ export class SnapshotEngine {
     }
     Object.assign(this.vm, this.cachedHandles);
   }
+}
+
+// QuickJS's Math.random: xorshift64* over a 64-bit state in the context; the result is the top 52 bits
+// of state x 0x2545F4914F6CDD1D as the mantissa of a double in [1, 2), minus 1.
+const XORSHIFT_MULTIPLIER = 0x2545f4914f6cdd1dn;
+const U64 = (1n << 64n) - 1n;
+const MANTISSA = (1n << 52n) - 1n;
+
+function xorshift64star(state: bigint): { state: bigint; output: bigint } {
+  let x = state;
+  x ^= x >> 12n;
+  x = (x ^ (x << 25n)) & U64;
+  x ^= x >> 27n;
+  return { state: x, output: (x * XORSHIFT_MULTIPLIER) & U64 };
+}
+
+function mantissaOf(random: number): bigint {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, random + 1);
+  return view.getBigUint64(0) & MANTISSA;
+}
+
+function evalNumber(vm: QuickJSContext, code: string): number {
+  const handle = vm.unwrapResult(vm.evalCode(code));
+  const value = vm.getNumber(handle);
+  handle.dispose();
+  return value;
+}
+
+/**
+ * Finds the context's Math.random state in the heap: the one 8-byte word whose xorshift64* output is
+ * what Math.random just returned, confirmed by seeding it and predicting the next value.
+ */
+function findRandomState(vm: QuickJSContext, memory: { buffer: ArrayBuffer }, heapBase: number): number | null {
+  const drawn = mantissaOf(evalNumber(vm, 'Math.random()'));
+  const words = new BigUint64Array(memory.buffer);
+  const candidates: number[] = [];
+  const end = usedHeapEnd(memory.buffer, heapBase) >> 3;
+  for (let i = heapBase >> 3; i < end; i++) {
+    const x = words[i];
+    if (x !== 0n && ((x * XORSHIFT_MULTIPLIER) & U64) >> 12n === drawn) candidates.push(i);
+  }
+  if (candidates.length !== 1) return null;
+  const index = candidates[0];
+  const probe = 0x0123_4567_89ab_cdefn;
+  const previous = words[index];
+  new BigUint64Array(memory.buffer)[index] = probe;
+  const expected = xorshift64star(probe).output >> 12n;
+  if (mantissaOf(evalNumber(vm, 'Math.random()')) === expected) return index * 8;
+  new BigUint64Array(memory.buffer)[index] = previous;
+  return null;
 }
 
 /** End of the heap in use: past it, memory has never been written (WASM memory starts zeroed). */
