@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { createCloudEvent, EventType, messageKey, ScriptExecutionFinished, Topic } from '@provisio/contracts';
-import { APP_CONFIG, OutboxEntry, OutboxService, RateLimitedError } from '@provisio/platform';
+import { APP_CONFIG, Metrics, OutboxEntry, OutboxService, RateLimitedError } from '@provisio/platform';
 import { ExecutionResult, resolveLimits, SandboxPool, ScriptContext } from '@provisio/sandbox';
 import type { AppConfig } from '../config';
 import { ExecutionHeartbeat } from './execution-heartbeat.service';
@@ -38,6 +38,7 @@ export class ExecutionRunner {
     private readonly concurrency: ScriptConcurrency,
     private readonly outbox: OutboxService,
     private readonly heartbeat: ExecutionHeartbeat,
+    private readonly metrics: Metrics,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.slots = new RunSlots(config.EXECUTION_CONCURRENCY);
@@ -98,6 +99,7 @@ export class ExecutionRunner {
       executionId: execution.id,
       allowedHosts: script.allowed_hosts,
     });
+    this.metrics.scriptRunDuration.observe({ trigger: execution.trigger_type, status: result.status }, result.metrics.duration_ms / 1000);
     return { result, startedAt, completedAt: new Date() };
   }
 

@@ -165,6 +165,17 @@ describe('execution-worker: running scripts', () => {
     const failed = await request(server).get('/http/broken').set('Authorization', token(tenant, [Permission.ScriptExecute])).expect(502);
     expect(failed.body).toMatchObject({ status: 502, code: 'script_failed', details: { status: 'failed' } });
     expect(failed.body.message).toContain('kaput');
+
+    // The runs show in the service's metrics, with the sandbox pool's state.
+    const metrics = (await request(server).get('/metrics').expect(200)).text;
+    const series = (name: string, labels: string) => Number(new RegExp(`^${name}\\{[^}]*${labels}[^}]*\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    expect(series('provisio_script_executions_total', 'trigger="http",status="completed"')).toBe(1);
+    expect(series('provisio_script_executions_total', 'trigger="http",status="failed"')).toBe(1);
+    expect(series('provisio_script_run_duration_seconds_count', 'trigger="http",status="completed"')).toBe(1);
+    expect(series('provisio_script_run_duration_seconds_count', 'trigger="event",status="completed"')).toBeGreaterThanOrEqual(1);
+    expect(series('provisio_sandbox_workers_ready', 'service="execution-worker"')).toBe(1);
+    expect(series('provisio_sandbox_runs_queued', 'service="execution-worker"')).toBe(0);
+    expect(series('provisio_sandbox_workers_replaced_total', 'service="execution-worker"')).toBe(0);
   });
 
   it('holds max_concurrent_runs across replicas', async () => {

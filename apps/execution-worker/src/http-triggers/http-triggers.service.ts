@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { DomainError, NotFoundError } from '@provisio/platform';
+import { DomainError, Metrics, NotFoundError } from '@provisio/platform';
 import { ExecutionRunner, SandboxRun } from '../executions/execution-runner.service';
 import { ExecutionsRepository } from '../executions/executions.repository';
 
@@ -50,6 +50,7 @@ export class HttpTriggersService {
     private readonly dataSource: DataSource,
     private readonly executions: ExecutionsRepository,
     private readonly runner: ExecutionRunner,
+    private readonly metrics: Metrics,
   ) {}
 
   async handle(request: HttpTriggerRequest): Promise<HttpTriggerResponse> {
@@ -87,7 +88,8 @@ export class HttpTriggersService {
       await this.dataSource.transaction((manager) => this.executions.skip(manager, execution.id, (error as Error).message));
       throw error;
     }
-    await this.dataSource.transaction((manager) => this.runner.record(manager, execution, script.current_version, run));
+    const recorded = await this.dataSource.transaction((manager) => this.runner.record(manager, execution, script.current_version, run));
+    if (recorded.recordedNow) this.metrics.scriptExecutions.inc({ trigger: 'http', status: recorded.status });
     const result = run.result;
     if (result.status !== 'completed') {
       throw new ScriptFailedError(`script ${result.status}: ${result.error ?? 'no error message'}`, undefined, { execution_id: execution.id, status: result.status });

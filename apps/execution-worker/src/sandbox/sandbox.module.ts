@@ -1,12 +1,14 @@
 import { Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import { SandboxPool } from '@provisio/sandbox';
-import { APP_CONFIG } from '@provisio/platform';
+import { APP_CONFIG, Metrics } from '@provisio/platform';
 import type { AppConfig } from '../config';
 
 /** The QuickJS worker-thread pool, one per process, closed after in-flight runs on shutdown. */
 @Injectable()
 export class SandboxPoolLifecycle implements OnApplicationShutdown {
-  constructor(@Inject(SandboxPool) private readonly pool: SandboxPool) {}
+  constructor(@Inject(SandboxPool) private readonly pool: SandboxPool, metrics: Metrics) {
+    metrics.observeSandboxPool(() => pool.stats());
+  }
   async onApplicationShutdown(): Promise<void> {
     await this.pool.close();
   }

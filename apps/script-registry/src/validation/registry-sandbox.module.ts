@@ -1,11 +1,13 @@
 import { Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
-import { APP_CONFIG } from '@provisio/platform';
+import { APP_CONFIG, Metrics } from '@provisio/platform';
 import { SandboxPool } from '@provisio/sandbox';
 import type { AppConfig } from '../config';
 
 @Injectable()
 export class RegistrySandboxLifecycle implements OnApplicationShutdown {
-  constructor(@Inject(SandboxPool) private readonly pool: SandboxPool) {}
+  constructor(@Inject(SandboxPool) private readonly pool: SandboxPool, metrics: Metrics) {
+    metrics.observeSandboxPool(() => pool.stats());
+  }
 
   /** After the HTTP server stopped taking requests: runs still queued end as failed. */
   async onApplicationShutdown(): Promise<void> {
