@@ -5,7 +5,7 @@
 import { Parser, type Node as AcornNode } from 'acorn';
 import type { QuickJSWASMModule } from 'quickjs-emscripten';
 import { discardQuickJs, loadQuickJs } from './engine/quickjs-module';
-import { SCRIPT_INTRINSICS } from './engine/script-runner';
+import { SCRIPT_INTRINSICS } from './engine/snapshot-engine';
 import { SCRIPT_FILENAME } from './host/host-api';
 import type { ValidationError, ValidationResult, ValidationWarning } from './types';
 

@@ -11,8 +11,6 @@ import { newFetchResponse, SCRIPT_FILENAME, type ConsoleLevel, type FetchCall } 
 import type { ResourceLimits } from '../limits';
 import type { ExecutionStatus, LogEntry, SandboxFetchRequest, SandboxFetchResponse } from '../types';
 
-export { SCRIPT_INTRINSICS } from './snapshot-engine';
-
 export const MAX_LOG_LINES = 1000;
 export const MAX_LOG_BYTES = 64 * 1024;
 export const TRUNCATED_MARKER = '[truncated]';
