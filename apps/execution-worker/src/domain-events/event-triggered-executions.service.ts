@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import type { CloudEvent, DomainEventData } from '@provisio/contracts';
 import { EVENT_ATTEMPTS } from '../executions/execution-queue.service';
-import { EXECUTION_COLUMNS, ExecutionRow, ScriptToRun, splitClaimedRow, type ClaimedRow } from '../executions/executions.repository';
+import { EXECUTION_COLUMNS, ExecutionRow, SCRIPT_TO_RUN_COLUMNS, SCRIPT_TO_RUN_JOINS, ScriptToRun, splitClaimedRow, type ClaimedRow } from '../executions/executions.repository';
 
 /** An execution created for an event, with the script it runs. */
 export interface CreatedExecution {
@@ -39,10 +39,8 @@ export class EventTriggeredExecutionsService {
                 JOIN scripts s ON s.id = sub.script_id AND s.status = 'active'
                ORDER BY e.idx
               RETURNING ${EXECUTION_COLUMNS})
-       SELECT i.*, e.idx, s.status AS script_status, s.source, s.resource_limits, s.current_version,
-              COALESCE(ARRAY(SELECT jsonb_array_elements_text(t.settings->'allowed_fetch_hosts')), ARRAY[]::text[]) AS allowed_hosts
-         FROM inserted i JOIN e ON e.trigger_data->>'event_id' = i.trigger_data->>'event_id'
-         JOIN scripts s ON s.id = i.script_id JOIN tenants t ON t.id = s.tenant_id`,
+       SELECT c.*, e.idx, ${SCRIPT_TO_RUN_COLUMNS}
+         FROM inserted c JOIN e ON e.trigger_data->>'event_id' = c.trigger_data->>'event_id' ${SCRIPT_TO_RUN_JOINS}`,
       [JSON.stringify(rows), EVENT_ATTEMPTS - 1],
     );
     const byEvent: CreatedExecution[][] = events.map(() => []);

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import type { ExecutionResult, ResourceLimits } from '@provisio/sandbox';
+import { DEFAULT_RESOURCE_LIMITS, type ExecutionResult, type ResourceLimits } from '@provisio/sandbox';
 
 /** An execution row as the worker needs it. */
 export interface ExecutionRow {
@@ -51,6 +51,14 @@ const TERMINAL = ['completed', 'failed', 'timeout', 'cancelled', 'skipped'];
 export const RUNNING_GRACE_MS = 5_000;
 /** The columns of an ExecutionRow. */
 export const EXECUTION_COLUMNS = 'id, script_id, tenant_id, status, trigger_type, trigger_data, input, retry_count, max_retries, parent_execution_id, scheduled_job_id, scheduled_for, executed_by, error';
+
+/**
+ * The script columns of a ClaimedRow, for a statement whose executions are `c` (joins `scripts s` and
+ * `tenants t`): `SELECT c.*, ${SCRIPT_TO_RUN_COLUMNS} FROM <executions> c ${SCRIPT_TO_RUN_JOINS}`.
+ */
+export const SCRIPT_TO_RUN_COLUMNS = `s.status AS script_status, s.source, s.resource_limits, s.current_version,
+              COALESCE(ARRAY(SELECT jsonb_array_elements_text(t.settings->'allowed_fetch_hosts')), ARRAY[]::text[]) AS allowed_hosts`;
+export const SCRIPT_TO_RUN_JOINS = 'JOIN scripts s ON s.id = c.script_id JOIN tenants t ON t.id = s.tenant_id';
 
 /** An execution row joined with its script's columns (as the claim and create statements return it). */
 export type ClaimedRow = ExecutionRow & { script_status: string; source: string; resource_limits: ScriptToRun['resource_limits']; current_version: number; allowed_hosts: string[] };
@@ -129,17 +137,7 @@ export class ExecutionsRepository {
    * hot path). Undefined when the execution is missing or already recorded.
    */
   async claimForRun(manager: EntityManager, id: string): Promise<{ execution: ExecutionRow; script: ScriptToRun } | undefined> {
-    const rows: ClaimedRow[] = await manager.query(
-      `WITH claimed AS (
-         UPDATE script_executions SET status = 'running', started_at = clock_timestamp()
-          WHERE id = $1 AND status IN ('pending', 'queued', 'running')
-          RETURNING ${EXECUTION_COLUMNS})
-       SELECT c.*, s.status AS script_status, s.source, s.resource_limits, s.current_version,
-              COALESCE(ARRAY(SELECT jsonb_array_elements_text(t.settings->'allowed_fetch_hosts')), ARRAY[]::text[]) AS allowed_hosts
-         FROM claimed c JOIN scripts s ON s.id = c.script_id JOIN tenants t ON t.id = s.tenant_id`,
-      [id],
-    );
-    return rows.length ? splitClaimedRow(rows[0]) : undefined;
+    return (await this.claimManyForRun(manager, [id]))[0];
   }
 
   /** `claimForRun` for many executions at once (one statement, one commit). */
@@ -150,9 +148,7 @@ export class ExecutionsRepository {
          UPDATE script_executions SET status = 'running', started_at = clock_timestamp()
           WHERE id = ANY($1::uuid[]) AND status IN ('pending', 'queued', 'running')
           RETURNING ${EXECUTION_COLUMNS})
-       SELECT c.*, s.status AS script_status, s.source, s.resource_limits, s.current_version,
-              COALESCE(ARRAY(SELECT jsonb_array_elements_text(t.settings->'allowed_fetch_hosts')), ARRAY[]::text[]) AS allowed_hosts
-         FROM claimed c JOIN scripts s ON s.id = c.script_id JOIN tenants t ON t.id = s.tenant_id`,
+       SELECT c.*, ${SCRIPT_TO_RUN_COLUMNS} FROM claimed c ${SCRIPT_TO_RUN_JOINS}`,
       [ids],
     );
     return rows.map(splitClaimedRow);
@@ -224,9 +220,9 @@ export class ExecutionsRepository {
       `SELECT e.id, e.trigger_type FROM script_executions e JOIN scripts s ON s.id = e.script_id
         WHERE e.parent_execution_id IS NULL AND e.dry_run = false
           AND ((e.status = 'pending' AND e.started_at < now() - make_interval(secs => $1::double precision / 1000))
-            OR (e.status = 'running' AND e.started_at < now() - make_interval(secs => (COALESCE((s.resource_limits->>'max_execution_time_ms')::double precision, 30000) + $3) / 1000)))
+            OR (e.status = 'running' AND e.started_at < now() - make_interval(secs => (COALESCE((s.resource_limits->>'max_execution_time_ms')::double precision, $4) + $3) / 1000)))
         ORDER BY e.started_at LIMIT $2`,
-      [olderThanMs, limit, RUNNING_GRACE_MS],
+      [olderThanMs, limit, RUNNING_GRACE_MS, DEFAULT_RESOURCE_LIMITS.max_execution_time_ms],
     );
   }
 

@@ -58,7 +58,7 @@ export class ScriptRunGates {
     }
   }
 
-  /** Scripts with runs here (a gauge, and for tests: gates of idle scripts are dropped). */
+  /** Scripts with runs here (tests check that the gates of idle scripts are dropped). */
   get size(): number {
     return this.gates.size;
   }

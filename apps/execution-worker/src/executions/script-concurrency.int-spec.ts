@@ -14,15 +14,15 @@ describe('ScriptConcurrency', () => {
     expect([...(await concurrency.tryAcquireMany(script, ids(5), 3, 10_000))]).toEqual(['exec-0', 'exec-1', 'exec-2']);
     // Holders keep theirs; nobody else gets one while three are held.
     expect([...(await concurrency.tryAcquireMany(script, ['exec-1', 'exec-9'], 3, 10_000))]).toEqual(['exec-1']);
-    expect(await concurrency.tryAcquire(script, 'exec-9', 3, 10_000)).toBe(false);
+    expect((await concurrency.tryAcquireMany(script, ['exec-9'], 3, 10_000)).has('exec-9')).toBe(false);
     await concurrency.release(script, ['exec-0', 'exec-1']);
     expect([...(await concurrency.tryAcquireMany(script, ['exec-8', 'exec-9', 'exec-7'], 3, 10_000))]).toEqual(['exec-8', 'exec-9']);
   });
 
   it('lets the lease of a holder that died run out, and keeps the live ones', async () => {
     const script = randomUUID();
-    await concurrency.tryAcquire(script, 'alive', 2, 10_000);
-    await concurrency.tryAcquire(script, 'died', 2, 300);
+    await concurrency.tryAcquireMany(script, ['alive'], 2, 10_000);
+    await concurrency.tryAcquireMany(script, ['died'], 2, 300);
     await new Promise((resolve) => setTimeout(resolve, 400));
     // 'died' ran out, 'alive' holds on: one slot is free, not two.
     expect([...(await concurrency.tryAcquireMany(script, ['new-1', 'new-2'], 2, 300))]).toEqual(['new-1']);

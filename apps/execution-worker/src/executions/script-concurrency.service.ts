@@ -153,14 +153,9 @@ export class ScriptConcurrency implements OnModuleDestroy {
     if (this.scripts.get(slots.key) === slots) this.scripts.delete(slots.key);
   }
 
-  /** Scripts this process holds slots of, or waits for (a gauge, and for tests: idle ones are forgotten). */
+  /** Scripts this process holds slots of, or waits for (tests check that idle ones are forgotten). */
   get scriptsHeld(): number {
     return this.scripts.size;
-  }
-
-  /** Takes a slot for `executionId` if fewer than `limit` runs of the script hold one. */
-  async tryAcquire(scriptId: string, executionId: string, limit: number, leaseMs: number): Promise<boolean> {
-    return (await this.tryAcquireMany(scriptId, [executionId], limit, leaseMs)).has(executionId);
   }
 
   /** Takes slots for as many of `executionIds` (in order) as the limit leaves room for; answers those that hold one. */

@@ -204,10 +204,6 @@ class ScriptRun implements EngineTenant {
     this.logs.write(level, message);
   }
 
-  fetch(call: FetchCall): QuickJSHandle {
-    return this.startFetch(call);
-  }
-
   private fault(error: unknown): Outcome {
     if (isEngineFault(error)) {
       this.poisoned = true;
@@ -392,7 +388,8 @@ class ScriptRun implements EngineTenant {
     return { status: 'failed', outputJson: null, error: prefix ? `${prefix}: ${text}` : text };
   }
 
-  private startFetch(call: FetchCall): QuickJSHandle {
+  /** Starts a fetch for the script; answers the VM promise it awaits. */
+  fetch(call: FetchCall): QuickJSHandle {
     const vm = this.vm;
     this.apiCalls++;
     const deferred = vm.newPromise();

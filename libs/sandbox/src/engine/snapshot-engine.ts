@@ -182,12 +182,13 @@ const XORSHIFT_MULTIPLIER = 0x2545f4914f6cdd1dn;
 const U64 = (1n << 64n) - 1n;
 const MANTISSA = (1n << 52n) - 1n;
 
-function xorshift64star(state: bigint): { state: bigint; output: bigint } {
+/** The mantissa of the draw Math.random makes from `state`. */
+function nextDraw(state: bigint): bigint {
   let x = state;
   x ^= x >> 12n;
   x = (x ^ (x << 25n)) & U64;
   x ^= x >> 27n;
-  return { state: x, output: (x * XORSHIFT_MULTIPLIER) & U64 };
+  return ((x * XORSHIFT_MULTIPLIER) & U64) >> 12n;
 }
 
 function mantissaOf(random: number): bigint {
@@ -220,10 +221,9 @@ function findRandomState(vm: QuickJSContext, memory: { buffer: ArrayBuffer }, he
   const index = candidates[0];
   const probe = 0x0123_4567_89ab_cdefn;
   const previous = words[index];
-  new BigUint64Array(memory.buffer)[index] = probe;
-  const expected = xorshift64star(probe).output >> 12n;
-  if (mantissaOf(evalNumber(vm, 'Math.random()')) === expected) return index * 8;
-  new BigUint64Array(memory.buffer)[index] = previous;
+  words[index] = probe;
+  if (mantissaOf(evalNumber(vm, 'Math.random()')) === nextDraw(probe)) return index * 8;
+  new BigUint64Array(memory.buffer)[index] = previous; // a fresh view: the eval may have grown memory
   return null;
 }
 

@@ -1,6 +1,7 @@
 // A sandbox worker thread: runs the pool's tasks, each run on a snapshot engine of this thread's shelf
-// (engine/snapshot-engine.ts), and validations on the thread's shared QuickJS module. The HTTP calls of `fetch` happen here, outside
-// the VM; the per-minute API budget and dry-run fetches are asked of the main thread.
+// (engine/snapshot-engine.ts), and validations on the thread's shared QuickJS module. The HTTP calls of
+// `fetch` happen here, outside the VM; the per-minute API budget and dry-run fetches are asked of the
+// main thread.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { QuickJSWASMModule } from 'quickjs-emscripten';
 import { loadQuickJs } from '../engine/quickjs-module';
