@@ -20,3 +20,5 @@ export * from './outbox/outbox-relay';
 export * from './redis/redis';
 export * from './platform.module';
 export * from './bootstrap/bootstrap';
+export * from './storable/storable-text';
+export * from './storable/data-errors';
