@@ -36,6 +36,8 @@ export interface ExecutionLogLine {
 @Check('ck_script_executions_status', checkIn('status', EXECUTION_STATUSES))
 @Check('ck_script_executions_trigger_type', checkIn('trigger_type', TRIGGER_TYPES))
 @Check('ck_script_executions_retries', 'retry_count >= 0 AND max_retries >= 0 AND retry_count <= max_retries')
+@Check('ck_script_executions_recovery_count', 'recovery_count >= 0')
+@Index('idx_executions_next_retry', ['next_retry_at'], { where: 'next_retry_at IS NOT NULL' })
 @Index('idx_executions_script', ['script_id'])
 @Index('idx_executions_tenant_script', ['tenant_id', 'script_id'])
 @Index('idx_executions_tenant_status', ['tenant_id', 'status'])
@@ -132,6 +134,14 @@ export class ScriptExecution {
 
   @Column({ type: 'integer', default: 0 })
   max_retries: number;
+
+  /** Times the recovery sweep re-queued this run after it was abandoned (bounded). */
+  @Column({ type: 'integer', default: 0 })
+  recovery_count: number;
+
+  /** On a first attempt: when the next retry of the failed event-triggered run is due (NULL: none). */
+  @Column({ type: 'timestamptz', nullable: true })
+  next_retry_at: Date | null;
 
   @Column({ type: 'uuid', nullable: true })
   parent_execution_id: string | null;
