@@ -14,6 +14,8 @@ import { CreateMessagingPlumbing1763900007000 } from './1763900007000-create-mes
 import { AddSystemScriptTemplates1763900009000 } from './1763900009000-add-system-script-templates';
 import { TuneOutboxStorage1763900010000 } from './1763900010000-tune-outbox-storage';
 import { AddScriptExecutionDailyStats1763900011000 } from './1763900011000-add-script-execution-daily-stats';
+import { KeyProcessedEventsBySource1764800000000 } from './1764800000000-key-processed-events-by-source';
+import { AddExecutionRecoveryAndRetrySchedule1764801000000 } from './1764801000000-add-execution-recovery-and-retry-schedule';
 
 export const migrations = [
   CreateTenancy1763900000000,
@@ -27,6 +29,8 @@ export const migrations = [
   AddSystemScriptTemplates1763900009000,
   TuneOutboxStorage1763900010000,
   AddScriptExecutionDailyStats1763900011000,
+  KeyProcessedEventsBySource1764800000000,
+  AddExecutionRecoveryAndRetrySchedule1764801000000,
 ];
 
 export const MIGRATIONS_TABLE_NAME = 'typeorm_migrations';
@@ -43,4 +47,6 @@ export {
   AddSystemScriptTemplates1763900009000,
   TuneOutboxStorage1763900010000,
   AddScriptExecutionDailyStats1763900011000,
+  KeyProcessedEventsBySource1764800000000,
+  AddExecutionRecoveryAndRetrySchedule1764801000000,
 };
