@@ -9,15 +9,17 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as kafka from './kafka.mjs';
+import * as ldap from './ldap.mjs';
 import * as postgres from './postgres.mjs';
 import * as redis from './redis.mjs';
+import * as sqlTargets from './sql-targets.mjs';
 import { defaultLog, ensureDir, redact, rel, STACK_DIR, StackError, withLock } from './util.mjs';
 
 export { ensureDatabase } from './postgres.mjs';
 export { ROOT, STACK_DIR, StackError } from './util.mjs';
 export const ENV_FILE = join(STACK_DIR, 'stack.env');
 
-const COMPONENTS = ['postgres', 'redis', 'kafka'];
+const COMPONENTS = ['postgres', 'redis', 'kafka', 'ldap'];
 
 function logger(opts) {
   if (opts.quiet) return () => {};
@@ -43,29 +45,46 @@ export async function up(opts = {}) {
   return withLock(async () => {
     const startedAt = Date.now();
     const context = { env, log, kafkaVersion: opts.kafkaVersion };
-    const settled = await Promise.allSettled([postgres.up(context), redis.up(context), kafka.up(context)]);
+    const settled = await Promise.allSettled([postgres.up(context), redis.up(context), kafka.up(context), ldap.up(context)]);
     const failures = settled.map((s, i) => (s.status === 'rejected' ? { name: COMPONENTS[i], error: s.reason } : null)).filter(Boolean);
     if (failures.length > 0) {
       const detail = failures.map((f) => `${f.name}: ${f.error instanceof StackError ? f.error.message : (f.error?.stack ?? f.error)}`).join('\n');
       throw new StackError(`the stack is not up.\n${detail}`);
     }
-    const [pg, rd, kf] = settled.map((s) => s.value);
+    const [pg, rd, kf, ld] = settled.map((s) => s.value);
+    const sql = await sqlTargets.up({ ...context, databaseUrl: pg.url });
     const result = {
       DATABASE_URL: pg.url,
       REDIS_URL: rd.url,
       KAFKA_BROKERS: kf.brokers,
-      started: { postgres: pg.started, redis: rd.started, kafka: kf.started },
-      startedNow: pg.started || rd.started || kf.started,
-      managed: { postgres: pg.managed, redis: rd.managed, kafka: kf.managed },
+      ...targetEnv(ld, sql),
+      started: { postgres: pg.started, redis: rd.started, kafka: kf.started, ldap: ld.started },
+      startedNow: pg.started || rd.started || kf.started || ld.started,
+      managed: { postgres: pg.managed, redis: rd.managed, kafka: kf.managed, ldap: ld.managed },
       kafkaVersion: kf.version,
     };
     writeEnvFile(result);
     log(`postgres  ${redact(pg.url).padEnd(48)} ${describe(pg.managed, pg.started)}`);
     log(`redis     ${rd.url.padEnd(48)} ${describe(rd.managed, rd.started)}`);
     log(`kafka     ${kf.brokers.padEnd(48)} ${describe(kf.managed, kf.started)}${kf.version ? ` (Kafka ${kf.version})` : ''}`);
+    log(`ldap      ${ld.url.padEnd(48)} ${describe(ld.managed, ld.started)}${ld.ldapsUrl ? ` (LDAPS ${ld.ldapsUrl})` : ''}`);
     log(`up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; values in ${rel(ENV_FILE)}`);
     return result;
   }, log);
+}
+
+/** The target servers' variables (LDAP_TARGET_*, SQL_TARGET_*) for connector tests and benches. */
+function targetEnv(ld, sql) {
+  return {
+    LDAP_TARGET_URL: ld.url ?? '',
+    LDAP_TARGET_LDAPS_URL: ld.ldapsUrl ?? '',
+    LDAP_TARGET_BIND_DN: ld.bindDn ?? '',
+    LDAP_TARGET_PASSWORD: ld.password ?? '',
+    LDAP_TARGET_BASE_DN: ld.baseDn ?? '',
+    LDAP_TARGET_CA_FILE: ld.caFile ?? '',
+    SQL_TARGET_PG_URL: sql.pgUrl ?? '',
+    SQL_TARGET_MARIADB_URL: sql.mariadbUrl ?? '',
+  };
 }
 
 function writeEnvFile(result) {
@@ -75,6 +94,7 @@ function writeEnvFile(result) {
     `DATABASE_URL=${result.DATABASE_URL}`,
     `REDIS_URL=${result.REDIS_URL}`,
     `KAFKA_BROKERS=${result.KAFKA_BROKERS}`,
+    ...Object.keys(targetEnv({}, {})).map((name) => `${name}=${result[name]}`),
     '',
   ];
   writeFileSync(ENV_FILE, lines.join('\n'));
@@ -90,7 +110,7 @@ export async function down(opts = {}) {
   const log = logger(opts);
   const only = Array.isArray(opts.only) ? opts.only : opts.only ? COMPONENTS.filter((c) => opts.only[c]) : COMPONENTS;
   return withLock(async () => {
-    const modules = { postgres, redis, kafka };
+    const modules = { postgres, redis, kafka, ldap };
     const settled = await Promise.allSettled(only.map((name) => modules[name].down()));
     const stopped = [];
     const errors = [];
@@ -117,7 +137,8 @@ export async function down(opts = {}) {
  */
 export async function status(opts = {}) {
   const env = opts.env ?? process.env;
-  return Promise.all([postgres.status({ env }), redis.status({ env }), kafka.status({ env })]);
+  const rows = await Promise.all([postgres.status({ env }), redis.status({ env }), kafka.status({ env }), ldap.status({ env })]);
+  return [...rows, ...(await sqlTargets.status({ env, databaseUrl: rows[0].url }).catch(() => []))];
 }
 
 /** Human-readable lines for status() rows. */
