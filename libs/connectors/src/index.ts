@@ -1,2 +1,4 @@
 export * from './connector';
 export * from './connector-errors';
+export * from './connector-types';
+export * from './governor';

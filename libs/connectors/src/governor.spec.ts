@@ -1,0 +1,110 @@
+import { ConnectorError, ConnectorErrorCode } from './connector-errors';
+import { ConnectorGovernor } from './governor';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('ConnectorGovernor', () => {
+  let governor: ConnectorGovernor;
+  afterEach(async () => governor?.close());
+
+  it('keeps at most maxConcurrency calls in flight', async () => {
+    governor = new ConnectorGovernor({ maxConcurrency: 3, timeoutMs: 5000 });
+    let inFlight = 0;
+    let peak = 0;
+    await Promise.all(
+      Array.from({ length: 12 }, () =>
+        governor.call({
+          kind: 'read',
+          description: 'read',
+          run: async () => {
+            peak = Math.max(peak, ++inFlight);
+            await sleep(20);
+            inFlight--;
+          },
+        }),
+      ),
+    );
+    expect(peak).toBe(3);
+  });
+
+  it('spaces call starts to requestsPerSecond', async () => {
+    governor = new ConnectorGovernor({ maxConcurrency: 10, requestsPerSecond: 20, timeoutMs: 5000 });
+    const starts: number[] = [];
+    await Promise.all(Array.from({ length: 6 }, () => governor.call({ kind: 'read', description: 'read', run: async () => void starts.push(Date.now()) })));
+    // 6 starts at 20/s: the last at least 5 x 50 ms after the first.
+    expect(starts[5] - starts[0]).toBeGreaterThanOrEqual(240);
+  });
+
+  it('spaces writes to writesPerMinute, reads not', async () => {
+    governor = new ConnectorGovernor({ maxConcurrency: 10, writesPerMinute: 600, timeoutMs: 5000 });
+    const begin = Date.now();
+    await Promise.all(Array.from({ length: 5 }, () => governor.call({ kind: 'read', description: 'read', run: async () => undefined })));
+    expect(Date.now() - begin).toBeLessThan(80);
+    const writes: number[] = [];
+    await Promise.all(Array.from({ length: 4 }, () => governor.call({ kind: 'write', description: 'write', run: async () => void writes.push(Date.now()) })));
+    // 600 a minute = one every 100 ms.
+    expect(writes[3] - writes[0]).toBeGreaterThanOrEqual(290);
+  });
+
+  it('counts a batch as as many writes as it carries', async () => {
+    governor = new ConnectorGovernor({ maxConcurrency: 10, writesPerMinute: 1200, timeoutMs: 5000 });
+    const begin = Date.now();
+    await governor.call({ kind: 'write', description: 'bulk', writes: 5, run: async () => undefined });
+    const second = Date.now();
+    await governor.call({ kind: 'write', description: 'one', run: async () => undefined });
+    // 1200 a minute = 50 ms a write: the batch of 5 starts after 4 slots, the next write 50 ms later.
+    expect(second - begin).toBeGreaterThanOrEqual(190);
+    expect(Date.now() - second).toBeGreaterThanOrEqual(40);
+  });
+
+  it('rejects a call that outlives timeoutMs with a transient Timeout and aborts its signal', async () => {
+    governor = new ConnectorGovernor({ timeoutMs: 100 });
+    let signal: AbortSignal | undefined;
+    const startedAt = Date.now();
+    const error = await governor
+      .call({
+        kind: 'read',
+        description: 'slow read',
+        run: (s) => {
+          signal = s;
+          return new Promise(() => undefined);
+        },
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConnectorError);
+    expect((error as ConnectorError).code).toBe(ConnectorErrorCode.Timeout);
+    expect((error as ConnectorError).transient).toBe(true);
+    expect((error as ConnectorError).message).toContain('slow read');
+    expect(signal?.aborted).toBe(true);
+    expect(Date.now() - startedAt).toBeLessThan(400);
+  });
+
+  it("starts no call before a failed call's Retry-After has passed", async () => {
+    governor = new ConnectorGovernor({ maxConcurrency: 4, timeoutMs: 5000 });
+    const limited = governor.call({
+      kind: 'read',
+      description: 'limited',
+      run: async () => {
+        throw new ConnectorError(ConnectorErrorCode.RateLimited, 'HTTP 429', { retryAfterMs: 300 });
+      },
+    });
+    await expect(limited).rejects.toMatchObject({ code: ConnectorErrorCode.RateLimited, retryAfterMs: 300 });
+    const failedAt = Date.now();
+    expect(governor.stats().pausedUntil).toBeGreaterThan(failedAt);
+    const starts = await Promise.all(Array.from({ length: 3 }, () => governor.call({ kind: 'read', description: 'next', run: async () => Date.now() })));
+    for (const start of starts) expect(start - failedAt).toBeGreaterThanOrEqual(290);
+    expect(governor.stats().pausedUntil).toBeNull();
+  });
+
+  it('passes a call’s own error through unchanged', async () => {
+    governor = new ConnectorGovernor();
+    const own = new ConnectorError(ConnectorErrorCode.NotFound, 'gone');
+    await expect(governor.call({ kind: 'write', description: 'x', run: async () => Promise.reject(own) })).rejects.toBe(own);
+  });
+
+  it('refuses calls once closed', async () => {
+    governor = new ConnectorGovernor();
+    await governor.close();
+    await expect(governor.call({ kind: 'read', description: 'late', run: async () => 1 })).rejects.toMatchObject({ code: ConnectorErrorCode.InvalidConfig });
+  });
+});
