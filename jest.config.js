@@ -8,7 +8,7 @@ delete swcrc.$schema;
 
 const moduleNameMapper = {
   '^@provisio/(contracts|persistence|platform|sandbox|connectors)$': '<rootDir>/libs/$1/src',
-  '^@provisio/(persistence|platform)/testing$': '<rootDir>/libs/$1/src/testing',
+  '^@provisio/(persistence|platform|connectors)/testing$': '<rootDir>/libs/$1/src/testing',
   '^@provisio/migrations$': '<rootDir>/migrations/src',
 };
 
