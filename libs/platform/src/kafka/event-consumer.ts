@@ -5,6 +5,8 @@ import type { ZodType } from 'zod';
 import { CloudEvent, cloudEventSchema, dlqTopicOf } from '@provisio/contracts';
 import { isPermanent } from '../errors/domain-errors';
 import { Metrics } from '../metrics/metrics';
+import { describeDataError, isDataError } from '../storable/data-errors';
+import { parseStorableJson } from '../storable/storable-text';
 import { GroupCommit, JointApplyFailed } from './group-commit';
 import { KafkaService } from './kafka.service';
 
@@ -54,7 +56,19 @@ const MAX_EVENTS_PER_TRANSACTION = 200;
 /** Events of several partitions' groups applied together in one transaction (see GroupCommit). */
 const MAX_EVENTS_PER_JOINT_TRANSACTION = 1000;
 
-export type DeadLetterReason = 'not-json' | 'not-cloudevent' | 'invalid-data' | 'handler-rejected';
+export type DeadLetterReason = 'not-json' | 'not-cloudevent' | 'invalid-data' | 'handler-rejected' | 'unstorable';
+
+/**
+ * An event that can never be applied: the handler rejected it (a permanent DomainError), or PostgreSQL
+ * refused to store what it carries (a data error, SQLSTATE class 22 or 23: see isDataError).
+ */
+function isPermanentFailure(error: unknown): boolean {
+  return isPermanent(error) || isDataError(error);
+}
+
+function deadLetterReasonOf(error: unknown): { reason: DeadLetterReason; error: string } {
+  return isDataError(error) ? { reason: 'unstorable', error: describeDataError(error) } : { reason: 'handler-rejected', error: (error as Error).message };
+}
 
 /** Headers of a dead-lettered message: why, and where it came from. */
 export const DlqHeader = {
@@ -85,12 +99,15 @@ interface ValidMessage {
 /**
  * Runs the service's Kafka consumers. Every message is parsed as a CloudEvent and its data validated;
  * a message that fails goes to the topic's `.dlq` with the reason in its headers, and the partition
- * moves on. A valid event is applied once: its id is recorded in `processed_events` in the same
+ * moves on. Its text is made storable first (toStorable: NUL and unpaired surrogates become U+FFFD). A
+ * valid event is applied once: its source and id are recorded in `processed_events` in the same
  * transaction as the effect, so a redelivery finds it and does nothing. The events of a fetched batch
  * are applied in one transaction (up to MAX_EVENTS_PER_TRANSACTION), so throughput does not hinge on one
  * commit per message, and the groups that several partitions hand in at the same moment are joined into
- * one transaction (GroupCommit). If the handler rejects one event permanently, the joint transaction is
- * re-applied per partition group, then one event at a time, and only that one is dead-lettered. Errors that may pass are rethrown: nothing of the group
+ * one transaction (GroupCommit). If the handler rejects one event permanently, or PostgreSQL refuses its
+ * data (isDataError), the joint transaction is re-applied per partition group, then one event at a time,
+ * and only that one is dead-lettered; the rest of the batch is applied. A batch in which nothing fails
+ * pays nothing for this. Errors that may pass are rethrown: nothing of the group
  * commits, the offsets are not resolved, and kafkajs retries.
  */
 @Injectable()
@@ -169,14 +186,15 @@ export class EventConsumerHost implements OnApplicationBootstrap, OnModuleDestro
     try {
       await this.applyJointly(spec, valid);
     } catch (error) {
-      if (!isPermanent(error)) throw error; // nothing committed; kafkajs retries the batch
+      if (!isPermanentFailure(error)) throw error; // nothing committed; kafkajs retries the batch
       // One of them is permanently wrong: apply them one at a time so only that one is dead-lettered.
       for (const item of valid) {
         try {
           await this.apply(spec, [item]);
         } catch (single) {
-          if (!isPermanent(single)) throw single;
-          await this.deadLetter(spec, topic, partition, item.message, 'handler-rejected', (single as Error).message);
+          if (!isPermanentFailure(single)) throw single;
+          const why = deadLetterReasonOf(single);
+          await this.deadLetter(spec, topic, partition, item.message, why.reason, why.error);
         }
       }
     }
@@ -192,7 +210,7 @@ export class EventConsumerHost implements OnApplicationBootstrap, OnModuleDestro
       await this.jointFor(spec).submit(items);
     } catch (error) {
       if (!(error instanceof JointApplyFailed)) throw error;
-      if (!isPermanent(error.cause)) throw error.cause; // nothing committed; kafkajs retries the batch
+      if (!isPermanentFailure(error.cause)) throw error.cause; // nothing committed; kafkajs retries the batch
       await this.apply(spec, items);
     }
   }
@@ -206,7 +224,7 @@ export class EventConsumerHost implements OnApplicationBootstrap, OnModuleDestro
   private parse(spec: EventHandlerSpec<never>, message: KafkaMessage): Parsed {
     let json: unknown;
     try {
-      json = JSON.parse(message.value?.toString('utf8') ?? '');
+      json = parseStorableJson(message.value?.toString('utf8') ?? '');
     } catch (error) {
       throw new PoisonMessage('not-json', `value is not JSON: ${(error as Error).message}`);
     }
@@ -225,18 +243,22 @@ export class EventConsumerHost implements OnApplicationBootstrap, OnModuleDestro
     return { kind: 'event', event: { ...envelope.data, data: data.data } as CloudEvent };
   }
 
-  /** Applies events in one transaction; those already applied (redeliveries) are skipped. */
+  /**
+   * Applies events in one transaction; those already applied (redeliveries) are skipped. An event is
+   * known by its source and id: ids are only unique per source.
+   */
   private async apply(spec: EventHandlerSpec<never>, items: ValidMessage[]): Promise<void> {
     if (!this.dataSource) throw new Error(`consumer ${spec.groupId} needs the database for idempotency`);
     let duplicates = 0;
     const applied = await this.dataSource.transaction(async (manager) => {
-      const fresh: { event_id: string }[] = await manager.query(
-        'INSERT INTO processed_events (consumer, event_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING event_id',
-        [spec.groupId, items.map((i) => i.event.id)],
+      const fresh: { source: string; event_id: string }[] = await manager.query(
+        `INSERT INTO processed_events (consumer, source, event_id) SELECT $1, s, i FROM unnest($2::text[], $3::text[]) AS e(s, i)
+         ON CONFLICT DO NOTHING RETURNING source, event_id`,
+        [spec.groupId, items.map((i) => i.event.source), items.map((i) => i.event.id)],
       );
-      const pending = new Set(fresh.map((r) => r.event_id));
-      // Not new, or the same id twice in this batch: already applied.
-      const toApply = items.filter(({ event }) => pending.delete(event.id));
+      const pending = new Set(fresh.map((r) => processedKey(r.source, r.event_id)));
+      // Not new, or the same event twice in this batch: already applied.
+      const toApply = items.filter(({ event }) => pending.delete(processedKey(event.source, event.id)));
       duplicates = items.length - toApply.length;
       if (spec.handleMany && toApply.length) {
         const events = toApply.map(({ event }) => event as CloudEvent<never>);
@@ -280,4 +302,9 @@ export class EventConsumerHost implements OnApplicationBootstrap, OnModuleDestro
     this.metrics.deadLettered.inc({ topic: spec.topic, reason });
     this.logger.warn({ message: 'dead-lettered a message', reason, error, topic, partition, offset: message.offset });
   }
+}
+
+/** One string per (source, id): JSON of the pair, so no choice of separator can make two pairs collide. */
+function processedKey(source: string, id: string): string {
+  return JSON.stringify([source, id]);
 }

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { Admin, ITopicConfig, Kafka, KafkaConfig, logLevel, LogEntry, Producer } from 'kafkajs';
-import { topicsToCreate } from '@provisio/contracts';
+import { DLQ_SUFFIX, topicsToCreate } from '@provisio/contracts';
 import { JavaCompatiblePartitioner } from './partitioner';
 
 export interface KafkaSettings {
@@ -60,6 +60,12 @@ export function createProducer(kafka: Kafka): Producer {
 }
 
 /**
+ * A dead letter is the original message byte for byte plus the `dlq-*` headers: a message just under the
+ * broker's 1 MB limit must still fit on its `.dlq`, or the consumer would retry it forever.
+ */
+export const DLQ_MAX_MESSAGE_BYTES = 2 * 1024 * 1024;
+
+/**
  * Creates every declared topic that does not exist yet, with its partition count. Safe to run from every
  * replica at once: "already exists" is success. Existing topics with fewer partitions are grown.
  */
@@ -72,7 +78,10 @@ export async function ensureTopics(admin: Admin, prefix = ''): Promise<string[]>
       topic: t.name,
       numPartitions: t.partitions,
       replicationFactor: -1, // the broker's default.replication.factor
-      configEntries: t.retentionMs ? [{ name: 'retention.ms', value: String(t.retentionMs) }] : [],
+      configEntries: [
+        ...(t.retentionMs ? [{ name: 'retention.ms', value: String(t.retentionMs) }] : []),
+        ...(t.name.endsWith(DLQ_SUFFIX) ? [{ name: 'max.message.bytes', value: String(DLQ_MAX_MESSAGE_BYTES) }] : []),
+      ],
     }));
   if (missing.length > 0) {
     try {

@@ -1,5 +1,5 @@
 import { describeDataError, isDataError, sqlStateOf } from './data-errors';
-import { isStorableText, REPLACEMENT_CHARACTER as R, storableJsonText, toStorable, toStorableJson, toStorableText } from './storable-text';
+import { isStorableText, parseStorableJson, REPLACEMENT_CHARACTER as R, storableJsonText, toStorable, toStorableJson, toStorableText } from './storable-text';
 
 describe('storable text', () => {
   it('keeps ordinary text, control characters, emoji and long lines as they are (the same string)', () => {
@@ -34,6 +34,11 @@ describe('storable text', () => {
     expect(toStorableJson(undefined)).toBeUndefined();
     expect(storableJsonText('{"a":"\\u0000","b":"\\ud800","c":"\\ud83d\\ude00"}')).toBe(JSON.stringify({ a: R, b: R, c: '😀' }));
     expect(storableJsonText('{"a":"ok"}')).toBe('{"a":"ok"}');
+  });
+
+  it('parses message text into storable values', () => {
+    expect(parseStorableJson('{"k\\u0000":["\\udfff","\\\\u0000"]}')).toEqual({ [`k${R}`]: [R, '\\u0000'] });
+    expect(() => parseStorableJson('{')).toThrow(SyntaxError);
   });
 });
 

@@ -75,6 +75,16 @@ export function toStorableJson(value: unknown): string {
 }
 
 /**
+ * Parses JSON text (a message from outside) into a value whose strings are storable. Ordinary text costs
+ * the parse and one search for an escape; NUL and unpaired surrogates can only arrive escaped (a raw NUL
+ * is not JSON, and text decoded from UTF-8 has no unpaired surrogate).
+ */
+export function parseStorableJson(json: string): unknown {
+  const value: unknown = JSON.parse(json);
+  return json.includes('\\u') && ESCAPED_UNSTORABLE.test(json) ? storable(value) : value;
+}
+
+/**
  * Storable JSON text from JSON text (a message value, an outbox payload): the text itself when it
  * holds no escape PostgreSQL would reject, else parsed, made storable and written again.
  */
