@@ -129,6 +129,25 @@ describe('transactional outbox and relay against the real broker', () => {
     for (const sequence of byKey.values()) expect(sequence).toEqual([...sequence].sort((a, b) => a - b));
     expect(byKey.size).toBe(7);
   });
+
+  it('commits events whose text PostgreSQL refuses (NUL, unpaired surrogates) with the change, as U+FFFD', async () => {
+    const note = 'nul \u0000 high \uD800 low \uDC00 tab\t';
+    const single = createCloudEvent({ source: 'test', type: 'provisio.script.changed', tenantid: TENANT, data: { note, ['k\u0000']: 1 } });
+    const many = createCloudEvent({ source: 'test', type: 'provisio.script.changed', tenantid: TENANT, data: { note } });
+    await db.dataSource.transaction(async (manager) => {
+      const [{ id }] = await manager.query('INSERT INTO test_orders (note) VALUES ($1) RETURNING id', ['unstorable']);
+      await outbox.enqueue(manager, { topic: Topic.ScriptChanges, key: `${TENANT}:script:\u0000`, event: single });
+      await outbox.enqueueForChanged(manager, 'SELECT id FROM test_orders WHERE id = $1', [id], new Map([[String(id), { topic: Topic.ScriptChanges, key: `${TENANT}:script:x`, event: many }]]));
+    });
+    const rows: { id: string; message_key: string; note: string; data: Record<string, unknown> }[] = await db.dataSource.query(
+      `SELECT id, message_key, payload->'data'->>'note' AS note, payload->'data' AS data FROM outbox WHERE id = ANY($1) ORDER BY seq`,
+      [[single.id, many.id]],
+    );
+    const stored = 'nul \uFFFD high \uFFFD low \uFFFD tab\t';
+    expect(rows.map((r) => [r.id, r.note])).toEqual([[single.id, stored], [many.id, stored]]);
+    expect(rows[0].message_key).toBe(`${TENANT}:script:\uFFFD`);
+    expect(rows[0].data).toEqual({ note: stored, ['k\uFFFD']: 1 });
+  });
 });
 
 describe('outbox relay when Kafka fails a send', () => {

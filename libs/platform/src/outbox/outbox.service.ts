@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import type { CloudEvent } from '@provisio/contracts';
+import { toStorableJson, toStorableText } from '../storable/storable-text';
 
 export interface OutboxEntry {
   /** Topic base name from `Topic`. */
@@ -11,7 +12,8 @@ export interface OutboxEntry {
 
 /**
  * Writes events to the `outbox` table inside the caller's transaction: the event exists if and only if
- * the business change committed. The relay publishes it.
+ * the business change committed. The relay publishes it. Payloads are written with toStorableJson (NUL
+ * and unpaired surrogates as U+FFFD), so no text an event carries can fail the business change.
  */
 @Injectable()
 export class OutboxService {
@@ -63,12 +65,12 @@ export class OutboxService {
                            FROM events e JOIN changed c ON c.id::text = e.key
                          RETURNING id)
        SELECT e.key FROM events e JOIN inserted i ON i.id = e.id`,
-      [...params, JSON.stringify(events)],
+      [...params, toStorableJson(events)],
     );
     return new Set(rows.map((r) => r.key));
   }
 
   private columns(entry: OutboxEntry): unknown[] {
-    return [entry.event.id, entry.event.tenantid, entry.topic, entry.key, entry.event.type, JSON.stringify(entry.event)];
+    return [entry.event.id, entry.event.tenantid, entry.topic, toStorableText(entry.key), toStorableText(entry.event.type), toStorableJson(entry.event)];
   }
 }
