@@ -84,4 +84,6 @@ export const ConsumerGroup = {
   WorkerScriptChanges: 'execution-worker.script-changes',
   SchedulerExecutions: 'scheduler.script-executions',
   SchedulerScriptChanges: 'scheduler.script-changes',
+  /** The identity store's consumer of `user.*` domain events (provisioning-queue). */
+  ProvisioningDomainEvents: 'provisioning-queue.domain-events',
 } as const;
