@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { PlatformModule } from '@provisio/platform';
+import { TenantDataModule } from '@provisio/persistence';
+import { OutboxService, PlatformModule } from '@provisio/platform';
 import type { AppConfig } from './config';
 import { FiringModule } from './firing/firing.module';
 import { OutcomesModule } from './outcomes/outcomes.module';
@@ -19,6 +20,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         PlatformModule.forRoot({ service: 'scheduler', config, database: true, redis: false, kafka: true, outboxRelay: true }),
+        TenantDataModule.forRoot({ outbox: OutboxService }),
         FiringModule,
         OutcomesModule,
         SchedulesModule,

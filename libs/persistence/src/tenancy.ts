@@ -36,10 +36,3 @@ export async function resolveActor(db: Queryable, tenantId: string, subject: str
   if (inserted.length) return inserted[0].id;
   return (await select())[0].id; // inserted concurrently by someone else
 }
-
-/** The JWT `sub` of `users.id` values (for API responses that speak actor ids). */
-export async function subjectsOf(db: Queryable, userIds: readonly number[]): Promise<Map<number, string>> {
-  if (userIds.length === 0) return new Map();
-  const rows: { id: number; subject: string }[] = await db.query('SELECT id, subject FROM users WHERE id = ANY($1::int[])', [[...new Set(userIds)]]);
-  return new Map(rows.map((r) => [r.id, r.subject]));
-}

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { DataSource, EntityManager } from 'typeorm';
 import { createCloudEvent, EventType, messageKey, ScriptExecutionRequested, Topic } from '@provisio/contracts';
-import { APP_CONFIG, OutboxEntry, OutboxRelay, OutboxService } from '@provisio/platform';
+import { CrossTenant, TenantDatabase } from '@provisio/persistence';
+import { APP_CONFIG, OutboxEntry, OutboxRelay } from '@provisio/platform';
 import { CLOCK, Clock } from '../clock';
 import type { AppConfig } from '../config';
 import { RunOutcomesService } from '../outcomes/run-outcomes.service';
@@ -70,6 +70,9 @@ interface ClaimedBatch {
   invalid: number;
 }
 
+/** Why the loop's statements span tenants: every replica claims the due jobs of all of them. */
+const FIRING_LOOP = 'firing loop: due schedules of every tenant';
+
 /** At most this many jobs are prepared ahead of one instant; any more fire the normal way, after it. */
 const PREPARE_MAX_JOBS = 20_000;
 
@@ -90,8 +93,7 @@ export class FiringService {
   readonly replicaId: string;
 
   constructor(
-    private readonly dataSource: DataSource,
-    private readonly outbox: OutboxService,
+    private readonly db: TenantDatabase,
     private readonly outcomes: RunOutcomesService,
     private readonly metrics: SchedulerMetrics,
     @Inject(CLOCK) private readonly clock: Clock,
@@ -105,9 +107,9 @@ export class FiringService {
   /** Claims up to `limit` due jobs and fires them in one transaction. Returns how many were claimed. */
   async fireDue(limit: number = this.config.SCHEDULER_BATCH_SIZE): Promise<number> {
     const started = process.hrtime.bigint();
-    const batch = await this.dataSource.transaction(async (manager) => {
-      await this.boundTransaction(manager);
-      return this.claimAndPlan(manager, { now: this.clock.now(), limit });
+    const batch = await this.db.allTenantsTransaction(FIRING_LOOP, async (tx) => {
+      await this.boundTransaction(tx);
+      return this.claimAndPlan(tx, { now: this.clock.now(), limit });
     });
     this.recordFired([batch], secondsSince(started));
     return batch.claimed;
@@ -125,11 +127,11 @@ export class FiringService {
     const batches: ClaimedBatch[] = [];
     const started = process.hrtime.bigint();
     let preparation = 0;
-    await this.dataSource.transaction(async (manager) => {
-      await this.boundTransaction(manager);
+    await this.db.allTenantsTransaction(FIRING_LOOP, async (tx) => {
+      await this.boundTransaction(tx);
       const limit = this.config.SCHEDULER_BATCH_SIZE;
       for (let total = 0; total < PREPARE_MAX_JOBS; ) {
-        const batch = await this.claimAndPlan(manager, { now: at, limit, exactly: at });
+        const batch = await this.claimAndPlan(tx, { now: at, limit, exactly: at });
         batches.push(batch);
         total += batch.claimed;
         // The instant came before the preparation ended (a slow machine): commit what is ready, and let
@@ -152,9 +154,9 @@ export class FiringService {
   lastPreparationMs = 0;
 
   /** Claims due jobs (or exactly those due at `exactly`) in the caller's transaction, fires them, advances them. */
-  private async claimAndPlan(manager: EntityManager, { now, limit, exactly }: { now: Date; limit: number; exactly?: Date }): Promise<ClaimedBatch> {
+  private async claimAndPlan(tx: CrossTenant, { now, limit, exactly }: { now: Date; limit: number; exactly?: Date }): Promise<ClaimedBatch> {
     const result: ClaimedBatch = { claimed: 0, fired: [], skipped: 0, invalid: 0 };
-    const jobs: DueJobRow[] = await manager.query(CLAIM_DUE, [now, limit, exactly ?? null]);
+    const jobs = await tx.query<DueJobRow>(CLAIM_DUE, [now, limit, exactly ?? null]);
     result.claimed = jobs.length;
     if (jobs.length === 0) return result;
 
@@ -184,8 +186,8 @@ export class FiringService {
         this.push(columns, job.id, { next: plan.next_run_at, fired: false, status: exhausted ? 'disabled' : null });
       }
     }
-    await this.outbox.enqueue(manager, result.fired.map((f) => f.entry));
-    await manager.query(APPLY_PLANS, [columns.id, columns.next, columns.fired, columns.slot, columns.lease, columns.status, columns.error, this.replicaId, now]);
+    await tx.publish(result.fired.map((f) => f.entry));
+    await tx.execute(APPLY_PLANS, [columns.id, columns.next, columns.fired, columns.slot, columns.lease, columns.status, columns.error, this.replicaId, now]);
     return result;
   }
 
@@ -211,10 +213,10 @@ export class FiringService {
    * now: re-activation never fires what was missed meanwhile.
    */
   async scheduleNew(limit: number = this.config.SCHEDULER_BATCH_SIZE): Promise<number> {
-    return this.dataSource.transaction(async (manager) => {
-      await this.boundTransaction(manager);
+    return this.db.allTenantsTransaction(FIRING_LOOP, async (tx) => {
+      await this.boundTransaction(tx);
       const now = this.clock.now();
-      const rows: (DefinitionRow & { tenant_id: string })[] = await manager.query(
+      const rows = await tx.query<DefinitionRow & { tenant_id: string }>(
         `SELECT ${DEFINITION_COLUMNS}, j.tenant_id
            FROM script_scheduled_jobs j JOIN scripts s ON s.id = j.script_id
           WHERE j.status = 'active' AND j.next_run_at IS NULL AND s.status = 'active'
@@ -243,7 +245,7 @@ export class FiringService {
           this.logger.error({ message: 'schedule cannot be evaluated; disabled', schedule_id: row.id, tenant_id: row.tenant_id, field: error.field, error: error.message });
         }
       }
-      await manager.query(
+      await tx.execute(
         `UPDATE script_scheduled_jobs j
             SET next_run_at = u.next_run_at, status = COALESCE(u.status, j.status),
                 last_error = COALESCE(u.error, j.last_error), updated_at = $5
@@ -261,24 +263,24 @@ export class FiringService {
    * result does not stop a schedule.
    */
   async releaseStuckRuns(limit = 500): Promise<number> {
-    return this.dataSource.transaction(async (manager) => {
-      await this.boundTransaction(manager);
+    return this.db.allTenantsTransaction('stuck-run sweep: runs of every tenant past their lease', async (tx) => {
+      await this.boundTransaction(tx);
       const now = this.clock.now();
-      const rows: RunStateRow[] = await manager.query(
+      const rows = await tx.query<RunStateRow>(
         `SELECT ${RUN_STATE_COLUMNS} FROM script_scheduled_jobs j
           WHERE j.is_running AND (j.locked_until IS NULL OR j.locked_until < $1)
           LIMIT $2
             FOR NO KEY UPDATE SKIP LOCKED`,
         [now, limit],
       );
-      for (const row of rows) await this.outcomes.releaseExpired(manager, row, now);
+      for (const row of rows) await this.outcomes.releaseExpired(tx.tenant(row.tenant_id), row, now);
       return rows.length;
     });
   }
 
   /** The earliest future occurrence of any active schedule: the loop sleeps until then. */
   async nextDueAt(): Promise<Date | null> {
-    const [{ at }]: { at: Date | null }[] = await this.dataSource.query(
+    const [{ at }] = await this.db.allTenants(FIRING_LOOP).query<{ at: Date | null }>(
       `SELECT min(next_run_at) AS at FROM script_scheduled_jobs WHERE status = 'active' AND next_run_at > $1`,
       [this.clock.now()],
     );
@@ -286,9 +288,9 @@ export class FiringService {
   }
 
   /** PostgreSQL ends a claim that outlives this (a hung replica), releasing its rows: the claim's lease. */
-  private async boundTransaction(manager: EntityManager): Promise<void> {
+  private async boundTransaction(tx: CrossTenant): Promise<void> {
     const timeout = `${this.config.SCHEDULER_CLAIM_TIMEOUT_MS}ms`;
-    await manager.query(`SELECT set_config('statement_timeout', $1, true), set_config('idle_in_transaction_session_timeout', $1, true)`, [timeout]);
+    await tx.query(`SELECT set_config('statement_timeout', $1, true), set_config('idle_in_transaction_session_timeout', $1, true)`, [timeout]);
   }
 
   private push(

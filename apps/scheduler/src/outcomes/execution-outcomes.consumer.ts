@@ -1,5 +1,6 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { ConsumerGroup, EventType, ScriptExecutionFinished, scriptExecutionFinishedSchema, Topic } from '@provisio/contracts';
+import { TenantDatabase } from '@provisio/persistence';
 import { EventConsumerHost } from '@provisio/platform';
 import { CLOCK, Clock } from '../clock';
 import { LoopWakeups } from '../core.module';
@@ -14,6 +15,7 @@ import { RunOutcomesService } from './run-outcomes.service';
 export class ExecutionOutcomesConsumer implements OnModuleInit {
   constructor(
     private readonly host: EventConsumerHost,
+    private readonly db: TenantDatabase,
     private readonly outcomes: RunOutcomesService,
     private readonly wakeups: LoopWakeups,
     @Inject(CLOCK) private readonly clock: Clock,
@@ -24,7 +26,7 @@ export class ExecutionOutcomesConsumer implements OnModuleInit {
       groupId: ConsumerGroup.SchedulerExecutions,
       topic: Topic.ScriptExecutions,
       schemaFor: (type) => (type === EventType.ScriptExecutionFinished ? scriptExecutionFinishedSchema : null),
-      handle: (event, { manager }) => this.outcomes.recordFinished(event, manager, this.clock.now()),
+      handle: (event, { manager }) => this.outcomes.recordFinished(event, this.db.join(manager, event.tenantid), this.clock.now()),
       // The closed run was holding back a due occurrence: fire it now rather than at the next poll.
       afterCommit: async (_event, nextRunAt) => {
         if (nextRunAt instanceof Date && nextRunAt.getTime() <= this.clock.now().getTime()) this.wakeups.soon();

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
 import type { CloudEvent, ScriptExecutionFinished } from '@provisio/contracts';
+import type { TenantScoped } from '@provisio/persistence';
 import { RUN_STATE_COLUMNS, RunStateRow, runStateOf } from '../scheduled-jobs';
 import { SchedulerMetrics } from '../scheduler.metrics';
 import { decideOutcome, RunResult, RunStateChanges } from '../timing/run-outcome';
@@ -25,7 +25,7 @@ export type OutcomeSource = 'result' | 'lease_expired';
 /**
  * Records how scheduled runs ended on their schedule's row: from the worker's
  * `provisio.script.execution.finished` events, and for runs the sweep releases after their lease. Always
- * inside the caller's transaction, on a row it holds locked.
+ * inside the caller's transaction (`db`, scoped to the schedule's tenant), on a row it holds locked.
  */
 @Injectable()
 export class RunOutcomesService {
@@ -34,20 +34,17 @@ export class RunOutcomesService {
   constructor(private readonly metrics: SchedulerMetrics) {}
 
   /** Applies a finished event. Returns the job's `next_run_at` when the event closed its run (to wake the loop). */
-  async recordFinished(event: CloudEvent<ScriptExecutionFinished>, manager: EntityManager, now: Date): Promise<Date | null> {
+  async recordFinished(event: CloudEvent<ScriptExecutionFinished>, db: TenantScoped, now: Date): Promise<Date | null> {
     const { scheduled_job_id: jobId, scheduled_for: scheduledFor } = event.data;
     if (!jobId || !scheduledFor) return null; // not a scheduled run
-    const [row]: RunStateRow[] = await manager.query(`SELECT ${RUN_STATE_COLUMNS} FROM script_scheduled_jobs j WHERE j.id = $1 AND j.tenant_id = $2 FOR NO KEY UPDATE`, [
-      jobId,
-      event.tenantid,
-    ]);
+    const row = await db.one<RunStateRow>(`SELECT ${RUN_STATE_COLUMNS} FROM script_scheduled_jobs j WHERE j.tenant_id = $1 AND j.id = $2 FOR NO KEY UPDATE`, [jobId]);
     if (!row) return null; // the schedule was deleted (or the id belongs to no schedule of this tenant)
-    const closed = await this.apply(manager, row, { scheduled_for: new Date(scheduledFor), status: event.data.status, duration_ms: event.data.duration_ms, error: event.data.error }, 'result', now);
+    const closed = await this.apply(db, row, { scheduled_for: new Date(scheduledFor), status: event.data.status, duration_ms: event.data.duration_ms, error: event.data.error }, 'result', now);
     return closed ? row.next_run_at : null;
   }
 
   /** Applies one outcome to a locked row. Returns whether it closed the schedule's current run. */
-  async apply(manager: EntityManager, row: RunStateRow, result: RunResult, source: OutcomeSource, now: Date): Promise<boolean> {
+  async apply(db: TenantScoped, row: RunStateRow, result: RunResult, source: OutcomeSource, now: Date): Promise<boolean> {
     const decision = decideOutcome(runStateOf(row), result);
     const context = { schedule_id: row.id, tenant_id: row.tenant_id, script_id: row.script_id, scheduled_for: result.scheduled_for.toISOString(), status: result.status };
     if (decision.kind === 'ignore') {
@@ -56,12 +53,13 @@ export class RunOutcomesService {
       return false;
     }
     const entries = CHANGEABLE.filter((column) => decision.changes[column] !== undefined).map((column) => [column, decision.changes[column]] as const);
+    // $1 is the tenant, then the id and the time.
     const values: unknown[] = [row.id, now];
     const sets = entries.map(([column, value]) => {
       values.push(value);
-      return `${column} = $${values.length}`;
+      return `${column} = $${values.length + 1}`;
     });
-    await manager.query(`UPDATE script_scheduled_jobs SET ${[...sets, 'updated_at = $2'].join(', ')} WHERE id = $1`, values);
+    await db.execute(`UPDATE script_scheduled_jobs SET ${[...sets, 'updated_at = $3'].join(', ')} WHERE tenant_id = $1 AND id = $2`, values);
 
     this.metrics.outcomes.inc({ status: result.status });
     if (source === 'lease_expired') {
@@ -86,15 +84,15 @@ export class RunOutcomesService {
   }
 
   /** Releases a run whose lease ran out without a result. */
-  async releaseExpired(manager: EntityManager, row: RunStateRow, now: Date): Promise<void> {
+  async releaseExpired(db: TenantScoped, row: RunStateRow, now: Date): Promise<void> {
     if (!row.last_run_at) {
       // is_running without a run of ours to blame: just release it.
-      await manager.query('UPDATE script_scheduled_jobs SET is_running = false, locked_by = NULL, locked_until = NULL, updated_at = $2 WHERE id = $1', [row.id, now]);
+      await db.execute('UPDATE script_scheduled_jobs SET is_running = false, locked_by = NULL, locked_until = NULL, updated_at = $3 WHERE tenant_id = $1 AND id = $2', [row.id, now]);
       return;
     }
     const lease = row.locked_until ? ` by ${row.locked_until.toISOString()}` : '';
     await this.apply(
-      manager,
+      db,
       row,
       {
         scheduled_for: row.last_run_at,

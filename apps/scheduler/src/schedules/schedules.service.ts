@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
 import { createCloudEvent, EventType, messageKey, ScriptExecutionRequested, Topic } from '@provisio/contracts';
-import { resolveActor, ScheduleStatus, subjectsOf } from '@provisio/persistence';
-import { ConflictError, InvalidTransitionError, NotFoundError, OutboxService, page, Page, Principal } from '@provisio/platform';
+import { ScheduleStatus, subjectsOf, TenantDatabase, TenantScoped } from '@provisio/persistence';
+import { ConflictError, InvalidTransitionError, NotFoundError, page, Page, Principal } from '@provisio/platform';
 import { CLOCK, Clock } from '../clock';
 import { SCHEDULER_SOURCE } from '../firing/firing.service';
 import { definitionOf, DefinitionRow } from '../scheduled-jobs';
@@ -65,34 +64,36 @@ const iso = (d: Date | null) => d?.toISOString() ?? null;
 @Injectable()
 export class SchedulesService {
   constructor(
-    private readonly dataSource: DataSource,
-    private readonly outbox: OutboxService,
+    private readonly db: TenantDatabase,
     private readonly metrics: SchedulerMetrics,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   async list(tenantId: string, query: ListSchedulesQueryDto): Promise<Page<ScheduleDto>> {
+    const db = this.db.read(tenantId);
+    // The tenant is $1; the filters' values follow it.
     const where = ['j.tenant_id = $1'];
-    const params: unknown[] = [tenantId];
-    if (query.status) where.push(`j.status = $${params.push(query.status)}`);
-    if (query.script_id) where.push(`j.script_id = $${params.push(query.script_id)}`);
+    const params: unknown[] = [];
+    if (query.status) where.push(`j.status = $${params.push(query.status) + 1}`);
+    if (query.script_id) where.push(`j.script_id = $${params.push(query.script_id) + 1}`);
     const filter = where.join(' AND ');
-    const [{ total }] = await this.dataSource.query(`SELECT count(*)::int AS total FROM script_scheduled_jobs j WHERE ${filter}`, params);
-    const rows: ScheduleRow[] = await this.dataSource.query(
-      `${SELECT_SCHEDULE} WHERE ${filter} ORDER BY j.created_at DESC, j.id LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+    const [{ total }] = await db.query<{ total: number }>(`SELECT count(*)::int AS total FROM script_scheduled_jobs j WHERE ${filter}`, params);
+    const rows = await db.query<ScheduleRow>(
+      `${SELECT_SCHEDULE} WHERE ${filter} ORDER BY j.created_at DESC, j.id LIMIT $${params.length + 2} OFFSET $${params.length + 3}`,
       [...params, query.limit, query.offset],
     );
-    return page(await this.render(this.dataSource.manager, rows), total, query);
+    return page(await this.render(db, rows), total, query);
   }
 
   async get(tenantId: string, id: string): Promise<ScheduleDto> {
-    const [view] = await this.render(this.dataSource.manager, [await this.find(this.dataSource.manager, tenantId, id)]);
+    const db = this.db.read(tenantId);
+    const [view] = await this.render(db, [await this.find(db, id)]);
     return view;
   }
 
   /** The next `count` occurrences after now, in UTC and on the schedule's wall clock. */
   async upcoming(tenantId: string, id: string, count: number): Promise<OccurrencesDto> {
-    const row = await this.find(this.dataSource.manager, tenantId, id);
+    const row = await this.find(this.db.read(tenantId), id);
     let items: Date[];
     let timezone: string;
     try {
@@ -119,14 +120,14 @@ export class SchedulesService {
    * or the schedule's counters, and it is allowed while the schedule is paused, as long as the script is active.
    */
   async trigger(principal: Principal, id: string): Promise<TriggerAcceptedDto> {
-    const accepted = await this.dataSource.transaction(async (manager) => {
+    const accepted = await this.db.transaction(principal, async (tx) => {
       // FOR SHARE: a concurrent status change of the script waits for this request, or this one sees it.
-      const [row]: { id: string; script_id: string; script_status: string }[] = await manager.query(
+      const row = await tx.one<{ id: string; script_id: string; script_status: string }>(
         `SELECT j.id, j.script_id, s.status AS script_status
            FROM script_scheduled_jobs j JOIN scripts s ON s.id = j.script_id
-          WHERE j.id = $1 AND j.tenant_id = $2
+          WHERE j.tenant_id = $1 AND j.id = $2
             FOR SHARE OF s`,
-        [id, principal.tenantId],
+        [id],
       );
       if (!row) throw new NotFoundError('schedule', id);
       if (row.script_status !== 'active') throw new ConflictError(`script ${row.script_id} is ${row.script_status}; only active scripts run`, 'script_id');
@@ -139,7 +140,7 @@ export class SchedulesService {
         requested_by: principal.subject,
       };
       const event = createCloudEvent({ source: SCHEDULER_SOURCE, type: EventType.ScriptExecutionRequested, tenantid: principal.tenantId, subject: row.script_id, time: now, data });
-      await this.outbox.enqueue(manager, { topic: Topic.ScriptExecutionRequests, key: messageKey.tenantScript(principal.tenantId, row.script_id), event });
+      await tx.publish({ topic: Topic.ScriptExecutionRequests, key: messageKey.tenantScript(principal.tenantId, row.script_id), event });
       return { request_id: event.id, schedule_id: row.id, script_id: row.script_id, trigger_type: 'manual' as const, requested_at: now.toISOString() };
     });
     this.metrics.fired.inc({ kind: 'manual' });
@@ -161,31 +162,30 @@ export class SchedulesService {
   }
 
   private async setStatus(principal: Principal, id: string, to: ScheduleStatus, reschedule: boolean): Promise<ScheduleDto> {
-    return this.dataSource.transaction(async (manager) => {
-      const current = await this.find(manager, principal.tenantId, id, true);
+    return this.db.write(principal, async (tx) => {
+      const current = await this.find(tx, id, true);
       const allowed = STATUS_CHANGES[current.status];
       if (!allowed.includes(to)) throw new InvalidTransitionError('schedule', current.status, to, allowed);
-      const actor = await resolveActor(manager, principal.tenantId, principal.subject);
-      await manager.query(
+      await tx.execute(
         `UPDATE script_scheduled_jobs
             SET status = $3, updated_by = $4, updated_at = $5
                 ${reschedule ? ', next_run_at = NULL, consecutive_failures = 0' : ''}
-          WHERE id = $1 AND tenant_id = $2`,
-        [id, principal.tenantId, to, actor, this.clock.now()],
+          WHERE tenant_id = $1 AND id = $2`,
+        [id, to, tx.actorId, this.clock.now()],
       );
-      const [view] = await this.render(manager, [await this.find(manager, principal.tenantId, id)]);
+      const [view] = await this.render(tx, [await this.find(tx, id)]);
       return view;
     });
   }
 
-  private async find(manager: EntityManager, tenantId: string, id: string, lock = false): Promise<ScheduleRow> {
-    const [row]: ScheduleRow[] = await manager.query(`${SELECT_SCHEDULE} WHERE j.id = $1 AND j.tenant_id = $2${lock ? ' FOR NO KEY UPDATE OF j' : ''}`, [id, tenantId]);
+  private async find(db: TenantScoped, id: string, lock = false): Promise<ScheduleRow> {
+    const row = await db.one<ScheduleRow>(`${SELECT_SCHEDULE} WHERE j.tenant_id = $1 AND j.id = $2${lock ? ' FOR NO KEY UPDATE OF j' : ''}`, [id]);
     if (!row) throw new NotFoundError('schedule', id);
     return row;
   }
 
-  private async render(manager: EntityManager, rows: ScheduleRow[]): Promise<ScheduleDto[]> {
-    const actors = await subjectsOf(manager, rows.flatMap((r) => [r.created_by, r.updated_by]).filter((v): v is number => v !== null));
+  private async render(db: TenantScoped, rows: ScheduleRow[]): Promise<ScheduleDto[]> {
+    const actors = await subjectsOf(db, rows.flatMap((r) => [r.created_by, r.updated_by]).filter((v): v is number => v !== null));
     return rows.map((r) => {
       const finished = r.success_count + r.failure_count;
       const total = Number(r.total_duration_ms);

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { NotFoundError, Principal, ValidationError } from '@provisio/platform';
-import { TenantDatabase } from '../common/tenant-database';
+import { TenantDatabase } from '@provisio/persistence';
 import { DASHBOARD_SQL, dashboardDayParams, SCRIPT_DAILY_TRENDS_SQL, SCRIPT_SUMMARY_SQL, SCRIPT_TOP_ERRORS_SQL } from './analytics.queries';
 import {
   AnalyticsDashboardDto,

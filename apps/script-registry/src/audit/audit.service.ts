@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { NotFoundError, OutboxEntry, Page, page, Principal } from '@provisio/platform';
+import { CallerTransaction, TenantDatabase, TenantScoped } from '@provisio/persistence';
 import { SqlFilters } from '../common/sql-filters';
-import { TenantDatabase, TenantScoped, TenantTransaction } from '../common/tenant-database';
 import type { AuditEventDto } from './dtos/audit-event.dto';
 import type { ListAuditQueryDto, ListScriptAuditQueryDto } from './dtos/list-audit.query';
 
@@ -47,7 +47,7 @@ export class AuditService {
    * Writes the audit row of a change, in the change's transaction. `announce`, the change's event, goes
    * to the outbox in the same statement.
    */
-  async record(tx: TenantTransaction, entry: AuditEntry, announce?: OutboxEntry): Promise<void> {
+  async record(tx: CallerTransaction, entry: AuditEntry, announce?: OutboxEntry): Promise<void> {
     const sql = `INSERT INTO audit_events (tenant_id, script_id, entity_type, entity_id, action, actor_id, details)
                  VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) RETURNING event_id`;
     const params = [entry.script_id, entry.entity_type ?? 'script', entry.entity_id, entry.action, tx.subject, JSON.stringify(entry.details)];

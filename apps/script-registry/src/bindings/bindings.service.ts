@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { HookFailurePolicy } from '@provisio/persistence';
+import { CallerTransaction, HookFailurePolicy, TenantDatabase, TenantScoped } from '@provisio/persistence';
 import { ConflictError, NotFoundError, Page, page, Principal, ValidationError } from '@provisio/platform';
 import { AuditService } from '../audit/audit.service';
 import { translateUniqueViolation, UniqueConstraints } from '../common/database-errors';
 import { SqlFilters } from '../common/sql-filters';
-import { TenantDatabase, TenantScoped, TenantTransaction } from '../common/tenant-database';
 import {
   BindingDto,
   CreateBindingDto,
@@ -219,7 +218,7 @@ export class BindingsService {
   }
 
   /** Only an embedded (provisioning) script of the tenant that is not archived can be bound. */
-  private async checkScript(tx: TenantTransaction, scriptId: string): Promise<void> {
+  private async checkScript(tx: CallerTransaction, scriptId: string): Promise<void> {
     const script = await tx.one<{ type: string; status: string }>('SELECT type, status FROM scripts WHERE tenant_id = $1 AND id = $2', [scriptId]);
     if (!script) throw new ReferencedNotFoundError('script', scriptId, 'script_id');
     if (script.type !== 'embedded') throw new ValidationError(`script ${scriptId} is a ${script.type} script; only embedded (provisioning) scripts run as hooks`, 'script_id');
@@ -230,7 +229,7 @@ export class BindingsService {
    * Checks the connector is the tenant's and takes the per-connector advisory lock (released at commit or
    * rollback) that serialises changes to its bindings' order.
    */
-  private async lockConnector(tx: TenantTransaction, connectorId: string, field: string): Promise<void> {
+  private async lockConnector(tx: CallerTransaction, connectorId: string, field: string): Promise<void> {
     const found = await tx.one<{ id: string }>(
       `SELECT c.id, pg_advisory_xact_lock(hashtextextended('provisio:hook_bindings:' || c.tenant_id::text || ':' || c.id::text, 0))::text AS locked
          FROM connectors c WHERE c.tenant_id = $1 AND c.id = $2`,
@@ -240,7 +239,7 @@ export class BindingsService {
   }
 
   /** The binding, under its connector's lock and its own row lock; 404 when it is not in the tenant. */
-  private async lockBinding(tx: TenantTransaction, id: string): Promise<BindingDto> {
+  private async lockBinding(tx: CallerTransaction, id: string): Promise<BindingDto> {
     const seen = await tx.one<{ connector_id: string }>('SELECT connector_id FROM hook_bindings WHERE tenant_id = $1 AND id = $2', [id]);
     if (!seen) throw new NotFoundError('binding', id);
     await this.lockConnector(tx, seen.connector_id, 'connector_id');
@@ -250,7 +249,7 @@ export class BindingsService {
   }
 
   /** Positions 0, 1, 2 … in the current order (after a binding left the hook). */
-  private async renumber(tx: TenantTransaction, hook: Hook): Promise<void> {
+  private async renumber(tx: CallerTransaction, hook: Hook): Promise<void> {
     await tx.execute(
       `UPDATE hook_bindings b SET execution_order = r.n - 1, updated_at = now()
          FROM (SELECT id, row_number() OVER (ORDER BY execution_order, created_at, id) AS n
@@ -260,7 +259,7 @@ export class BindingsService {
     );
   }
 
-  private record(tx: TenantTransaction, binding: BindingDto, action: string, details: Record<string, unknown>): Promise<void> {
+  private record(tx: CallerTransaction, binding: BindingDto, action: string, details: Record<string, unknown>): Promise<void> {
     return this.audit.record(tx, { script_id: binding.script_id, entity_type: 'hook_binding', entity_id: binding.id, action, details: { connector_id: binding.connector_id, ...details } });
   }
 

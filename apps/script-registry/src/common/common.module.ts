@@ -1,14 +1,16 @@
 import { Global, Module } from '@nestjs/common';
+import { OutboxService } from '@provisio/platform';
+import { TenantDataModule } from '@provisio/persistence';
 import { ExtendedQueryParser } from './query-parser';
-import { TenantDatabase } from './tenant-database';
 
 /**
- * What every feature folder of the registry shares: tenant-scoped database access (`TenantDatabase`) and
- * the app's query-string parsing. Global, so a feature module only imports its own dependencies.
+ * What every feature folder of the registry shares: tenant-scoped database access (`TenantDatabase` of
+ * `@provisio/persistence`) and the app's query-string parsing. Global, so a feature module only imports
+ * its own dependencies.
  */
 @Global()
 @Module({
-  providers: [TenantDatabase, ExtendedQueryParser],
-  exports: [TenantDatabase],
+  imports: [TenantDataModule.forRoot({ outbox: OutboxService })],
+  providers: [ExtendedQueryParser],
 })
 export class CommonModule {}

@@ -1,6 +1,6 @@
 import { createCloudEvent, EventType, messageKey, ScriptChanged, scriptChangedSchema, Topic } from '@provisio/contracts';
 import type { OutboxEntry } from '@provisio/platform';
-import type { TenantTransaction } from './tenant-database';
+import type { TenantTransaction } from '@provisio/persistence';
 
 /** `source` of the CloudEvents the registry emits. */
 export const REGISTRY_EVENT_SOURCE = 'provisio/script-registry';

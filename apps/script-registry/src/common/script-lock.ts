@@ -1,5 +1,5 @@
 import { NotFoundError } from '@provisio/platform';
-import type { TenantTransaction } from './tenant-database';
+import type { TenantTransaction } from '@provisio/persistence';
 
 declare const locked: unique symbol;
 

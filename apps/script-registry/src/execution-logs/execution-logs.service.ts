@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { EXECUTION_STATUSES_BY_LOG_STATUS, ExecutionLogStatus, ExecutionStatus, TERMINAL_EXECUTION_STATUSES, toExecutionLogStatus } from '@provisio/persistence';
+import { EXECUTION_STATUSES_BY_LOG_STATUS, ExecutionLogStatus, ExecutionStatus, TERMINAL_EXECUTION_STATUSES, TenantDatabase, toExecutionLogStatus } from '@provisio/persistence';
 import { NotFoundError, Page, page, Principal, ValidationError } from '@provisio/platform';
 import { SqlFilters } from '../common/sql-filters';
-import { TenantDatabase } from '../common/tenant-database';
 import type { ExecutionLogDetailDto, ExecutionLogDto, ExecutionLogLineDto, ListExecutionLogsQueryDto } from './dtos/execution-log.dto';
 
 interface ExecutionRow extends Omit<ExecutionLogDto, 'status' | 'input_context' | 'output'> {

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { ScriptStatus } from '@provisio/persistence';
-import type { TenantTransaction } from '../common/tenant-database';
+import type { CallerTransaction, ScriptStatus } from '@provisio/persistence';
 import { DEFAULT_TIMEZONE, JOB_STATUS_OF, Triggers } from './script-rules';
 
 export interface RoutedScript extends Triggers {
@@ -20,7 +19,7 @@ export interface RoutedScript extends Triggers {
  */
 @Injectable()
 export class ScriptRoutingService {
-  async sync(tx: TenantTransaction, script: RoutedScript): Promise<void> {
+  async sync(tx: CallerTransaction, script: RoutedScript): Promise<void> {
     const active = script.status === 'active';
     const eventTypes = script.type === 'event' ? (script.event_types ?? []) : [];
     await tx.execute('DELETE FROM script_event_subscriptions WHERE tenant_id = $1 AND script_id = $2 AND NOT (event_type = ANY($3::text[]))', [script.id, eventTypes]);

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Page, page } from '@provisio/platform';
+import type { TenantScoped } from '@provisio/persistence';
 import { SqlFilters } from '../common/sql-filters';
-import type { TenantScoped } from '../common/tenant-database';
 import type { ScriptDto, ScriptSummaryDto } from './dtos/script.dto';
 import { resolveStatus } from './script-rules';
 

@@ -1,13 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { isDeepStrictEqual } from 'node:util';
 import { hasPermission, Permission } from '@provisio/contracts';
-import { ResourceLimits, ScriptStatus } from '@provisio/persistence';
+import { CallerTransaction, ResourceLimits, ScriptStatus, TenantDatabase } from '@provisio/persistence';
 import { ConflictError, ForbiddenError, NotFoundError, Page, Principal, ValidationError } from '@provisio/platform';
 import { AuditService } from '../audit/audit.service';
 import { translateUniqueViolation, UniqueConstraints } from '../common/database-errors';
 import { lockScript, ScriptLock } from '../common/script-lock';
 import { scriptChanged } from '../common/script-events';
-import { TenantDatabase, TenantTransaction } from '../common/tenant-database';
 import { pickSource, ScriptVersionsService, VERSION_UNIQUES } from '../versions/script-versions.service';
 import type { ChangeStatusDto } from './dtos/change-status.dto';
 import type { CreateScriptDto } from './dtos/create-script.dto';
@@ -71,7 +70,7 @@ export interface CreateScriptOptions {
   /** `active` switches the script on at birth; the caller has checked `script:manage`. */
   status?: 'draft' | 'active';
   /** More writes once the script row exists (the template's `instantiate` audit event). */
-  alsoWrite?: (tx: TenantTransaction, script: { id: string }) => Promise<void>;
+  alsoWrite?: (tx: CallerTransaction, script: { id: string }) => Promise<void>;
 }
 
 /**

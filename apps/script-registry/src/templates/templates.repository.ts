@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Page, page } from '@provisio/platform';
-import type { TenantScoped } from '../common/tenant-database';
+import type { TenantScoped } from '@provisio/persistence';
 import type { TemplateDto } from './dtos/template.dto';
 import type { PlaceholderAnnotation } from './template-placeholders';
 

@@ -2,9 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { isDeepStrictEqual } from 'node:util';
 import { hasPermission, Permission } from '@provisio/contracts';
 import { ConflictError, ForbiddenError, NotFoundError, Page, Principal, ValidationError } from '@provisio/platform';
+import { CallerTransaction, TenantDatabase } from '@provisio/persistence';
 import { AuditService } from '../audit/audit.service';
 import { translateUniqueViolation, UniqueConstraints } from '../common/database-errors';
-import { TenantDatabase, TenantTransaction } from '../common/tenant-database';
 import type { CreateScriptDto } from '../scripts/dtos/create-script.dto';
 import { SCRIPT_LIMITS } from '../scripts/dtos/create-script.dto';
 import type { ScriptDto } from '../scripts/dtos/script.dto';
@@ -216,14 +216,14 @@ export class TemplatesService {
   }
 
   /** The template locked for a change; 404 outside the tenant, 409 for a system template. */
-  private async writable(tx: TenantTransaction, id: string, what: 'changed' | 'deleted'): Promise<TemplateRow> {
+  private async writable(tx: CallerTransaction, id: string, what: 'changed' | 'deleted'): Promise<TemplateRow> {
     const current = await this.templates.get(tx, id, { forUpdate: true });
     if (!current) throw new NotFoundError('template', id);
     if (current.is_system) throw systemTemplateConflict(what);
     return current;
   }
 
-  private record(tx: TenantTransaction, id: string, action: string, details: Record<string, unknown>): Promise<void> {
+  private record(tx: CallerTransaction, id: string, action: string, details: Record<string, unknown>): Promise<void> {
     return this.audit.record(tx, { script_id: null, entity_type: 'script_template', entity_id: id, action, details });
   }
 

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { Principal } from '@provisio/platform';
 import { ExecutionResult, resolveLimits, SandboxPool } from '@provisio/sandbox';
-import { TenantDatabase } from '../common/tenant-database';
+import { TenantDatabase } from '@provisio/persistence';
 import { dryRunFetch, RecordedFetch } from './dry-run-fetch';
 import type { DryRunResultDto } from './dtos/validation.dto';
 import { StoredScripts, ScriptToTry } from './stored-scripts';

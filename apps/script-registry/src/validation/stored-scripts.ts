@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import type { ResourceLimits } from '@provisio/persistence';
+import type { ResourceLimits, TenantScoped } from '@provisio/persistence';
 import { NotFoundError } from '@provisio/platform';
 import { ReferencedNotFoundError } from '../bindings/referenced-not-found.error';
-import type { TenantScoped } from '../common/tenant-database';
 
 /** A stored script as validation and dry runs need it: a version's source, its limits, the tenant's allowed hosts. */
 export interface ScriptToTry {

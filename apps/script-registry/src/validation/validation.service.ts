@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Principal } from '@provisio/platform';
 import { SandboxPool, ValidationResult } from '@provisio/sandbox';
-import { TenantDatabase } from '../common/tenant-database';
+import { TenantDatabase } from '@provisio/persistence';
 import type { ValidationResultDto } from './dtos/validation.dto';
 import { StoredScripts } from './stored-scripts';
 

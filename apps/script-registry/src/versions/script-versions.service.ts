@@ -2,12 +2,12 @@ import { Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { FILE_HEADERS_ONLY, formatPatch, structuredPatch } from 'diff';
 import { ConflictError, NotFoundError, Page, page, Principal, ValidationError } from '@provisio/platform';
+import { CallerTransaction, TenantDatabase, TenantScoped } from '@provisio/persistence';
 import { AuditService } from '../audit/audit.service';
 import { translateUniqueViolation } from '../common/database-errors';
 import { lockScript, ScriptLock } from '../common/script-lock';
 import { scriptChanged } from '../common/script-events';
 import { SqlFilters } from '../common/sql-filters';
-import { TenantDatabase, TenantScoped, TenantTransaction } from '../common/tenant-database';
 import type { CreateVersionDto, DiffQueryDto, RollbackDto } from './dtos/create-version.dto';
 import type { ScriptVersionDiffDto, ScriptVersionDto, ScriptVersionSummaryDto } from './dtos/version.dto';
 
@@ -75,7 +75,7 @@ export class ScriptVersionsService {
    * caller changes at the same time. The caller holds the script's row lock (a `ScriptLock`), so two
    * writers never pick the same number.
    */
-  async append(tx: TenantTransaction, script: ScriptLock, input: NewVersion, alsoSet: ColumnChange[] = []): Promise<InsertedVersion> {
+  async append(tx: CallerTransaction, script: ScriptLock, input: NewVersion, alsoSet: ColumnChange[] = []): Promise<InsertedVersion> {
     const digest = sha256(input.source);
     const extra = alsoSet.map((change, i) => `, ${change.column} = $${i + 8}${change.cast ?? ''}`).join('');
     try {
@@ -184,7 +184,7 @@ export class ScriptVersionsService {
     return this.get(principal, scriptId, created);
   }
 
-  private async lockWritable(tx: TenantTransaction, scriptId: string): Promise<ScriptLock<LiveScript>> {
+  private async lockWritable(tx: CallerTransaction, scriptId: string): Promise<ScriptLock<LiveScript>> {
     const script = await lockScript<LiveScript>(tx, scriptId, 's.id, s.status, s.source, s.current_version');
     if (script.status === 'archived') throw new ConflictError('an archived script cannot change', 'status');
     return script;

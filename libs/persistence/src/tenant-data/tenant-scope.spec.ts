@@ -1,6 +1,4 @@
-import { assertTenantScoped, TenantScoped, UnscopedQueryError } from './tenant-database';
-import { SqlFilters } from './sql-filters';
-import { toPrefixTsQuery } from '../scripts/scripts.repository';
+import { assertTenantScoped, CrossTenant, TenantScoped, UnscopedQueryError } from './tenant-scope';
 
 describe('tenant scope', () => {
   it.each([
@@ -33,15 +31,16 @@ describe('tenant scope', () => {
     await expect(scoped.query('SELECT 1 FROM scripts WHERE id = $1', ['s-1'])).rejects.toThrow(UnscopedQueryError);
   });
 
-  it('numbers filter parameters after the tenant, then the page', () => {
-    const filters = new SqlFilters('s.tenant_id').add('s.status = ANY(?::text[])', ['active']).add('(a = ? OR b = ?)', 1, 2);
-    expect(filters.where).toBe('s.tenant_id = $1 AND s.status = ANY($2::text[]) AND (a = $3 OR b = $4)');
-    expect(filters.page({ limit: 10, offset: 20 })).toEqual({ sql: 'LIMIT $5 OFFSET $6', params: [['active'], 1, 2, 10, 20] });
-  });
-
-  it('turns a search into a prefix tsquery of words only', () => {
-    expect(toPrefixTsQuery('Welcome mail')).toBe('welcome:* & mail:*');
-    expect(toPrefixTsQuery("x' | !y:* & (z)")).toBe('x:* & y:* & z:*');
-    expect(toPrefixTsQuery('Zoë Łukasz')).toBe('zoë:* & łukasz:*');
+  it('runs cross-tenant statements as given, only with a reason, and turns to one tenant only in a transaction', async () => {
+    const seen: unknown[][] = [];
+    const run = async (_sql: string, params: unknown[]) => {
+      seen.push(params);
+      return { rows: [], rowCount: 0 };
+    };
+    expect(() => new CrossTenant('  ', run)).toThrow('must say why');
+    const sweep = new CrossTenant('sweep: abandoned runs of every tenant', run);
+    await sweep.query('SELECT id FROM script_executions WHERE status = $1', ['running']);
+    expect(seen).toEqual([['running']]);
+    expect(() => sweep.tenant('t-1')).toThrow('needs a transaction');
   });
 });

@@ -1,0 +1,3 @@
+export * from './tenant-scope';
+export * from './tenant-database';
+export * from './tenant-data.module';
