@@ -1,0 +1,3 @@
+export * from './mappable-identity';
+export * from './attribute-mapping';
+export * from './provisioning-policy';
