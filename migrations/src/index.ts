@@ -16,6 +16,7 @@ import { TuneOutboxStorage1763900010000 } from './1763900010000-tune-outbox-stor
 import { AddScriptExecutionDailyStats1763900011000 } from './1763900011000-add-script-execution-daily-stats';
 import { KeyProcessedEventsBySource1764800000000 } from './1764800000000-key-processed-events-by-source';
 import { AddExecutionRecoveryAndRetrySchedule1764801000000 } from './1764801000000-add-execution-recovery-and-retry-schedule';
+import { AddConnectorMappingAndIdentitySourceOrder1765000000000 } from './1765000000000-add-connector-mapping-and-identity-source-order';
 
 export const migrations = [
   CreateTenancy1763900000000,
@@ -31,6 +32,7 @@ export const migrations = [
   AddScriptExecutionDailyStats1763900011000,
   KeyProcessedEventsBySource1764800000000,
   AddExecutionRecoveryAndRetrySchedule1764801000000,
+  AddConnectorMappingAndIdentitySourceOrder1765000000000,
 ];
 
 export const MIGRATIONS_TABLE_NAME = 'typeorm_migrations';
@@ -49,4 +51,5 @@ export {
   AddScriptExecutionDailyStats1763900011000,
   KeyProcessedEventsBySource1764800000000,
   AddExecutionRecoveryAndRetrySchedule1764801000000,
+  AddConnectorMappingAndIdentitySourceOrder1765000000000,
 };

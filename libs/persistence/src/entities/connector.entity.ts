@@ -1,6 +1,7 @@
 import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, Relation, Unique, UpdateDateColumn } from 'typeorm';
 import { CONNECTOR_STATUSES, CONNECTOR_TYPES, ConnectorStatus, ConnectorType } from '../enums';
 import { checkIn } from './check';
+import { Script } from './script.entity';
 import { Tenant } from './tenant.entity';
 
 /** A target system (seed 002's Connector). Credentials are AES-GCM ciphertext: never logged or returned. */
@@ -9,6 +10,9 @@ import { Tenant } from './tenant.entity';
 @Check('ck_connectors_status', checkIn('status', CONNECTOR_STATUSES))
 @Unique('uq_connectors_tenant_name', ['tenant_id', 'name'])
 @Index('idx_connectors_tenant_status', ['tenant_id', 'status'])
+@Index('idx_connectors_mapping_script', ['mapping_script_id'], { where: 'mapping_script_id IS NOT NULL' })
+@Check('ck_connectors_attribute_mapping', "jsonb_typeof(attribute_mapping) = 'array'")
+@Check('ck_connectors_provisioning_policy', "jsonb_typeof(provisioning_policy) = 'object'")
 export class Connector {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -35,6 +39,22 @@ export class Connector {
 
   @Column({ type: 'varchar', length: 20, default: 'active' })
   status: ConnectorStatus;
+
+  /** Identity attribute → target attribute rules (libs/connectors `attributeMappingSchema`). */
+  @Column({ type: 'jsonb', default: [] })
+  attribute_mapping: unknown[];
+
+  /** Which identities the connector gets (libs/connectors `provisioningPolicySchema`; `{}`: all but deleted ones). */
+  @Column({ type: 'jsonb', default: {} })
+  provisioning_policy: Record<string, unknown>;
+
+  /** An embedded script that maps after the declarative rules. */
+  @Column({ type: 'uuid', nullable: true })
+  mapping_script_id: string | null;
+
+  @ManyToOne(() => Script, { onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'mapping_script_id' })
+  mapping_script?: Relation<Script>;
 
   /** Why the connector is in `error`. */
   @Column({ type: 'text', nullable: true })

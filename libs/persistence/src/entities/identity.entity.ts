@@ -10,6 +10,7 @@ import { Tenant } from './tenant.entity';
 @Index('uq_identities_tenant_source_user', ['tenant_id', 'source_user_id'], { unique: true, where: 'source_user_id IS NOT NULL' })
 @Index('idx_identities_tenant_status', ['tenant_id', 'status'])
 @Index('idx_identities_tenant_email', ['tenant_id', 'email'], { where: 'email IS NOT NULL' })
+@Index('idx_identities_tenant_updated', ['tenant_id', 'updated_at'])
 export class Identity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -39,6 +40,14 @@ export class Identity {
   /** The upstream system's id of this user: `data.user_id` of domain events. */
   @Column({ type: 'varchar', length: 255, nullable: true })
   source_user_id: string | null;
+
+  /** The upstream version of the last domain event applied (`data.version`), when the upstream sends one. */
+  @Column({ type: 'bigint', nullable: true })
+  source_version: string | null;
+
+  /** The CloudEvent `time` of the last domain event applied: an older event is ignored. */
+  @Column({ type: 'timestamptz', nullable: true })
+  source_event_time: Date | null;
 
   @CreateDateColumn({ type: 'timestamptz' })
   created_at: Date;
