@@ -2,7 +2,7 @@
 // npm run stack:up | stack:down | stack:status  →  node scripts/stack/cli.mjs up|down|status
 import { down, formatStatus, StackError, status, up } from './index.mjs';
 
-const USAGE = `usage: node scripts/stack/cli.mjs up | down [postgres|redis|kafka|ldap ...] | status [--json]
+const USAGE = `usage: node scripts/stack/cli.mjs up | down [postgres|redis|kafka|ldap|scim ...] | status [--json]
 
   up      make PostgreSQL, Redis and Kafka available: use DATABASE_URL / REDIS_URL / KAFKA_BROKERS
           (or their defaults) when they answer, otherwise start private ones under .stack/
@@ -10,7 +10,7 @@ const USAGE = `usage: node scripts/stack/cli.mjs up | down [postgres|redis|kafka
   down    stop what the stack started (never external servers); name components to stop only those
   status  one line per component: URL, up/down, managed by stack or external (--json: the rows as JSON)`;
 
-const COMPONENTS = ['postgres', 'redis', 'kafka', 'ldap'];
+const COMPONENTS = ['postgres', 'redis', 'kafka', 'ldap', 'scim'];
 
 async function main(command, rest) {
   switch (command) {

@@ -12,6 +12,7 @@ import * as kafka from './kafka.mjs';
 import * as ldap from './ldap.mjs';
 import * as postgres from './postgres.mjs';
 import * as redis from './redis.mjs';
+import * as scim from './scim-target.mjs';
 import * as sqlTargets from './sql-targets.mjs';
 import { defaultLog, ensureDir, redact, rel, STACK_DIR, StackError, withLock } from './util.mjs';
 
@@ -19,7 +20,7 @@ export { ensureDatabase } from './postgres.mjs';
 export { ROOT, STACK_DIR, StackError } from './util.mjs';
 export const ENV_FILE = join(STACK_DIR, 'stack.env');
 
-const COMPONENTS = ['postgres', 'redis', 'kafka', 'ldap'];
+const COMPONENTS = ['postgres', 'redis', 'kafka', 'ldap', 'scim'];
 
 function logger(opts) {
   if (opts.quiet) return () => {};
@@ -45,22 +46,22 @@ export async function up(opts = {}) {
   return withLock(async () => {
     const startedAt = Date.now();
     const context = { env, log, kafkaVersion: opts.kafkaVersion };
-    const settled = await Promise.allSettled([postgres.up(context), redis.up(context), kafka.up(context), ldap.up(context)]);
+    const settled = await Promise.allSettled([postgres.up(context), redis.up(context), kafka.up(context), ldap.up(context), scim.up(context)]);
     const failures = settled.map((s, i) => (s.status === 'rejected' ? { name: COMPONENTS[i], error: s.reason } : null)).filter(Boolean);
     if (failures.length > 0) {
       const detail = failures.map((f) => `${f.name}: ${f.error instanceof StackError ? f.error.message : (f.error?.stack ?? f.error)}`).join('\n');
       throw new StackError(`the stack is not up.\n${detail}`);
     }
-    const [pg, rd, kf, ld] = settled.map((s) => s.value);
+    const [pg, rd, kf, ld, sc] = settled.map((s) => s.value);
     const sql = await sqlTargets.up({ ...context, databaseUrl: pg.url });
     const result = {
       DATABASE_URL: pg.url,
       REDIS_URL: rd.url,
       KAFKA_BROKERS: kf.brokers,
-      ...targetEnv(ld, sql),
-      started: { postgres: pg.started, redis: rd.started, kafka: kf.started, ldap: ld.started },
-      startedNow: pg.started || rd.started || kf.started || ld.started,
-      managed: { postgres: pg.managed, redis: rd.managed, kafka: kf.managed, ldap: ld.managed },
+      ...targetEnv(ld, sql, sc),
+      started: { postgres: pg.started, redis: rd.started, kafka: kf.started, ldap: ld.started, scim: sc.started },
+      startedNow: pg.started || rd.started || kf.started || ld.started || sc.started,
+      managed: { postgres: pg.managed, redis: rd.managed, kafka: kf.managed, ldap: ld.managed, scim: sc.managed },
       kafkaVersion: kf.version,
     };
     writeEnvFile(result);
@@ -68,13 +69,14 @@ export async function up(opts = {}) {
     log(`redis     ${rd.url.padEnd(48)} ${describe(rd.managed, rd.started)}`);
     log(`kafka     ${kf.brokers.padEnd(48)} ${describe(kf.managed, kf.started)}${kf.version ? ` (Kafka ${kf.version})` : ''}`);
     log(`ldap      ${ld.url.padEnd(48)} ${describe(ld.managed, ld.started)}${ld.ldapsUrl ? ` (LDAPS ${ld.ldapsUrl})` : ''}`);
+    log(`scim      ${sc.url.padEnd(48)} ${describe(sc.managed, sc.started)}`);
     log(`up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; values in ${rel(ENV_FILE)}`);
     return result;
   }, log);
 }
 
-/** The target servers' variables (LDAP_TARGET_*, SQL_TARGET_*) for connector tests and benches. */
-function targetEnv(ld, sql) {
+/** The target servers' variables (LDAP_TARGET_*, SQL_TARGET_*, SCIM_TARGET_*) for connector tests and benches. */
+function targetEnv(ld, sql, sc = {}) {
   return {
     LDAP_TARGET_URL: ld.url ?? '',
     LDAP_TARGET_LDAPS_URL: ld.ldapsUrl ?? '',
@@ -84,6 +86,10 @@ function targetEnv(ld, sql) {
     LDAP_TARGET_CA_FILE: ld.caFile ?? '',
     SQL_TARGET_PG_URL: sql.pgUrl ?? '',
     SQL_TARGET_MARIADB_URL: sql.mariadbUrl ?? '',
+    SCIM_TARGET_URL: sc.url ?? '',
+    SCIM_TARGET_TOKEN: sc.token ?? '',
+    SCIM_TARGET_USERNAME: sc.username ?? '',
+    SCIM_TARGET_PASSWORD: sc.password ?? '',
   };
 }
 
@@ -110,7 +116,7 @@ export async function down(opts = {}) {
   const log = logger(opts);
   const only = Array.isArray(opts.only) ? opts.only : opts.only ? COMPONENTS.filter((c) => opts.only[c]) : COMPONENTS;
   return withLock(async () => {
-    const modules = { postgres, redis, kafka, ldap };
+    const modules = { postgres, redis, kafka, ldap, scim };
     const settled = await Promise.allSettled(only.map((name) => modules[name].down()));
     const stopped = [];
     const errors = [];
@@ -137,7 +143,7 @@ export async function down(opts = {}) {
  */
 export async function status(opts = {}) {
   const env = opts.env ?? process.env;
-  const rows = await Promise.all([postgres.status({ env }), redis.status({ env }), kafka.status({ env }), ldap.status({ env })]);
+  const rows = await Promise.all([postgres.status({ env }), redis.status({ env }), kafka.status({ env }), ldap.status({ env }), scim.status({ env })]);
   return [...rows, ...(await sqlTargets.status({ env, databaseUrl: rows[0].url }).catch(() => []))];
 }
 
