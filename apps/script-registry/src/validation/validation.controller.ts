@@ -5,18 +5,14 @@ import { CurrentPrincipal, Principal, RequirePermission } from '@provisio/platfo
 import { ApiErrors } from '../common/api-docs';
 import { UuidParam } from '../common/params';
 import { pickSource } from '../versions/script-versions.service';
-import { DryRunResultDto, DryRunSourceDto, DryRunStoredDto, SourceDto, ValidationResultDto, VersionQueryDto } from './dtos/validation.dto';
-import { DryRunService } from './dry-run.service';
+import { SourceDto, ValidationResultDto, VersionQueryDto } from './dtos/validation.dto';
 import { ValidationService } from './validation.service';
 
-/** Validation (compile only, `script:read`) and dry runs (run without side effects, `script:execute`). */
+/** Validation: compile only, `script:read` (dry runs are in `dry-runs/`). */
 @ApiTags('validation')
 @Controller('scripts')
 export class ValidationController {
-  constructor(
-    private readonly validation: ValidationService,
-    private readonly dryRuns: DryRunService,
-  ) {}
+  constructor(private readonly validation: ValidationService) {}
 
   @Post('validate')
   @HttpCode(HttpStatus.OK)
@@ -28,16 +24,6 @@ export class ValidationController {
     return this.validation.validate(pickSource(body)!);
   }
 
-  @Post('dry-run')
-  @HttpCode(HttpStatus.OK)
-  @RequirePermission(Permission.ScriptExecute)
-  @ApiOperation({ summary: 'Run an unsaved source with a context, without side effects (fetch is recorded, never sent)' })
-  @ApiOkResponse({ type: DryRunResultDto, description: 'Also when the script fails: `success: false` and the error.' })
-  @ApiErrors(404)
-  dryRunSource(@CurrentPrincipal() principal: Principal, @Body() body: DryRunSourceDto): Promise<DryRunResultDto> {
-    return this.dryRuns.runSource(principal, pickSource(body)!, body.context, body.script_id);
-  }
-
   @Post(':id/validate')
   @HttpCode(HttpStatus.OK)
   @RequirePermission(Permission.ScriptRead)
@@ -47,16 +33,5 @@ export class ValidationController {
   @ApiErrors(404)
   validateStored(@CurrentPrincipal() principal: Principal, @Param('id', UuidParam) id: string, @Query() query: VersionQueryDto): Promise<ValidationResultDto> {
     return this.validation.validateStored(principal, id, query.version);
-  }
-
-  @Post(':id/dry-run')
-  @HttpCode(HttpStatus.OK)
-  @RequirePermission(Permission.ScriptExecute)
-  @ApiOperation({ summary: "Dry-run a stored script's live version (or `version`), recorded as an execution with dry_run = true" })
-  @ApiParam({ name: 'id', format: 'uuid' })
-  @ApiOkResponse({ type: DryRunResultDto })
-  @ApiErrors(404)
-  dryRunStored(@CurrentPrincipal() principal: Principal, @Param('id', UuidParam) id: string, @Body() body: DryRunStoredDto): Promise<DryRunResultDto> {
-    return this.dryRuns.runStored(principal, id, body.context, body.version);
   }
 }

@@ -4,8 +4,8 @@ import { Principal } from '@provisio/platform';
 import { ExecutionResult, resolveLimits, SandboxPool } from '@provisio/sandbox';
 import { TenantDatabase } from '@provisio/persistence';
 import { dryRunFetch, RecordedFetch } from './dry-run-fetch';
-import type { DryRunResultDto } from './dtos/validation.dto';
-import { StoredScripts, ScriptToTry } from './stored-scripts';
+import { StoredScripts, ScriptToTry } from '../validation/stored-scripts';
+import type { DryRunResultDto } from './dtos/dry-run.dto';
 
 /**
  * A dry run waits in the HTTP request, so its wall time is capped below the script's own limit (which may
