@@ -5,7 +5,7 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * visible to every tenant, not editable or deletable through the API. They cover the five categories
  * with what provisioning hooks keep re-implementing.
  *
- * How a template works (docs/registry-part-b.md): `{{name}}` in `template_body` is replaced, when the
+ * How a template works (docs/registry-templates-bindings-runs.md): `{{name}}` in `template_body` is replaced, when the
  * template is instantiated, by the JavaScript LITERAL of the value given for it (`JSON.stringify`), so a
  * value can never become code; placeholders stand where an expression goes (`const DOMAIN = {{mail_domain}};`).
  * `placeholder_annotations` describes each placeholder (`name`, `type`, `description`, `required`,

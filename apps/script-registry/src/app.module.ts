@@ -1,13 +1,21 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { PlatformModule } from '@provisio/platform';
+import { AnalyticsModule } from './analytics/analytics.module';
 import { AuditModule } from './audit/audit.module';
+import { BindingsModule } from './bindings/bindings.module';
 import { CommonModule } from './common/common.module';
 import type { AppConfig } from './config';
-import { RegistryExtensionsModule } from './registry-extensions.module';
+import { DryRunsModule } from './dry-runs/dry-runs.module';
+import { ExecutionLogsModule } from './execution-logs/execution-logs.module';
 import { ScriptsModule } from './scripts/scripts.module';
+import { TemplatesModule } from './templates/templates.module';
+import { ValidationModule } from './validation/validation.module';
 import { VersionsModule } from './versions/versions.module';
 
-/** Script registry: the HTTP API where tenants write, version, test and bind their scripts. */
+/**
+ * Script registry: the HTTP API where tenants write, version, test and bind their scripts. One module per
+ * feature folder (docs/registry.md, docs/registry-templates-bindings-runs.md).
+ */
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
@@ -19,8 +27,12 @@ export class AppModule {
         ScriptsModule,
         VersionsModule,
         AuditModule,
-        // Templates, hook bindings, validation and dry runs, execution logs, analytics.
-        RegistryExtensionsModule,
+        TemplatesModule,
+        BindingsModule,
+        ValidationModule,
+        DryRunsModule,
+        ExecutionLogsModule,
+        AnalyticsModule,
       ],
     };
   }

@@ -19,7 +19,7 @@ import request, { Response } from 'supertest';
 import { Permission } from '@provisio/contracts';
 import { signDevToken } from '@provisio/platform';
 import { ALL_PERMISSIONS, Caller, RegistryTestApp, startRegistry } from './common/testing/registry-app';
-import { PART_B_SECURITY_ROWS, preparePartBSecurity } from './registry-extensions.security';
+import { FEATURE_SECURITY_ROWS, prepareFeatureSecurity } from './common/testing/feature-security-rows';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -51,8 +51,8 @@ interface Row {
 const idsOf = (response: Response) => (response.body.items ?? []).map((item: { id?: string; entity_id?: string }) => item.id ?? item.entity_id);
 
 const ROWS: Row[] = [
-  // Templates, bindings, validation/dry run, execution logs, analytics (registry-extensions.security.ts).
-  ...PART_B_SECURITY_ROWS,
+  // Templates, bindings, validation/dry run, execution logs, analytics (common/testing/feature-security-rows.ts).
+  ...FEATURE_SECURITY_ROWS,
   // ---- scripts ------------------------------------------------------------------------------
   {
     route: 'POST /scripts',
@@ -201,7 +201,7 @@ describe('script-registry: security matrix', () => {
       return patched.body as Script;
     };
     fixture = { own, ownScript: () => withTwoVersions(own), foreign: await withTwoVersions(t.caller({ subject: 'stranger' })) };
-    await preparePartBSecurity(t, fixture);
+    await prepareFeatureSecurity(t, fixture);
   });
   afterAll(async () => t?.close());
 

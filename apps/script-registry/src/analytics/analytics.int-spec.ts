@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { Permission } from '@provisio/contracts';
 import { Caller, RegistryTestApp, startRegistry } from '../common/testing/registry-app';
-import { insertExecution } from '../registry-extensions.testing';
+import { insertExecution } from '../common/testing/row-fixtures';
 import { DASHBOARD_SQL, SCRIPT_SUMMARY_SQL } from './analytics.queries';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -139,7 +139,7 @@ describe('script-registry: analytics', () => {
     });
   });
 
-  // The dashboard's plan depends on how much of the table the range holds (see docs/registry-part-b.md,
+  // The dashboard's plan depends on how much of the table the range holds (see docs/registry-templates-bindings-runs.md,
   // measured at 1M executions by bench/registry.mjs); one script's analytics always start from its index.
   it("reads one script's executions through idx_executions_script_started", async () => {
     const plan = (sql: string, params: unknown[]) =>

@@ -3,7 +3,7 @@
  * in PostgreSQL. No imports on purpose: `bench/registry.mjs` loads this file's build
  * (`apps/script-registry/dist/analytics/analytics.queries.js`) to EXPLAIN exactly what the endpoint runs.
  *
- * Definitions (docs/registry-part-b.md):
+ * Definitions (docs/registry-templates-bindings-runs.md):
  *  - only real runs: dry runs (`dry_run = true`) are left out everywhere;
  *  - the range is `started_at` in [from, to);
  *  - `total_executions` counts every execution in the range, whatever its status;

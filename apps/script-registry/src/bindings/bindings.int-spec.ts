@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { Permission } from '@provisio/contracts';
 import { Caller, RegistryTestApp, startRegistry } from '../common/testing/registry-app';
-import { createConnector } from '../registry-extensions.testing';
+import { createConnector } from '../common/testing/row-fixtures';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Body = Record<string, any>;

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { Permission } from '@provisio/contracts';
 import { Caller, RegistryTestApp, startRegistry } from '../common/testing/registry-app';
-import { createConnector, insertExecution } from '../registry-extensions.testing';
+import { createConnector, insertExecution } from '../common/testing/row-fixtures';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Body = Record<string, any>;

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ensureTenant } from '@provisio/persistence';
-import type { RegistryTestApp } from './common/testing/registry-app';
+import type { RegistryTestApp } from './registry-app';
 
 /** A connector of the caller's tenant (the tenant row is created when missing). */
 export async function createConnector(t: RegistryTestApp, tenantId: string, name = `conn-${randomUUID().slice(0, 8)}`): Promise<string> {

@@ -1,21 +1,21 @@
 /**
- * Rows of the registry's security matrix (`security.int-spec.ts`) for the part B endpoints: templates,
- * hook bindings, validation and dry runs, execution logs, analytics. Tests only.
+ * Rows of the registry's security matrix (`security.int-spec.ts`) for the endpoints of templates, hook
+ * bindings, validation, dry runs, execution logs and analytics. Tests only.
  *
  * Wiring (in security.int-spec.ts):
- *   1. `const ROWS: Row[] = [ ...existing rows, ...PART_B_SECURITY_ROWS ];`
+ *   1. `const ROWS: Row[] = [ ...script rows, ...FEATURE_SECURITY_ROWS ];`
  *   2. at the end of the matrix's `beforeAll`, once `t` and `fixture` exist:
- *      `await preparePartBSecurity(t, fixture);`
+ *      `await prepareFeatureSecurity(t, fixture);`
  * The rows have the matrix's row shape (route, permission, valid / foreign / malformed builders taking its
  * `Fixture`). What they need beyond the fixture — connectors (the registry has no API for them), tenant B's
- * template, binding and execution — is created by `preparePartBSecurity`, in the fixture's two tenants,
+ * template, binding and execution — is created by `prepareFeatureSecurity`, in the fixture's two tenants,
  * without touching tenant B's fixture script (the matrix checks it stays as it was).
  */
 import { randomUUID } from 'node:crypto';
 import type { Response } from 'supertest';
 import { Permission } from '@provisio/contracts';
-import type { Caller, RegistryTestApp } from './common/testing/registry-app';
-import { createConnector, insertExecution } from './registry-extensions.testing';
+import type { Caller, RegistryTestApp } from './registry-app';
+import { createConnector, insertExecution } from './row-fixtures';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Script = Record<string, any>;
@@ -45,7 +45,7 @@ export interface SecurityRow {
   malformed: (f: MatrixFixture) => (Req & { field: string }) | Promise<Req & { field: string }>;
 }
 
-interface PartBContext {
+interface FeatureContext {
   t: RegistryTestApp;
   /** A connector of tenant A. */
   ownConnector: string;
@@ -56,10 +56,10 @@ interface PartBContext {
   foreignExecution: string;
 }
 
-let context: PartBContext | undefined;
+let context: FeatureContext | undefined;
 
-function ctx(): PartBContext {
-  if (!context) throw new Error('PART_B_SECURITY_ROWS need preparePartBSecurity(t, fixture) in the matrix beforeAll');
+function ctx(): FeatureContext {
+  if (!context) throw new Error('FEATURE_SECURITY_ROWS need prepareFeatureSecurity(t, fixture) in the matrix beforeAll');
   return context;
 }
 
@@ -84,7 +84,7 @@ async function created(response: Promise<Response> | Response, what: string): Pr
 }
 
 /** Creates what the rows need in the fixture's tenants. Call once, after the fixture exists. */
-export async function preparePartBSecurity(t: RegistryTestApp, fixture: MatrixFixture): Promise<void> {
+export async function prepareFeatureSecurity(t: RegistryTestApp, fixture: MatrixFixture): Promise<void> {
   const stranger = t.caller({ tenantId: fixture.foreign.tenant_id as string, subject: 'stranger' });
   const foreignConnector = await createConnector(t, stranger.tenantId);
   const foreignHook = await stranger.createScript({ type: 'embedded' });
@@ -106,7 +106,7 @@ const ownBinding = async (f: MatrixFixture, operation_type = 'update') => {
 };
 const ownExecution = async (f: MatrixFixture) => insertExecution(ctx().t, f.own.tenantId, (await f.ownScript()).id, { status: 'completed' });
 
-export const PART_B_SECURITY_ROWS: SecurityRow[] = [
+export const FEATURE_SECURITY_ROWS: SecurityRow[] = [
   // ---- templates ----------------------------------------------------------------------------
   {
     route: 'POST /templates',
