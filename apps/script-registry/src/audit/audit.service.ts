@@ -28,6 +28,9 @@ interface AuditRow {
   created_at: Date;
 }
 
+const INSERT_AUDIT_ROW = `INSERT INTO audit_events (tenant_id, script_id, entity_type, entity_id, action, actor_id, details)
+                          VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) RETURNING event_id`;
+
 const COLUMNS = 'event_id, tenant_id, script_id, entity_type, entity_id, action, actor_id, details, created_at';
 
 /** Seed 000 types AuditEvent.details as a JSON string; it is stored as jsonb (docs/data-model.md). */
@@ -43,16 +46,22 @@ function toDto(row: AuditRow): AuditEventDto {
 export class AuditService {
   constructor(private readonly db: TenantDatabase) {}
 
+  /** Writes the audit row of a change, in the change's transaction (nothing is announced). */
+  async record(tx: CallerTransaction, entry: AuditEntry): Promise<void> {
+    await tx.query(INSERT_AUDIT_ROW, this.params(tx, entry));
+  }
+
   /**
-   * Writes the audit row of a change, in the change's transaction. `announce`, the change's event, goes
-   * to the outbox in the same statement.
+   * Writes the audit row of a change AND announces the change (`announce` goes to the outbox), in ONE
+   * statement: every change of a script does both, and one round trip instead of two is a measurable
+   * share of a write. Its own name, so that the caller reads that the change is announced.
    */
-  async record(tx: CallerTransaction, entry: AuditEntry, announce?: OutboxEntry): Promise<void> {
-    const sql = `INSERT INTO audit_events (tenant_id, script_id, entity_type, entity_id, action, actor_id, details)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) RETURNING event_id`;
-    const params = [entry.script_id, entry.entity_type ?? 'script', entry.entity_id, entry.action, tx.subject, JSON.stringify(entry.details)];
-    if (announce) await tx.executeAndPublish(sql, params, announce);
-    else await tx.query(sql, params);
+  async recordAndAnnounce(tx: CallerTransaction, entry: AuditEntry, announce: OutboxEntry): Promise<void> {
+    await tx.executeAndPublish(INSERT_AUDIT_ROW, this.params(tx, entry), announce);
+  }
+
+  private params(tx: CallerTransaction, entry: AuditEntry): unknown[] {
+    return [entry.script_id, entry.entity_type ?? 'script', entry.entity_id, entry.action, tx.subject, JSON.stringify(entry.details)];
   }
 
   async listForTenant(principal: Principal, query: ListAuditQueryDto): Promise<Page<AuditEventDto>> {

@@ -1,9 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { Page, page } from '@provisio/platform';
-import type { TenantScoped } from '@provisio/persistence';
+import type { CallerTransaction, ResourceLimits, ScriptStatus, TenantScoped } from '@provisio/persistence';
+import type { ScriptLock } from '../common/script-lock';
+import type { ColumnChange } from '../versions/script-versions.service';
 import { SqlFilters } from '../common/sql-filters';
 import type { ScriptDto, ScriptSummaryDto } from './dtos/script.dto';
-import { resolveStatus } from './script-rules';
+import { resolveStatus, Triggers } from './script-rules';
 
 /**
  * A script as the API shows it (without the source): actor ids as subjects, the cron's time zone from its
@@ -45,7 +47,25 @@ export function toPrefixTsQuery(q: string): string {
   return words.map((w) => `${w.toLowerCase()}:*`).join(' & ');
 }
 
-/** Reads of `scripts` for the API. Every method takes the tenant's scope: there is no unscoped read. */
+/** A new script's columns (the caller's organization and actor come from the transaction). */
+export interface NewScript extends Triggers {
+  name: string;
+  description: string | null;
+  source: string;
+  status: ScriptStatus;
+  resource_limits: ResourceLimits;
+  metadata: Record<string, unknown>;
+  tags: string[];
+  required_permissions: string[];
+  is_system: boolean;
+  /** The template the source was filled from; NULL when it was deleted meanwhile. */
+  template_id: string | null;
+}
+
+/**
+ * Statements of `scripts` (the source's versions are `ScriptVersionsService`'s, locks `lockScript`'s).
+ * Every method takes the tenant's scope: there is no unscoped read or write.
+ */
 @Injectable()
 export class ScriptsRepository {
   async get(db: TenantScoped, id: string): Promise<ScriptDto | undefined> {
@@ -84,5 +104,57 @@ export class ScriptsRepository {
       total,
       filter,
     );
+  }
+
+  /**
+   * Inserts a script. The template (if any) is share-locked so it cannot be deleted before this commits;
+   * a template deleted in between leaves template_id NULL rather than failing the create.
+   */
+  async insert(tx: CallerTransaction, script: NewScript): Promise<ScriptLock<{ id: string }>> {
+    const row = await tx.one<ScriptLock<{ id: string }>>(
+      `INSERT INTO scripts (tenant_id, organization_id, name, description, source, type, status, resource_limits, cron_expression,
+                            http_path, http_methods, event_types, metadata, tags, required_permissions, is_system, created_by, updated_by, template_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $17, $7::jsonb, $8, $9, $10::text[], $11::text[], $12::jsonb, $13::text[], $14::text[], $15, $16, $16,
+               (SELECT t.id FROM script_templates t WHERE t.id = $18::uuid AND (t.tenant_id = $1 OR t.tenant_id IS NULL) FOR KEY SHARE))
+       RETURNING id`,
+      [
+        tx.organizationId,
+        script.name,
+        script.description,
+        script.source,
+        script.type,
+        JSON.stringify(script.resource_limits),
+        script.cron_expression,
+        script.http_path,
+        script.http_methods,
+        script.event_types,
+        JSON.stringify(script.metadata),
+        script.tags,
+        script.required_permissions,
+        script.is_system,
+        tx.actorId,
+        script.status,
+        script.template_id,
+      ],
+    );
+    return row!;
+  }
+
+  /** Sets columns of a script (not its source: a new source is a new version). */
+  async updateColumns(tx: CallerTransaction, id: string, sets: readonly ColumnChange[]): Promise<void> {
+    await tx.execute(
+      `UPDATE scripts SET ${sets.map((c, i) => `${c.column} = $${i + 3}${c.cast}`).join(', ')}, updated_at = now(), updated_by = $${sets.length + 3}
+        WHERE tenant_id = $1 AND id = $2`,
+      [id, ...sets.map((c) => c.value), tx.actorId],
+    );
+  }
+
+  async setStatus(tx: CallerTransaction, id: string, status: ScriptStatus): Promise<void> {
+    await tx.execute('UPDATE scripts SET status = $3, updated_at = now(), updated_by = $4 WHERE tenant_id = $1 AND id = $2', [id, status, tx.actorId]);
+  }
+
+  /** Seed 001's hard delete (versions, routing rows and executions go with it: CASCADE). */
+  async delete(tx: CallerTransaction, id: string): Promise<void> {
+    await tx.execute('DELETE FROM scripts WHERE tenant_id = $1 AND id = $2', [id]);
   }
 }

@@ -5,7 +5,7 @@ import { CallerTransaction, ResourceLimits, ScriptStatus, TenantDatabase } from 
 import { ConflictError, ForbiddenError, NotFoundError, Page, Principal, ValidationError } from '@provisio/platform';
 import { AuditService } from '../audit/audit.service';
 import { translateUniqueViolation, UniqueConstraints } from '../common/database-errors';
-import { lockScript, ScriptLock } from '../common/script-lock';
+import { lockScript } from '../common/script-lock';
 import { scriptChanged } from '../common/script-events';
 import { pickSource, ScriptVersionsService, VERSION_UNIQUES } from '../versions/script-versions.service';
 import type { ChangeStatusDto } from './dtos/change-status.dto';
@@ -117,41 +117,28 @@ export class ScriptsService {
       this.guard(async () => {
         // The template (if any) is share-locked so it cannot be deleted before this commits; a template
         // deleted in between leaves template_id NULL rather than failing the create.
-        const created = await tx.one<ScriptLock<{ id: string }>>(
-          `INSERT INTO scripts (tenant_id, organization_id, name, description, source, type, status, resource_limits, cron_expression,
-                                http_path, http_methods, event_types, metadata, tags, required_permissions, is_system, created_by, updated_by, template_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $17, $7::jsonb, $8, $9, $10::text[], $11::text[], $12::jsonb, $13::text[], $14::text[], $15, $16, $16,
-                   (SELECT t.id FROM script_templates t WHERE t.id = $18::uuid AND (t.tenant_id = $1 OR t.tenant_id IS NULL) FOR KEY SHARE))
-           RETURNING id`,
-          [
-            tx.organizationId,
-            dto.name,
-            dto.description ?? null,
-            source,
-            triggers.type,
-            JSON.stringify(resourceLimits),
-            triggers.cron_expression,
-            triggers.http_path,
-            triggers.http_methods,
-            triggers.event_types,
-            JSON.stringify(dto.metadata ?? {}),
-            dto.tags ?? [],
-            dto.required_permissions ?? [],
-            dto.is_system ?? false,
-            tx.actorId,
-            status,
-            options.templateId ?? null,
-          ],
-        );
+        const created = await this.scripts.insert(tx, {
+          name: dto.name,
+          description: dto.description ?? null,
+          source,
+          status,
+          resource_limits: resourceLimits,
+          ...triggers,
+          metadata: dto.metadata ?? {},
+          tags: dto.tags ?? [],
+          required_permissions: dto.required_permissions ?? [],
+          is_system: dto.is_system ?? false,
+          template_id: options.templateId ?? null,
+        });
         // The row was inserted by this transaction: nobody else can see it, let alone lock it.
-        const script = created!;
+        const script = created;
         const version = await this.versions.append(tx, script, {
           source,
           change_description: dto.change_description ?? 'Initial version',
           semantic_version: dto.semantic_version,
         });
         await this.routing.sync(tx, { id: script.id, status, ...triggers });
-        await this.audit.record(tx, {
+        await this.audit.recordAndAnnounce(tx, {
           script_id: script.id,
           entity_id: script.id,
           action: 'create',
@@ -209,13 +196,7 @@ export class ScriptsService {
         const version = sourceChanged
           ? await this.versions.append(tx, current, { source, change_description: dto.change_description, semantic_version: dto.semantic_version }, sets)
           : undefined;
-        if (!version && sets.length) {
-          await tx.execute(
-            `UPDATE scripts SET ${sets.map((c, i) => `${c.column} = $${i + 3}${c.cast}`).join(', ')}, updated_at = now(), updated_by = $${sets.length + 3}
-              WHERE tenant_id = $1 AND id = $2`,
-            [id, ...sets.map((c) => c.value), tx.actorId],
-          );
-        }
+        if (!version && sets.length) await this.scripts.updateColumns(tx, id, sets);
         if (timezoneChanged || changed.some((f) => (TRIGGER_FIELDS as readonly string[]).includes(f))) {
           await this.routing.sync(tx, { id, status: current.status, ...triggers });
         }
@@ -224,7 +205,7 @@ export class ScriptsService {
         const fields = [...changed, ...(timezoneChanged ? ['timezone'] : [])];
         const before = { ...pick(current, fields) };
         const after = { ...pick(next, changed), ...(timezoneChanged ? { timezone: triggers.timezone } : {}) };
-        await this.audit.record(tx, {
+        await this.audit.recordAndAnnounce(tx, {
           script_id: id,
           entity_id: id,
           action: 'update',
@@ -246,9 +227,9 @@ export class ScriptsService {
     await this.db.write(principal, async (tx) => {
       const current = await lockScript<CurrentScript>(tx, id, CURRENT_COLUMNS);
       checkTransition(current.status, to);
-      await tx.execute('UPDATE scripts SET status = $3, updated_at = now(), updated_by = $4 WHERE tenant_id = $1 AND id = $2', [id, to, tx.actorId]);
+      await this.scripts.setStatus(tx, id, to);
       await this.routing.sync(tx, { ...current, status: to });
-      await this.audit.record(tx, {
+      await this.audit.recordAndAnnounce(tx, {
         script_id: id,
         entity_id: id,
         action: STATUS_ACTIONS[to],
@@ -266,13 +247,13 @@ export class ScriptsService {
     await this.db.write(principal, async (tx) => {
       const current = await lockScript<CurrentScript>(tx, id, CURRENT_COLUMNS);
       if (current.is_system) throw new ConflictError('a system script cannot be deleted', 'is_system');
-      await this.audit.record(tx, {
+      await this.audit.recordAndAnnounce(tx, {
         script_id: id,
         entity_id: id,
         action: 'delete',
         details: { before: { name: current.name, type: current.type, status: current.status, current_version: current.current_version } },
       }, scriptChanged(tx.tenantId, { id, status: current.status, current_version: current.current_version }, 'deleted'));
-      await tx.execute('DELETE FROM scripts WHERE tenant_id = $1 AND id = $2', [id]);
+      await this.scripts.delete(tx, id);
     });
   }
 

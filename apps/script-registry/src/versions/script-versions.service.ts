@@ -151,7 +151,7 @@ export class ScriptVersionsService {
       const script = await this.lockWritable(tx, scriptId);
       if (source === script.source) throw new ConflictError(`the source is that of the live version ${script.current_version}`, 'source');
       const version = await this.append(tx, script, { source, change_description: dto.change_description, semantic_version: dto.semantic_version });
-      await this.audit.record(tx, {
+      await this.audit.recordAndAnnounce(tx, {
         script_id: script.id,
         entity_id: script.id,
         action: 'create_version',
@@ -173,7 +173,7 @@ export class ScriptVersionsService {
         source: target.source,
         change_description: dto.change_description ?? `Rollback to version ${versionNumber}`,
       });
-      await this.audit.record(tx, {
+      await this.audit.recordAndAnnounce(tx, {
         script_id: script.id,
         entity_id: script.id,
         action: 'rollback',
