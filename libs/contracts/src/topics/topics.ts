@@ -81,7 +81,6 @@ export const messageKey = {
 export const ConsumerGroup = {
   WorkerDomainEvents: 'execution-worker.domain-events',
   WorkerExecutionRequests: 'execution-worker.execution-requests',
-  WorkerScriptChanges: 'execution-worker.script-changes',
   SchedulerExecutions: 'scheduler.script-executions',
   SchedulerScriptChanges: 'scheduler.script-changes',
   /** The identity store's consumer of `user.*` domain events (provisioning-queue). */
