@@ -16,6 +16,7 @@ import { TuneOutboxStorage1763900010000 } from './1763900010000-tune-outbox-stor
 import { AddScriptExecutionDailyStats1763900011000 } from './1763900011000-add-script-execution-daily-stats';
 import { KeyProcessedEventsBySource1764800000000 } from './1764800000000-key-processed-events-by-source';
 import { AddExecutionRecoveryAndRetrySchedule1764801000000 } from './1764801000000-add-execution-recovery-and-retry-schedule';
+import { AddScheduleOwnerPermissions1764900000000 } from './1764900000000-add-schedule-owner-permissions';
 import { AddConnectorMappingAndIdentitySourceOrder1765000000000 } from './1765000000000-add-connector-mapping-and-identity-source-order';
 
 export const migrations = [
@@ -32,6 +33,7 @@ export const migrations = [
   AddScriptExecutionDailyStats1763900011000,
   KeyProcessedEventsBySource1764800000000,
   AddExecutionRecoveryAndRetrySchedule1764801000000,
+  AddScheduleOwnerPermissions1764900000000,
   AddConnectorMappingAndIdentitySourceOrder1765000000000,
 ];
 
@@ -51,5 +53,6 @@ export {
   AddScriptExecutionDailyStats1763900011000,
   KeyProcessedEventsBySource1764800000000,
   AddExecutionRecoveryAndRetrySchedule1764801000000,
+  AddScheduleOwnerPermissions1764900000000,
   AddConnectorMappingAndIdentitySourceOrder1765000000000,
 };

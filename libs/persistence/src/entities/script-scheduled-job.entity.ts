@@ -124,6 +124,10 @@ export class ScriptScheduledJob {
   @Column({ type: 'text', array: true, default: [] })
   notification_emails: string[];
 
+  /** The permissions of whoever last wrote the schedule, as granted then: what its runs are checked against. */
+  @Column({ type: 'text', array: true, default: [] })
+  owner_permissions: string[];
+
   @Column({ type: 'integer', default: 0 })
   run_count: number;
 
