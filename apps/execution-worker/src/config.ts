@@ -13,6 +13,8 @@ const executionEnv = {
   SCRIPT_EVENT_RETRY_BASE_DELAY_MS: positiveInt.default(2_000),
   /** How often pending executions whose job was never enqueued (a crash after commit) are re-enqueued. */
   EXECUTION_SWEEP_INTERVAL_MS: positiveInt.default(10_000),
+  /** How often the sweep re-queues one abandoned execution before failing it (a run that kills its worker). */
+  EXECUTION_MAX_RECOVERIES: z.coerce.number().int().min(0).default(3),
 };
 
 /** Every variable execution-worker reads; validated once at start-up (see README, "Configuration"). */

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import type { CloudEvent, DomainEventData } from '@provisio/contracts';
+import { toStorableJson } from '@provisio/platform';
 import { EVENT_ATTEMPTS } from '../executions/execution-queue.service';
 import { EXECUTION_COLUMNS, ExecutionRow, SCRIPT_TO_RUN_COLUMNS, SCRIPT_TO_RUN_JOINS, ScriptToRun, splitClaimedRow, type ClaimedRow } from '../executions/executions.repository';
 
@@ -41,7 +42,7 @@ export class EventTriggeredExecutionsService {
               RETURNING ${EXECUTION_COLUMNS})
        SELECT c.*, e.idx, ${SCRIPT_TO_RUN_COLUMNS}
          FROM inserted c JOIN e ON e.trigger_data->>'event_id' = c.trigger_data->>'event_id' ${SCRIPT_TO_RUN_JOINS}`,
-      [JSON.stringify(rows), EVENT_ATTEMPTS - 1],
+      [toStorableJson(rows), EVENT_ATTEMPTS - 1],
     );
     const byEvent: CreatedExecution[][] = events.map(() => []);
     for (const { idx, ...row } of created) byEvent[idx].push(splitClaimedRow(row));

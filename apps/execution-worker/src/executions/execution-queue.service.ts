@@ -2,13 +2,16 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { Job as BullJob, Queue as BullQueue, DelayedError, UnrecoverableError, Worker } from 'bullmq';
 import { DataSource, EntityManager } from 'typeorm';
 import { createCloudEvent, EventType, Job, messageKey, Queue, Topic } from '@provisio/contracts';
-import { APP_CONFIG, Metrics, OutboxService, RedisService } from '@provisio/platform';
+import { APP_CONFIG, Metrics, OutboxService, RedisService, toStorableJson, toStorableText } from '@provisio/platform';
 import type { AppConfig } from '../config';
 import { ExecutionRow, ExecutionsRepository, ScriptToRun } from './executions.repository';
-import { ConcurrencyLimitReached, EXECUTION_SOURCE, ExecutionRunner, SandboxRun } from './execution-runner.service';
+import { ConcurrencyLimitReached, EXECUTION_SOURCE, ExecutionRunner, RecordedRun, SandboxRun } from './execution-runner.service';
 
 /** Event-triggered runs get 3 attempts in all (seed 001: "maximum 3 retry attempts"), then a dead letter. */
 export const EVENT_ATTEMPTS = 3;
+
+/** BullMQ job states in which a job will still run (its execution is not lost). */
+const LIVE_JOB_STATES = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
 
 interface Prepared {
   root: ExecutionRow;
@@ -41,6 +44,12 @@ export interface ExecuteScriptJob {
  * died after the commit is re-run by BullMQ's stalled-job check), and recording locks the row and
  * re-checks, so two runs of one attempt (a stalled job taken over while its first worker still ran)
  * record once.
+ *
+ * Redis may lose everything: PostgreSQL holds what the queue must not forget. A first attempt's row
+ * keeps `next_retry_at` while a retry of its failed event-triggered run is due, and the sweep enqueues
+ * retries whose job is gone, as it re-enqueues executions a crash left behind. Each re-enqueue of an
+ * abandoned execution counts in `recovery_count`; past EXECUTION_MAX_RECOVERIES it is failed instead
+ * (a run that kills its worker would otherwise crash-loop the service).
  */
 @Injectable()
 export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
@@ -69,7 +78,8 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
       // A killed worker's jobs are noticed within seconds and run again (the processor is idempotent).
       lockDuration: 15_000,
       stalledInterval: 5_000,
-      maxStalledCount: 5,
+      // Once more after a stall, then the job fails and the sweep decides (recovery_count bounds it).
+      maxStalledCount: 1,
     });
     this.worker.on('error', (error) => this.logger.error({ message: 'execution queue worker error', error: error.message }));
     this.sweepTimer = setInterval(() => void this.sweep().catch((error: Error) => this.logger.error({ message: 'sweep failed', error: error.message })), this.config.EXECUTION_SWEEP_INTERVAL_MS);
@@ -101,12 +111,15 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
    */
   async runCreated(claimed: { execution: ExecutionRow; script: ScriptToRun }[], notClaimed: { id: string; trigger_type: string }[] = []): Promise<void> {
     const queued = [...notClaimed];
-    const runs: { execution: ExecutionRow; scriptVersion: number; run: SandboxRun }[] = [];
+    const runs: { execution: ExecutionRow; scriptVersion: number; run: SandboxRun; nextRetryAt: Date | null }[] = [];
     await Promise.all(
       claimed.map(async ({ execution, script }) => {
         if (!this.runnable(execution, script)) return queued.push(execution); // the careful path skips it
         try {
-          runs.push({ execution, scriptVersion: script.current_version, run: await this.runner.execute(execution, script) });
+          const run = await this.runner.execute(execution, script);
+          // A failed event-triggered run's first retry is due after the base delay: kept with the record.
+          const nextRetryAt = execution.trigger_type === 'event' && run.result.status !== 'completed' ? new Date(run.completedAt.getTime() + this.retryDelayMs(0)) : null;
+          runs.push({ execution, scriptVersion: script.current_version, run, nextRetryAt });
         } catch (error) {
           if (!(error instanceof ConcurrencyLimitReached)) this.logger.warn({ message: 'inline run failed; queued', execution_id: execution.id, error: (error as Error).message });
           queued.push(execution);
@@ -115,22 +128,31 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
     );
     const recorded = await this.runner.recordMany(this.dataSource.manager, runs);
     const retries: string[] = [];
-    for (const { execution, run } of runs) {
-      if (!recorded.has(execution.id)) continue; // recorded by someone else meanwhile
-      this.metrics.scriptExecutions.inc({ trigger: execution.trigger_type, status: run.result.status });
-      if (execution.trigger_type === 'event' && run.result.status !== 'completed') retries.push(execution.id);
+    for (const { execution } of runs) {
+      const outcome = recorded.get(execution.id);
+      if (!outcome) continue; // recorded by someone else meanwhile
+      this.metrics.scriptExecutions.inc({ trigger: execution.trigger_type, status: outcome.status });
+      if (execution.trigger_type !== 'event' || outcome.status === 'completed') continue;
+      // A run that could not be recorded is not run again: its event is dead-lettered at once.
+      if (outcome.unrecordable) await this.dataSource.transaction((manager) => this.deadLetter(manager, execution, execution, outcome.error ?? 'failed'));
+      else retries.push(execution.id);
     }
     await Promise.all(retries.map((id) => this.enqueueRetry(id, 1)));
     await this.enqueue(queued);
   }
 
+  /** How long after attempt `retryCount` (0 for the first) failed the next one is due: doubling from the base. */
+  private retryDelayMs(retryCount: number): number {
+    return this.config.SCRIPT_EVENT_RETRY_BASE_DELAY_MS * 2 ** retryCount;
+  }
+
   /** The retries of an event-triggered run whose first `retryOffset` attempts failed, with doubling delays. */
-  private async enqueueRetry(executionId: string, retryOffset: number): Promise<void> {
+  private async enqueueRetry(executionId: string, retryOffset: number, delayMs = this.retryDelayMs(retryOffset - 1)): Promise<void> {
     const base = this.config.SCRIPT_EVENT_RETRY_BASE_DELAY_MS;
     await this.queue.add(Job.ExecuteScript, { execution_id: executionId, retry_offset: retryOffset }, {
-      jobId: `${executionId}-retry`,
+      jobId: retryJobId(executionId),
       attempts: EVENT_ATTEMPTS - retryOffset,
-      delay: base * 2 ** (retryOffset - 1),
+      delay: delayMs,
       // BullMQ waits delay × 2^(attemptsMade − 1) after the n-th failure of this job: 2 × base after the first.
       backoff: { type: 'exponential', delay: base * 2 ** retryOffset },
       removeOnComplete: { age: 3_600, count: 10_000 },
@@ -157,19 +179,81 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
 
   /**
    * Re-enqueues executions a crash left behind: pending ones whose run never started (the process died
-   * between commit and run) and running ones past their time limit (it died mid-run).
+   * between commit and run, or Redis lost the job) and running ones past their time limit (it died
+   * mid-run); then the retries that were due and whose job is gone. Executions whose job is still
+   * alive in the queue are left to it. Answers how many were re-enqueued.
    */
   async sweep(): Promise<number> {
     const stale = await this.executions.stalePending(this.dataSource.manager, this.config.EXECUTION_SWEEP_INTERVAL_MS, 1_000);
-    for (const { id } of stale) {
-      // A job that ended (its infrastructure retries exhausted) while its execution is still pending would
-      // block re-enqueueing under the same id: replace it.
-      const job = await this.queue.getJob(id);
-      if (job && ((await job.isFailed()) || (await job.isCompleted()))) await job.remove();
+    const lost: string[] = [];
+    const exhausted: { id: string; recoveries: number }[] = [];
+    for (const { id, recovery_count } of stale) {
+      if (!(await this.clearEndedJob(id))) continue;
+      if (recovery_count >= this.config.EXECUTION_MAX_RECOVERIES) exhausted.push({ id, recoveries: recovery_count });
+      else lost.push(id);
     }
-    await this.enqueue(stale);
-    if (stale.length) this.logger.warn({ message: 're-enqueued pending executions', count: stale.length });
-    return stale.length;
+    const requeued = await this.executions.countRecovery(this.dataSource.manager, lost);
+    await this.enqueue(requeued);
+    for (const { id, recoveries } of exhausted) await this.failAbandoned(id, recoveries);
+    if (requeued.length) this.logger.warn({ message: 're-enqueued abandoned executions', count: requeued.length });
+    return requeued.length + (await this.sweepRetries());
+  }
+
+  /**
+   * True when no live job holds the execution's run (none, or one that ended: removed, since it would
+   * block re-enqueueing under the same id); false when a job will still run it.
+   */
+  private async clearEndedJob(jobId: string): Promise<boolean> {
+    const job = await this.queue.getJob(jobId);
+    if (!job) return true;
+    if (LIVE_JOB_STATES.has(await job.getState())) return false;
+    await job.remove();
+    return true;
+  }
+
+  /** Retries that were due more than a sweep interval ago and whose job is gone (Redis lost it): enqueued now. */
+  private async sweepRetries(): Promise<number> {
+    const due = await this.executions.dueRetries(this.dataSource.manager, this.config.EXECUTION_SWEEP_INTERVAL_MS, 1_000);
+    let enqueued = 0;
+    for (const { id, recovery_count, retries_recorded } of due) {
+      if (!(await this.clearEndedJob(retryJobId(id)))) continue;
+      if (recovery_count >= this.config.EXECUTION_MAX_RECOVERIES) {
+        await this.abandonRetries(id, recovery_count);
+        continue;
+      }
+      await this.executions.countRetryRecovery(this.dataSource.manager, id);
+      // The attempt after those recorded (an attempt whose run died is run again); never past the last.
+      await this.enqueueRetry(id, Math.min(1 + retries_recorded, EVENT_ATTEMPTS - 1), 0);
+      enqueued++;
+    }
+    if (enqueued) this.logger.warn({ message: 're-enqueued retries the queue had lost', count: enqueued });
+    return enqueued;
+  }
+
+  /** Retries re-enqueued too often (an attempt that kills its worker): no more attempts, the event is dead-lettered. */
+  private async abandonRetries(rootId: string, recoveries: number): Promise<void> {
+    const error = `abandoned: the retries were re-queued ${recoveries} times after their worker stopped or lost them (EXECUTION_MAX_RECOVERIES); no more attempts`;
+    await this.dataSource.transaction(async (manager) => {
+      const root = await this.executions.lock(manager, rootId);
+      if (!root) return;
+      await this.executions.failAbandonedAttempts(manager, rootId, error);
+      await this.deadLetter(manager, root, root, error);
+      await this.executions.scheduleRetry(manager, rootId, null);
+    });
+    this.logger.error({ message: 'retries abandoned after too many recoveries', execution_id: rootId, recoveries });
+  }
+
+    /** An execution abandoned too often (its run may be what kills the worker): failed, announced, its event dead-lettered. */
+  private async failAbandoned(id: string, recoveries: number): Promise<void> {
+    const error = `abandoned: the run was re-queued ${recoveries} times after its worker stopped or lost it (EXECUTION_MAX_RECOVERIES); it is not run again`;
+    await this.dataSource.transaction(async (manager) => {
+      const execution = await this.executions.failAbandoned(manager, id, error);
+      if (!execution) return;
+      await this.runner.announce(manager, execution, 'failed', 0, error);
+      if (execution.trigger_type === 'event') await this.deadLetter(manager, execution, execution, error);
+    });
+    this.metrics.scriptExecutions.inc({ trigger: 'recovery', status: 'failed' });
+    this.logger.error({ message: 'execution failed after too many recoveries', execution_id: id, recoveries });
   }
 
   private async process(job: BullJob<ExecuteScriptJob>, token?: string): Promise<string> {
@@ -201,26 +285,44 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
 
     let status = execution.status;
     let error = execution.error;
+    let final = last;
     const failedFinally = (s: string) => trigger === 'event' && last && s !== 'completed' && s !== 'skipped';
     if (script) {
       const run = await this.runner.execute(execution, script);
-      const recorded = failedFinally(run.result.status)
-        ? // The final failure and its dead letter commit together.
-          await this.dataSource.transaction(async (manager) => {
-            const outcome = await this.runner.record(manager, execution, script.current_version, run);
-            if (outcome.recordedNow) await this.deadLetter(manager, root, execution, outcome.error ?? outcome.status);
-            return outcome;
-          })
-        : await this.runner.record(this.dataSource.manager, execution, script.current_version, run);
+      const recorded =
+        trigger === 'event'
+          ? // The record, the retry schedule and a final failure's dead letter commit together.
+            await this.dataSource.transaction(async (manager) => {
+              const outcome = await this.runner.record(manager, execution, script.current_version, run);
+              if (outcome.recordedNow) await this.afterEventAttempt(manager, root, execution, retryCount, last, outcome);
+              return outcome;
+            })
+          : await this.runner.record(this.dataSource.manager, execution, script.current_version, run);
       status = recorded.status;
       error = recorded.error;
+      // A run that could not be recorded is not run again.
+      if (recorded.recordedNow && recorded.unrecordable) final = true;
     } else if (failedFinally(status)) {
       // Recorded by an earlier run of this job that died before dead-lettering: finish the job's work.
-      await this.dataSource.transaction((manager) => this.deadLetter(manager, root, execution, error ?? status));
+      await this.dataSource.transaction(async (manager) => {
+        await this.deadLetter(manager, root, execution, error ?? status);
+        await this.executions.scheduleRetry(manager, root.id, null);
+      });
     }
     const outcome = { status, trigger, error, retry: false };
     if (status === 'completed' || status === 'skipped' || trigger !== 'event') return outcome;
-    return last ? { ...outcome, status: 'dead_lettered' } : { ...outcome, retry: true };
+    return final ? { ...outcome, status: 'dead_lettered' } : { ...outcome, retry: true };
+  }
+
+  /**
+   * What follows the record of an event-triggered attempt, in its transaction: the next retry due (in
+   * PostgreSQL, so a Redis that loses the job loses no retry), or none, and a final failure's dead letter.
+   */
+  private async afterEventAttempt(manager: EntityManager, root: ExecutionRow, execution: ExecutionRow, retryCount: number, last: boolean, outcome: RecordedRun): Promise<void> {
+    const failed = outcome.status !== 'completed' && outcome.status !== 'skipped';
+    if (failed && (last || outcome.unrecordable)) await this.deadLetter(manager, root, execution, outcome.error ?? outcome.status);
+    const nextRetryAt = failed && !last && !outcome.unrecordable ? new Date(Date.now() + this.retryDelayMs(retryCount)) : null;
+    await this.executions.scheduleRetry(manager, root.id, nextRetryAt);
   }
 
   /** The hot path of a first attempt: claimed with its script in one statement, when it is runnable. */
@@ -248,6 +350,7 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
     if (!this.runnable(execution, script)) {
       const reason = script ? `script is ${script.status}` : 'script no longer exists';
       await this.executions.skip(manager, execution.id, reason);
+      if (execution.id !== root.id) await this.executions.scheduleRetry(manager, root.id, null);
       await this.runner.announce(manager, execution, 'skipped', 0, reason);
       return { root, execution, skipped: reason };
     }
@@ -262,7 +365,7 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
     const [row]: { id: string }[] = await manager.query(
       `INSERT INTO script_event_dead_letters (script_id, tenant_id, execution_id, event_type, event_data, error, retry_count)
        VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7) RETURNING id`,
-      [root.script_id, root.tenant_id, last.id, String(root.trigger_data.event_type ?? 'unknown'), JSON.stringify({ ...root.trigger_data, data: root.input }), error, EVENT_ATTEMPTS - 1],
+      [root.script_id, root.tenant_id, last.id, toStorableText(String(root.trigger_data.event_type ?? 'unknown')), toStorableJson({ ...root.trigger_data, data: root.input }), toStorableText(error), EVENT_ATTEMPTS - 1],
     );
     await this.outbox.enqueue(manager, {
       topic: Topic.ScriptEventsDlq,
@@ -277,4 +380,9 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
     });
     this.logger.warn({ message: 'event-triggered run dead-lettered', script_id: root.script_id, execution_id: last.id, error });
   }
+}
+
+/** The job of an execution's retries (one per first attempt: enqueueing it twice is a no-op). */
+function retryJobId(executionId: string): string {
+  return `${executionId}-retry`;
 }

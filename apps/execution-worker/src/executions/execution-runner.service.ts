@@ -1,11 +1,19 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { createCloudEvent, EventType, messageKey, ScriptExecutionFinished, Topic } from '@provisio/contracts';
-import { APP_CONFIG, Metrics, OutboxEntry, OutboxService, RateLimitedError } from '@provisio/platform';
+import { APP_CONFIG, describeDataError, isDataError, Metrics, OutboxEntry, OutboxService, RateLimitedError } from '@provisio/platform';
 import { ExecutionResult, resolveLimits, SandboxPool, ScriptContext } from '@provisio/sandbox';
 import type { AppConfig } from '../config';
 import { ExecutionHeartbeat } from './execution-heartbeat.service';
 import { ExecutionRow, ExecutionsRepository, RUNNING_GRACE_MS, ScriptToRun } from './executions.repository';
+
+/** How a run was recorded. `unrecordable`: its record was refused (a data error) and it was recorded failed instead. */
+export interface RecordedRun {
+  status: string;
+  error: string | null;
+  recordedNow: boolean;
+  unrecordable: boolean;
+}
 import { RunSlots, ScriptRunGates } from './run-slots';
 import { ScriptConcurrency } from './script-concurrency.service';
 
@@ -105,25 +113,61 @@ export class ExecutionRunner {
 
   /**
    * Records a run and announces it, unless the execution was already recorded (then returns that status).
-   * Returns the recorded status.
+   * A record PostgreSQL refuses for a data reason (class 22 or 23: what the script returned or logged)
+   * is replaced by a `failed` record saying why, so the run is never left running nor run again for it.
+   * Inside a transaction, the refused statement is rolled back to a savepoint first.
    */
-  async record(manager: EntityManager, execution: ExecutionRow, scriptVersion: number, run: SandboxRun): Promise<{ status: string; error: string | null; recordedNow: boolean }> {
+  async record(manager: EntityManager, execution: ExecutionRow, scriptVersion: number, run: SandboxRun): Promise<RecordedRun> {
     const { result } = run;
     const statement = this.executions.recordStatement(execution.id, run, scriptVersion, result);
-    // The record and its "finished" event in one statement: only a run that records announces.
-    if (await this.outbox.enqueueAfter(manager, statement.sql, statement.params, this.finished(execution, result.status, result.metrics.duration_ms, result.error))) {
-      return { status: result.status, error: result.error, recordedNow: true };
+    let recorded: boolean;
+    try {
+      // The record and its "finished" event in one statement: only a run that records announces.
+      recorded = await withSavepoint(manager, () => this.outbox.enqueueAfter(manager, statement.sql, statement.params, this.finished(execution, result.status, result.metrics.duration_ms, result.error)));
+    } catch (error) {
+      if (!isDataError(error)) throw error;
+      return this.recordUnrecordable(manager, execution, scriptVersion, run, error);
     }
+    if (recorded) return { status: result.status, error: result.error, recordedNow: true, unrecordable: false };
     const current = await this.executions.find(manager, execution.id);
-    return { status: current?.status ?? 'skipped', error: current?.error ?? null, recordedNow: false };
+    return { status: current?.status ?? 'skipped', error: current?.error ?? null, recordedNow: false, unrecordable: false };
   }
 
-  /** `record` for many runs: one statement records those not recorded yet and writes their events. */
-  async recordMany(manager: EntityManager, runs: { execution: ExecutionRow; scriptVersion: number; run: SandboxRun }[]): Promise<Set<string>> {
-    if (runs.length === 0) return new Set();
-    const statement = this.executions.recordManyStatement(runs.map(({ execution, scriptVersion, run }) => ({ id: execution.id, scriptVersion, ...run })));
+  private async recordUnrecordable(manager: EntityManager, execution: ExecutionRow, scriptVersion: number, run: SandboxRun, refusal: unknown): Promise<RecordedRun> {
+    const error = `the run ended ${run.result.status} but its result could not be stored (${describeDataError(refusal, 500)}); recorded failed without its output and logs`;
+    const statement = this.executions.recordUnrecordableStatement(execution.id, run, scriptVersion, error);
+    if (await this.outbox.enqueueAfter(manager, statement.sql, statement.params, this.finished(execution, 'failed', run.result.metrics.duration_ms, error))) {
+      return { status: 'failed', error, recordedNow: true, unrecordable: true };
+    }
+    const current = await this.executions.find(manager, execution.id);
+    return { status: current?.status ?? 'skipped', error: current?.error ?? null, recordedNow: false, unrecordable: false };
+  }
+
+  /**
+   * `record` for many runs: one statement records those not recorded yet and writes their events.
+   * Answers how each run recorded now was recorded. If PostgreSQL refuses the statement for a data
+   * reason, the runs are recorded one at a time, so only the refused one is recorded failed. `manager`
+   * must not be in a transaction (each fallback statement commits on its own).
+   */
+  async recordMany(manager: EntityManager, runs: { execution: ExecutionRow; scriptVersion: number; run: SandboxRun; nextRetryAt?: Date | null }[]): Promise<Map<string, RecordedRun>> {
+    if (runs.length === 0) return new Map();
+    const statement = this.executions.recordManyStatement(runs.map(({ execution, scriptVersion, run, nextRetryAt }) => ({ id: execution.id, scriptVersion, nextRetryAt, ...run })));
     const events = new Map(runs.map(({ execution, run: { result } }) => [execution.id, this.finished(execution, result.status, result.metrics.duration_ms, result.error)]));
-    return this.outbox.enqueueForChanged(manager, statement.sql, statement.params, events);
+    try {
+      const ids = await this.outbox.enqueueForChanged(manager, statement.sql, statement.params, events);
+      const byId = new Map(runs.map((r) => [r.execution.id, r.run.result]));
+      return new Map([...ids].map((id) => [id, { status: byId.get(id)!.status, error: byId.get(id)!.error, recordedNow: true, unrecordable: false }]));
+    } catch (error) {
+      if (!isDataError(error)) throw error;
+    }
+    const outcomes = new Map<string, RecordedRun>();
+    for (const { execution, scriptVersion, run, nextRetryAt } of runs) {
+      const outcome = await this.record(manager, execution, scriptVersion, run);
+      if (!outcome.recordedNow) continue;
+      if (nextRetryAt && !outcome.unrecordable) await this.executions.scheduleRetry(manager, execution.id, nextRetryAt);
+      outcomes.set(execution.id, outcome);
+    }
+    return outcomes;
   }
 
   /** Publishes `provisio.script.execution.finished` (via the outbox) for a recorded execution. */
@@ -147,5 +191,22 @@ export class ExecutionRunner {
       key: messageKey.tenantScript(execution.tenant_id, execution.script_id),
       event: createCloudEvent({ source: EXECUTION_SOURCE, type: EventType.ScriptExecutionFinished, tenantid: execution.tenant_id, subject: execution.id, data }),
     };
+  }
+}
+
+/**
+ * Runs `statement` so that, inside a transaction, its failure leaves the transaction usable (SAVEPOINT /
+ * ROLLBACK TO SAVEPOINT); outside one it is just the statement (it commits or fails on its own).
+ */
+async function withSavepoint<T>(manager: EntityManager, statement: () => Promise<T>): Promise<T> {
+  if (!manager.queryRunner?.isTransactionActive) return statement();
+  await manager.query('SAVEPOINT record_run');
+  try {
+    const result = await statement();
+    await manager.query('RELEASE SAVEPOINT record_run');
+    return result;
+  } catch (error) {
+    await manager.query('ROLLBACK TO SAVEPOINT record_run');
+    throw error;
   }
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
+import { toStorableJson, toStorableText, toStorableTextOrNull } from '@provisio/platform';
 import { DEFAULT_RESOURCE_LIMITS, type ExecutionResult, type ResourceLimits } from '@provisio/sandbox';
 
 /** An execution row as the worker needs it. */
@@ -51,6 +52,17 @@ const TERMINAL = ['completed', 'failed', 'timeout', 'cancelled', 'skipped'];
 export const RUNNING_GRACE_MS = 5_000;
 /** The columns of an ExecutionRow. */
 export const EXECUTION_COLUMNS = 'id, script_id, tenant_id, status, trigger_type, trigger_data, input, retry_count, max_retries, parent_execution_id, scheduled_job_id, scheduled_for, executed_by, error';
+const TERMINAL_LIST = TERMINAL.map((t) => `'${t}'`).join(', ');
+
+/** A run to record: what the sandbox answered, and when the next attempt is due if it failed (event-triggered first attempts). */
+export interface RunToRecord {
+  id: string;
+  startedAt: Date;
+  completedAt: Date;
+  scriptVersion: number;
+  result: ExecutionResult;
+  nextRetryAt?: Date | null;
+}
 
 /**
  * The script columns of a ClaimedRow, for a statement whose executions are `c` (joins `scripts s` and
@@ -71,7 +83,11 @@ export function splitClaimedRow({ script_status, source, resource_limits, curren
   };
 }
 
-/** SQL of `script_executions` for the worker; every method takes the transaction to run in. */
+/**
+ * SQL of `script_executions` for the worker; every method takes the transaction to run in. Whatever came
+ * from outside (event data, HTTP requests, script output, errors and logs) is written through
+ * toStorableJson / toStorableText: NUL and unpaired surrogates become U+FFFD (docs/events.md).
+ */
 @Injectable()
 export class ExecutionsRepository {
   isTerminal(status: string): boolean {
@@ -83,7 +99,7 @@ export class ExecutionsRepository {
     if (rows.length === 0) return [];
     const values: unknown[] = [];
     const tuples = rows.map((r, i) => {
-      values.push(r.script_id, r.tenant_id, r.trigger_type, JSON.stringify(r.trigger_data), JSON.stringify(r.input), r.max_retries ?? 0, r.executed_by ?? null, r.scheduled_job_id ?? null, r.scheduled_for ?? null);
+      values.push(r.script_id, r.tenant_id, r.trigger_type, toStorableJson(r.trigger_data), toStorableJson(r.input), r.max_retries ?? 0, toStorableTextOrNull(r.executed_by), r.scheduled_job_id ?? null, r.scheduled_for ?? null);
       const p = i * 9;
       return `($${p + 1}::uuid, $${p + 2}::uuid, 'pending', $${p + 3}, $${p + 4}::jsonb, $${p + 5}::jsonb, $${p + 6}::int, $${p + 7}, $${p + 8}::uuid, $${p + 9}::timestamptz)`;
     });
@@ -116,7 +132,7 @@ export class ExecutionsRepository {
       `INSERT INTO script_executions (script_id, tenant_id, status, trigger_type, trigger_data, input, retry_count, max_retries, parent_execution_id, executed_by)
        VALUES ($1, $2, 'pending', $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9)
        RETURNING ${EXECUTION_COLUMNS}`,
-      [root.script_id, root.tenant_id, root.trigger_type, JSON.stringify(root.trigger_data), JSON.stringify(root.input), retryCount, root.max_retries, root.id, root.executed_by],
+      [root.script_id, root.tenant_id, root.trigger_type, toStorableJson(root.trigger_data), toStorableJson(root.input), retryCount, root.max_retries, root.id, root.executed_by],
     );
     return row;
   }
@@ -155,7 +171,7 @@ export class ExecutionsRepository {
   }
 
   /** Records many runs in one statement, each only if not recorded yet (RETURNING id). */
-  recordManyStatement(runs: { id: string; startedAt: Date; completedAt: Date; scriptVersion: number; result: ExecutionResult }[]): { sql: string; params: unknown[] } {
+  recordManyStatement(runs: RunToRecord[]): { sql: string; params: unknown[] } {
     const data = runs.map((r) => ({
       id: r.id,
       status: r.result.status,
@@ -166,15 +182,16 @@ export class ExecutionsRepository {
       started_at: r.startedAt.toISOString(),
       completed_at: r.completedAt.toISOString(),
       script_version: r.scriptVersion,
+      next_retry_at: r.nextRetryAt?.toISOString() ?? null,
     }));
     return {
       sql: `UPDATE script_executions e
           SET status = d.status, output = d.output, error = d.error, metrics = d.metrics, logs = d.logs,
-              started_at = d.started_at, completed_at = d.completed_at, script_version = d.script_version
-         FROM jsonb_to_recordset($1::jsonb) AS d(id uuid, status text, output jsonb, error text, metrics jsonb, logs jsonb, started_at timestamptz, completed_at timestamptz, script_version int)
-        WHERE e.id = d.id AND e.status NOT IN (${TERMINAL.map((t) => `'${t}'`).join(', ')})
+              started_at = d.started_at, completed_at = d.completed_at, script_version = d.script_version, next_retry_at = d.next_retry_at
+         FROM jsonb_to_recordset($1::jsonb) AS d(id uuid, status text, output jsonb, error text, metrics jsonb, logs jsonb, started_at timestamptz, completed_at timestamptz, script_version int, next_retry_at timestamptz)
+        WHERE e.id = d.id AND e.status NOT IN (${TERMINAL_LIST})
         RETURNING e.id`,
-      params: [JSON.stringify(data)],
+      params: [toStorableJson(data)],
     };
   }
 
@@ -189,15 +206,15 @@ export class ExecutionsRepository {
       sql: `UPDATE script_executions
           SET status = $2, output = $3::jsonb, error = $4, metrics = $5::jsonb, logs = $6::jsonb,
               started_at = $7, completed_at = $9, script_version = $8
-        WHERE id = $1 AND status NOT IN (${TERMINAL.map((t) => `'${t}'`).join(', ')})
+        WHERE id = $1 AND status NOT IN (${TERMINAL_LIST})
         RETURNING id`,
       params: [
         id,
         result.status,
-        result.status === 'completed' ? JSON.stringify(result.output ?? null) : null,
-        result.error,
-        JSON.stringify(result.metrics),
-        JSON.stringify(result.logs.map((l) => ({ level: l.level, message: l.message, timestamp: l.at }))),
+        result.status === 'completed' ? toStorableJson(result.output ?? null) : null,
+        toStorableTextOrNull(result.error),
+        toStorableJson(result.metrics),
+        toStorableJson(result.logs.map((l) => ({ level: l.level, message: l.message, timestamp: l.at }))),
         at.startedAt,
         scriptVersion,
         at.completedAt,
@@ -205,9 +222,23 @@ export class ExecutionsRepository {
     };
   }
 
+  /**
+   * The fallback when a run's own record was refused (a data error): the execution is recorded `failed`
+   * with why, without its output and logs, so it is never left running nor run again for it.
+   */
+  recordUnrecordableStatement(id: string, at: { startedAt: Date; completedAt: Date }, scriptVersion: number, error: string): { sql: string; params: unknown[] } {
+    return {
+      sql: `UPDATE script_executions
+          SET status = 'failed', output = NULL, error = $2, logs = '[]'::jsonb, started_at = $3, completed_at = $4, script_version = $5, next_retry_at = NULL
+        WHERE id = $1 AND status NOT IN (${TERMINAL_LIST})
+        RETURNING id`,
+      params: [id, toStorableText(error), at.startedAt, at.completedAt, scriptVersion],
+    };
+  }
+
   /** A run that could not start (script gone or no longer active). */
   async skip(manager: EntityManager, id: string, reason: string): Promise<void> {
-    await manager.query(`UPDATE script_executions SET status = 'skipped', error = $2, completed_at = clock_timestamp() WHERE id = $1`, [id, reason]);
+    await manager.query(`UPDATE script_executions SET status = 'skipped', error = $2, completed_at = clock_timestamp(), next_retry_at = NULL WHERE id = $1`, [id, toStorableText(reason)]);
   }
 
   /**
@@ -215,14 +246,72 @@ export class ExecutionsRepository {
    * their script's max_execution_time_ms plus RUNNING_GRACE_MS (a live worker keeps the rows it holds
    * younger than that: ExecutionHeartbeat).
    */
-  async stalePending(manager: EntityManager, olderThanMs: number, limit: number): Promise<{ id: string; trigger_type: string }[]> {
+  async stalePending(manager: EntityManager, olderThanMs: number, limit: number): Promise<{ id: string; trigger_type: string; recovery_count: number }[]> {
     return manager.query(
-      `SELECT e.id, e.trigger_type FROM script_executions e JOIN scripts s ON s.id = e.script_id
+      `SELECT e.id, e.trigger_type, e.recovery_count FROM script_executions e JOIN scripts s ON s.id = e.script_id
         WHERE e.parent_execution_id IS NULL AND e.dry_run = false
           AND ((e.status = 'pending' AND e.started_at < now() - make_interval(secs => $1::double precision / 1000))
             OR (e.status = 'running' AND e.started_at < now() - make_interval(secs => (COALESCE((s.resource_limits->>'max_execution_time_ms')::double precision, $4) + $3) / 1000)))
         ORDER BY e.started_at LIMIT $2`,
       [olderThanMs, limit, RUNNING_GRACE_MS, DEFAULT_RESOURCE_LIMITS.max_execution_time_ms],
+    );
+  }
+
+  /** Counts one more recovery of each execution (the sweep re-queues them); answers those still unrecorded. */
+  async countRecovery(manager: EntityManager, ids: string[]): Promise<{ id: string; trigger_type: string }[]> {
+    if (ids.length === 0) return [];
+    return manager.query(
+      `WITH counted AS (
+         UPDATE script_executions SET recovery_count = recovery_count + 1
+          WHERE id = ANY($1::uuid[]) AND status NOT IN (${TERMINAL_LIST}) RETURNING id, trigger_type)
+       SELECT * FROM counted`,
+      [ids],
+    );
+  }
+
+  /** Fails the retry attempts of `rootId` that are not recorded (their runs were abandoned). */
+  async failAbandonedAttempts(manager: EntityManager, rootId: string, error: string): Promise<void> {
+    await manager.query(
+      `UPDATE script_executions SET status = 'failed', error = $2, completed_at = clock_timestamp()
+        WHERE parent_execution_id = $1 AND status NOT IN (${TERMINAL_LIST})`,
+      [rootId, error],
+    );
+  }
+
+  /** Counts one more recovery of a failed run's retries (the sweep re-enqueues them). */
+  async countRetryRecovery(manager: EntityManager, rootId: string): Promise<void> {
+    await manager.query('UPDATE script_executions SET recovery_count = recovery_count + 1 WHERE id = $1', [rootId]);
+  }
+
+  /** Ends an execution that was abandoned too often: `failed` with why. Answers it if it was not recorded yet. */
+  async failAbandoned(manager: EntityManager, id: string, error: string): Promise<ExecutionRow | undefined> {
+    const rows: ExecutionRow[] = await manager.query(
+      `WITH failed AS (
+         UPDATE script_executions SET status = 'failed', error = $2, output = NULL, completed_at = clock_timestamp(), next_retry_at = NULL
+          WHERE id = $1 AND status NOT IN (${TERMINAL_LIST}) RETURNING ${EXECUTION_COLUMNS})
+       SELECT * FROM failed`,
+      [id, error],
+    );
+    return rows[0];
+  }
+
+  /** When the next attempt of a failed event-triggered run is due (on its first attempt's row); null: none. */
+  async scheduleRetry(manager: EntityManager, rootId: string, at: Date | null): Promise<void> {
+    await manager.query('UPDATE script_executions SET next_retry_at = $2 WHERE id = $1 AND next_retry_at IS DISTINCT FROM $2', [rootId, at]);
+  }
+
+  /**
+   * First attempts whose next retry was due more than `graceMs` ago (its job should have run it: Redis may
+   * have lost it), with the retries recorded so far.
+   */
+  async dueRetries(manager: EntityManager, graceMs: number, limit: number): Promise<{ id: string; recovery_count: number; retries_recorded: number }[]> {
+    return manager.query(
+      `SELECT e.id, e.recovery_count,
+              (SELECT count(*)::int FROM script_executions a WHERE a.parent_execution_id = e.id AND a.status IN (${TERMINAL_LIST})) AS retries_recorded
+         FROM script_executions e
+        WHERE e.next_retry_at < now() - make_interval(secs => $1::double precision / 1000) AND e.parent_execution_id IS NULL
+        ORDER BY e.next_retry_at LIMIT $2`,
+      [graceMs, limit],
     );
   }
 
