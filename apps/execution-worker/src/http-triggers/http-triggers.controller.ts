@@ -26,6 +26,7 @@ export class HttpTriggersController {
     const answer = await this.triggers.handle({
       tenantId: principal.tenantId,
       actor: principal.subject,
+      permissions: principal.permissions,
       method: request.method.toUpperCase(),
       path: `/${(Array.isArray(path) ? path : [path]).join('/')}`,
       query,

@@ -1,13 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { DomainError, Metrics, NotFoundError } from '@provisio/platform';
+import { DomainError, ForbiddenError, Metrics, NotFoundError, toStorable } from '@provisio/platform';
 import { ExecutionRunner, SandboxRun } from '../executions/execution-runner.service';
 import { ExecutionsRepository } from '../executions/executions.repository';
 
 export interface HttpTriggerRequest {
   tenantId: string;
   actor: string;
+  /** The caller's permissions: the script's `required_permissions` must all be among them. */
+  permissions: ReadonlySet<string>;
   method: string;
   path: string;
   query: Record<string, unknown>;
@@ -42,7 +44,8 @@ const HIDDEN_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization'
 
 /**
  * Serves HTTP-triggered scripts: the tenant's active endpoint for the path, the method among its
- * `http_methods`, the script run synchronously and its `{status, headers, body}` returned.
+ * `http_methods`, the caller holding every one of the script's `required_permissions` (seed 004), the
+ * script run synchronously and its `{status, headers, body}` returned.
  */
 @Injectable()
 export class HttpTriggersService {
@@ -54,8 +57,8 @@ export class HttpTriggersService {
   ) {}
 
   async handle(request: HttpTriggerRequest): Promise<HttpTriggerResponse> {
-    const endpoints: { script_id: string; http_methods: string[] }[] = await this.dataSource.query(
-      `SELECT e.script_id, e.http_methods FROM script_http_endpoints e JOIN scripts s ON s.id = e.script_id
+    const endpoints: { script_id: string; http_methods: string[]; required_permissions: string[] }[] = await this.dataSource.query(
+      `SELECT e.script_id, e.http_methods, s.required_permissions FROM script_http_endpoints e JOIN scripts s ON s.id = e.script_id
         WHERE e.tenant_id = $1 AND e.http_path = $2 AND e.is_active AND s.status = 'active'`,
       [request.tenantId, request.path],
     );
@@ -63,6 +66,10 @@ export class HttpTriggersService {
     const endpoint = endpoints[0];
     if (!endpoint.http_methods.includes(request.method)) {
       throw new MethodNotAllowedError(`${request.method} is not allowed on ${request.path}; allowed: ${endpoint.http_methods.join(', ')}`, 'method', { allowed: endpoint.http_methods });
+    }
+    const missing = endpoint.required_permissions.find((permission) => !request.permissions.has(permission));
+    if (missing !== undefined) {
+      throw new ForbiddenError(`the script at ${request.path} requires the permission ${missing}, which the caller lacks`, 'required_permissions', { missing });
     }
     const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => !HIDDEN_HEADERS.has(name.toLowerCase())));
     const { execution, script } = await this.dataSource.transaction(async (manager) => {
@@ -73,8 +80,9 @@ export class HttpTriggersService {
           script_id: found.id,
           tenant_id: request.tenantId,
           trigger_type: 'http',
-          trigger_data: { method: request.method, path: request.path, query: request.query, headers },
-          input: (request.body && typeof request.body === 'object' ? request.body : { body: request.body ?? null }) as Record<string, unknown>,
+          // Made storable before the run, so the script sees the request as it is recorded.
+          trigger_data: toStorable({ method: request.method, path: request.path, query: request.query, headers }),
+          input: toStorable((request.body && typeof request.body === 'object' ? request.body : { body: request.body ?? null }) as Record<string, unknown>),
           executed_by: request.actor,
         },
       ]);
@@ -88,11 +96,13 @@ export class HttpTriggersService {
       await this.dataSource.transaction((manager) => this.executions.skip(manager, execution.id, (error as Error).message));
       throw error;
     }
-    const recorded = await this.dataSource.transaction((manager) => this.runner.record(manager, execution, script.current_version, run));
+    // One statement (the record and its event): no transaction needed.
+    const recorded = await this.runner.record(this.dataSource.manager, execution, script.current_version, run);
     if (recorded.recordedNow) this.metrics.scriptExecutions.inc({ trigger: 'http', status: recorded.status });
     const result = run.result;
-    if (result.status !== 'completed') {
-      throw new ScriptFailedError(`script ${result.status}: ${result.error ?? 'no error message'}`, undefined, { execution_id: execution.id, status: result.status });
+    if (result.status !== 'completed' || recorded.unrecordable) {
+      const status = recorded.unrecordable ? recorded.status : result.status;
+      throw new ScriptFailedError(`script ${status}: ${(recorded.unrecordable ? recorded.error : result.error) ?? 'no error message'}`, undefined, { execution_id: execution.id, status });
     }
     const answer = scriptResponseSchema.safeParse(result.output ?? {});
     if (!answer.success) {
