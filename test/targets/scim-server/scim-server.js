@@ -145,6 +145,11 @@ function createScimServer(options = {}) {
     scim.use(`${endpoint}/:id`, ifMatch(stores[type]));
   }
 
+  const schemes = [
+    ...(options.token ? [{ type: 'oauthbearertoken', name: 'OAuth Bearer Token', description: 'Authentication with a bearer token', specUri: 'https://datatracker.ietf.org/doc/html/rfc6750' }] : []),
+    ...(options.basic ? [{ type: 'httpbasic', name: 'HTTP Basic', description: 'Authentication with a username and password', specUri: 'https://datatracker.ietf.org/doc/html/rfc7617' }] : []),
+  ];
+  // scimmy's config is one per process: each request sets this server's (a test may run several servers).
   const setConfig = () =>
     SCIMMY.Config.set({
       patch: true,
@@ -153,6 +158,7 @@ function createScimServer(options = {}) {
       etag: true,
       changePassword: false,
       bulk: { supported: options.bulk !== false, maxOperations: 1000, maxPayloadSize: 4 * 1024 * 1024 },
+      authenticationSchemes: schemes,
     });
   setConfig();
   const routers = new SCIMMYRouters({
@@ -164,15 +170,10 @@ function createScimServer(options = {}) {
     context: (req) => ({ stores, res: req.res, single: !/\/(Bulk|\.search)(\?|$)/.test(req.originalUrl) }),
     baseUri: (req) => `${req.protocol}://${req.get('host')}`,
   });
-  setConfig(); // the routers' constructor resets bulk limits and authentication schemes
-  if (options.token && options.basic) {
-    SCIMMY.Config.set({
-      authenticationSchemes: [
-        { type: 'oauthbearertoken', name: 'OAuth Bearer Token', description: 'Bearer token', specUri: 'https://datatracker.ietf.org/doc/html/rfc6750' },
-        { type: 'httpbasic', name: 'HTTP Basic', description: 'HTTP basic', specUri: 'https://datatracker.ietf.org/doc/html/rfc2617' },
-      ],
-    });
-  }
+  scim.use((_req, _res, next) => {
+    setConfig();
+    next();
+  });
   scim.use(routers);
   app.use('/scim', scim);
   // Where the redirect fault sends clients that follow it (same origin).
