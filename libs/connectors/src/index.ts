@@ -3,3 +3,5 @@ export * from './connector-errors';
 export * from './connector-types';
 export * from './governor';
 export * from './mapping';
+// Each connector type registers its schemas and factory (connector-types.ts) when imported here.
+export * from './scim';
