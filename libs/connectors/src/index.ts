@@ -5,3 +5,4 @@ export * from './governor';
 export * from './mapping';
 // Each connector type registers its schemas and factory (connector-types.ts) when imported here.
 export * from './scim';
+export * from './ldap';
