@@ -1,8 +1,13 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { PlatformModule } from '@provisio/platform';
+import { CommonModule } from './common/common.module';
 import type { AppConfig } from './config';
+import { IdentitiesModule } from './identities/identities.module';
 
-/** Provisioning queue: provisioning operations against target systems, with hooks, retries and DLQ. */
+/**
+ * Provisioning queue: the identity store (kept from the upstream's domain events), the connectors and
+ * their API, and the provisioning operations against target systems with hooks, retries and DLQ.
+ */
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
@@ -10,6 +15,8 @@ export class AppModule {
       module: AppModule,
       imports: [
         PlatformModule.forRoot({ service: 'provisioning-queue', config, database: true, redis: true, kafka: true, outboxRelay: true }),
+        CommonModule,
+        IdentitiesModule,
       ],
     };
   }

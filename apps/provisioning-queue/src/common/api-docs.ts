@@ -1,0 +1,31 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptional, ApiResponse } from '@nestjs/swagger';
+
+/** The one error shape of every Provisio service (docs/api.md). */
+export class ErrorResponseDto {
+  @ApiProperty({ example: 400 })
+  status: number;
+
+  @ApiProperty({ example: 'validation_failed', enum: ['validation_failed', 'unauthenticated', 'forbidden', 'not_found', 'conflict', 'target_error', 'internal'] })
+  code: string;
+
+  @ApiProperty({ example: 'username must be shorter than or equal to 255 characters' })
+  message: string;
+
+  @ApiPropertyOptional({ example: 'username', description: 'The offending field, where there is one.' })
+  field?: string;
+}
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: 'Malformed body, query or path parameter; `field` names the first wrong one.',
+  401: 'No valid bearer token.',
+  403: "The token lacks the endpoint's permission.",
+  404: "No such object in the caller's tenant.",
+  409: 'Conflict: a unique name taken, or credentials that cannot be stored or read with the configured keys.',
+  502: 'The target system failed or refused the call (`message` says how).',
+};
+
+/** Documents the error answers of an endpoint; 400, 401 and 403 apply to all of them. */
+export function ApiErrors(...statuses: (404 | 409 | 502)[]): MethodDecorator & ClassDecorator {
+  return applyDecorators(...[400, 401, 403, ...statuses].map((status) => ApiResponse({ status, description: DESCRIPTIONS[status], type: ErrorResponseDto })));
+}

@@ -1,0 +1,121 @@
+import { Injectable } from '@nestjs/common';
+import { CloudEvent, USER_STATE_FIELDS, UserEventType, UserLifecycleEvent, UserStateEvent } from '@provisio/contracts';
+import { ensureTenant, IdentityStatus, TenantTransaction } from '@provisio/persistence';
+import { ValidationError } from '@provisio/platform';
+import { IdentitiesRepository, IdentityRow, IdentityValues } from './identities.repository';
+import { mergeAttributes, sameValues, valuesOf } from './identities.service';
+import { IdentityChangesService } from './identity-changes.service';
+
+export type UserEvent = CloudEvent<UserStateEvent | UserLifecycleEvent>;
+
+/** What applying an event did (for tests and logs). */
+export type UpstreamOutcome = 'created' | 'updated' | 'unchanged' | 'stale' | 'unknown-user';
+
+const LIFECYCLE_STATUS: Record<string, IdentityStatus> = {
+  [UserEventType.Deleted]: 'deleted',
+  [UserEventType.Enabled]: 'active',
+  [UserEventType.Disabled]: 'inactive',
+};
+
+/**
+ * Whether `event` is older than what `identity` already reflects. The upstream's `version` decides when
+ * both sides have one (an equal version is the same state: nothing to do); otherwise the CloudEvent
+ * `time` (an equal time is applied: two changes in the same instant keep their partition order). An
+ * event with neither is applied in the order it arrives.
+ */
+export function isStale(identity: Pick<IdentityRow, 'source_version' | 'source_event_time'>, event: { time?: string; version?: number }): boolean {
+  if (event.version !== undefined && identity.source_version !== null) return event.version <= identity.source_version;
+  if (event.time !== undefined && identity.source_event_time !== null) return new Date(event.time).getTime() < identity.source_event_time.getTime();
+  return false;
+}
+
+/** The attributes an event states: `data.attributes` and every top-level field without a meaning of its own. */
+function statedAttributes(data: UserStateEvent): Record<string, unknown> {
+  const extra = Object.fromEntries(Object.entries(data).filter(([key]) => !(USER_STATE_FIELDS as readonly string[]).includes(key)));
+  return { ...extra, ...(data.attributes ?? {}) };
+}
+
+/**
+ * Keeps the identity store from the upstream's `user.*` events; the upstream is the source of truth.
+ *
+ *  - `user.created` / `user.updated`: the identity of `data.user_id` (`source_user_id`) takes the fields
+ *    the event states, attributes merged key by key (null removes); an unknown user is created (username
+ *    defaults to `user_id`). An identity created through the API with the same username and no
+ *    `source_user_id` is adopted; one that belongs to another upstream user makes the event permanent
+ *    failure (dead-lettered). `user.created` of a deleted identity revives it (`active` unless stated).
+ *  - `user.deleted`: status `deleted` (the row and its account links stay: the provisioning queue turns
+ *    this into delete operations, the reconciler still knows the accounts). `user.enabled`: `active`;
+ *    `user.disabled`: `inactive`. For an unknown user these change nothing.
+ *  - An event older than the identity's last applied one (`isStale`) changes nothing.
+ */
+@Injectable()
+export class UpstreamUsersService {
+  constructor(
+    private readonly identities: IdentitiesRepository,
+    private readonly changes: IdentityChangesService,
+  ) {}
+
+  async apply(event: UserEvent, tx: TenantTransaction): Promise<UpstreamOutcome> {
+    const data = event.data;
+    const existing = await this.identities.lockBySourceUser(tx, data.user_id);
+    if (existing && isStale(existing, { time: event.time, version: data.version })) return 'stale';
+    const lifecycle = LIFECYCLE_STATUS[event.type];
+    if (lifecycle !== undefined && !existing) return 'unknown-user';
+
+    const watermark = {
+      source_version: data.version ?? existing?.source_version ?? null,
+      source_event_time: event.time ? new Date(event.time) : existing?.source_event_time ?? null,
+    };
+    const cause = { kind: 'event' as const, event_id: event.id, source: event.source, type: event.type };
+
+    if (lifecycle !== undefined) return this.write(tx, existing!, { ...valuesOf(existing!), ...watermark, status: lifecycle }, cause);
+
+    const state = data as UserStateEvent;
+    if (existing) {
+      const revived = event.type === UserEventType.Created && existing.status === 'deleted';
+      return this.write(tx, existing, { ...this.stateValues(state, existing, revived ? 'active' : existing.status), ...watermark }, cause);
+    }
+
+    const username = state.username ?? state.user_id;
+    const namesake = await this.identities.lockByUsername(tx, username);
+    if (namesake) {
+      if (namesake.source_user_id !== null) {
+        throw new ValidationError(`username ${username} belongs to the identity of upstream user ${namesake.source_user_id}`, 'data.username');
+      }
+      // Created through the API before the upstream knew it: this is that user.
+      return this.write(tx, namesake, { ...this.stateValues(state, namesake, namesake.status), source_user_id: state.user_id, ...watermark }, cause);
+    }
+    await ensureTenant(tx.manager, event.tenantid);
+    const created = await this.identities.insert(tx, {
+      ...this.stateValues(state, null, 'active'),
+      source_user_id: state.user_id,
+      ...watermark,
+    });
+    await this.changes.recorded(tx, { before: null, after: created, cause });
+    return 'created';
+  }
+
+  private stateValues(state: UserStateEvent, current: IdentityRow | null, status: IdentityStatus): IdentityValues {
+    return {
+      username: state.username ?? current?.username ?? state.user_id,
+      email: state.email !== undefined ? state.email : current?.email ?? null,
+      display_name: state.display_name !== undefined ? state.display_name : current?.display_name ?? null,
+      status: state.status ?? status,
+      attributes: mergeAttributes(current?.attributes ?? {}, statedAttributes(state)),
+      source_user_id: current?.source_user_id ?? state.user_id,
+      source_version: current?.source_version ?? null,
+      source_event_time: current?.source_event_time ?? null,
+    };
+  }
+
+  /** Writes `next` when it differs; the change is recorded only when more than the watermark moved. */
+  private async write(tx: TenantTransaction, before: IdentityRow, next: IdentityValues, cause: { kind: 'event'; event_id: string; source: string; type: string }): Promise<UpstreamOutcome> {
+    const current = valuesOf(before);
+    if (sameValues(current, next)) return 'unchanged';
+    const after = await this.identities.update(tx, before.id, next);
+    const watermarkOnly = sameValues({ ...current, source_version: null, source_event_time: null }, { ...next, source_version: null, source_event_time: null });
+    if (watermarkOnly) return 'unchanged';
+    await this.changes.recorded(tx, { before, after, cause });
+    return 'updated';
+  }
+}
