@@ -30,8 +30,8 @@ export const scimConfigSchema = z
     /** The SCIM service's base URL (everything before `/Users`), http or https. */
     baseUrl: z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
-      .refine((url) => !new URL(url).username && !new URL(url).password, 'must not carry credentials (put them in the credentials)')
-      .refine((url) => !new URL(url).search && !new URL(url).hash, 'must not have a query or fragment'),
+      .refine((url) => !URL.canParse(url) || (!new URL(url).username && !new URL(url).password), 'must not carry credentials (put them in the credentials)')
+      .refine((url) => !URL.canParse(url) || (!new URL(url).search && !new URL(url).hash), 'must not have a query or fragment'),
     /** How requests authenticate: `bearer` (Authorization: Bearer <token>) or `basic` (username and password). */
     auth: z.enum(['bearer', 'basic']),
     resourceTypes: z
