@@ -14,12 +14,18 @@ export interface AuthConfig {
 
 const claimsSchema = z.object({
   sub: z.string().min(1),
+  /** Required: a token without an expiry would be valid for ever once leaked (jsonwebtoken checks its value). */
+  exp: z.number({ error: 'is required: tokens without an expiry are refused' }),
   tenant_id: z.uuid(),
   permissions: z.array(z.string()).optional(),
   scope: z.string().optional(),
 });
 
-/** Verifies bearer tokens: HS256 with a shared secret in development, keys from a JWKS in production. */
+/**
+ * Verifies bearer tokens: HS256 with a shared secret in development, keys from a JWKS in production. Every
+ * token must carry `exp`; with a JWKS, `iss` and `aud` must match AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE
+ * (required then: a key set of an identity provider signs tokens for every application it serves).
+ */
 export class TokenVerifier {
   private readonly jwks?: JwksClient;
   /**
@@ -31,6 +37,7 @@ export class TokenVerifier {
   constructor(private readonly config: AuthConfig) {
     if (config.AUTH_JWT_SECRET) this.secretKey = createSecretKey(Buffer.from(config.AUTH_JWT_SECRET, 'utf8'));
     if (config.AUTH_JWKS_URL) {
+      if (!config.AUTH_JWT_ISSUER || !config.AUTH_JWT_AUDIENCE) throw new Error('AUTH_JWKS_URL needs AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE');
       this.jwks = new JwksClient({ jwksUri: config.AUTH_JWKS_URL, cache: true, rateLimit: true, jwksRequestsPerMinute: 10 });
     }
   }

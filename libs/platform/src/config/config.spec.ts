@@ -36,6 +36,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig(schema, { ...good, AUTH_JWT_SECRET: undefined })).toThrow(/AUTH_JWT_SECRET: set AUTH_JWT_SECRET \(HS256\) or AUTH_JWKS_URL/);
   });
 
+  it('requires issuer and audience with a JWKS, naming each', () => {
+    const jwks = { ...good, AUTH_JWT_SECRET: undefined, AUTH_JWKS_URL: 'https://idp.example.com/.well-known/jwks.json' };
+    expect(() => loadConfig(schema, jwks)).toThrow(/AUTH_JWT_ISSUER: is required with AUTH_JWKS_URL/);
+    expect(() => loadConfig(schema, { ...jwks, AUTH_JWT_ISSUER: 'https://idp.example.com/' })).toThrow(/AUTH_JWT_AUDIENCE: is required with AUTH_JWKS_URL/);
+    expect(loadConfig(schema, { ...jwks, AUTH_JWT_ISSUER: 'https://idp.example.com/', AUTH_JWT_AUDIENCE: 'provisio' }).AUTH_JWT_AUDIENCE).toBe('provisio');
+  });
+
   it('describes which variables are required', () => {
     const vars = describeEnv(schema);
     expect(vars.find((v) => v.name === 'DATABASE_URL')).toEqual({ name: 'DATABASE_URL', required: true });

@@ -71,8 +71,10 @@ export const authEnv = {
   AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   /** JWKS endpoint of the identity provider (production: RS256/ES256 keys). */
   AUTH_JWKS_URL: z.string().url().optional(),
-  AUTH_JWT_ISSUER: z.string().optional(),
-  AUTH_JWT_AUDIENCE: z.string().optional(),
+  /** The `iss` every token must carry; required with AUTH_JWKS_URL. */
+  AUTH_JWT_ISSUER: z.string().min(1).optional(),
+  /** An `aud` every token must carry (this deployment of Provisio); required with AUTH_JWKS_URL. */
+  AUTH_JWT_AUDIENCE: z.string().min(1).optional(),
 };
 
 export const httpEnv = (defaultPort: number) => ({ PORT: port.default(defaultPort) });
@@ -82,6 +84,10 @@ export function refineAuth<T extends z.ZodObject>(schema: T) {
   return schema.superRefine((env: Record<string, unknown>, ctx) => {
     if (!env.AUTH_JWT_SECRET && !env.AUTH_JWKS_URL) {
       ctx.addIssue({ code: 'custom', path: ['AUTH_JWT_SECRET'], message: 'set AUTH_JWT_SECRET (HS256) or AUTH_JWKS_URL' });
+    }
+    // A JWKS signs tokens for every application of the identity provider: only this issuer and audience are ours.
+    for (const name of ['AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE'] as const) {
+      if (env.AUTH_JWKS_URL && !env[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'is required with AUTH_JWKS_URL' });
     }
     if (env.KAFKA_SASL_MECHANISM && (!env.KAFKA_SASL_USERNAME || !env.KAFKA_SASL_PASSWORD)) {
       ctx.addIssue({ code: 'custom', path: ['KAFKA_SASL_USERNAME'], message: 'KAFKA_SASL_MECHANISM needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD' });
