@@ -36,6 +36,9 @@ export interface DueJobRow extends DefinitionRow {
   misfire_policy: MisfirePolicy;
   /** From the script's resource_limits; numeric, so a string. */
   max_execution_time_ms: string | null;
+  /** The permissions of whoever last wrote the schedule, and what the script requires (seed 004). */
+  owner_permissions: string[];
+  required_permissions: string[];
 }
 
 export const RUN_STATE_COLUMNS =

@@ -17,7 +17,9 @@ import { INestApplication } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import request, { Response } from 'supertest';
 import { Permission } from '@provisio/contracts';
+import jwt from 'jsonwebtoken';
 import { signDevToken } from '@provisio/platform';
+import { TEST_JWT_SECRET } from '@provisio/platform/testing';
 import { ALL_PERMISSIONS, Caller, RegistryTestApp, startRegistry } from './common/testing/registry-app';
 import { FEATURE_SECURITY_ROWS, prepareFeatureSecurity } from './common/testing/feature-security-rows';
 
@@ -311,6 +313,53 @@ describe('script-registry: security matrix', () => {
       const newcomer = t.caller({ subject: 'newcomer' });
       await unchangedAfter(() => newcomer.patch(`/scripts/${randomUUID()}`, { description: 'x' }), 404, undefined);
       await unchangedAfter(() => newcomer.post(`/scripts/${randomUUID()}/status`, { status: 'active' }), 404, undefined);
+    });
+  });
+
+  describe('tokens', () => {
+    it('refuses a token without exp (401), even correctly signed', async () => {
+      const token = jwt.sign({ sub: 'x', tenant_id: fixture.own.tenantId, permissions: ['*'] }, TEST_JWT_SECRET, { algorithm: 'HS256' });
+      const response = await request(t.app.getHttpServer()).get('/scripts').set('Authorization', `Bearer ${token}`);
+      expect({ status: response.status, code: response.body.code }).toEqual({ status: 401, code: 'unauthenticated' });
+      expect(response.body.message).toMatch(/exp: is required/);
+    });
+  });
+
+  describe('required_permissions (seed 004)', () => {
+    const needs = ['hr:read', 'payroll:read'];
+
+    it('a dry run of a saved script needs them: 403 naming the first one missing', async () => {
+      const script = await fixture.own.createScript({ required_permissions: needs, source: 'export default async () => 1;' });
+      const base = [Permission.ScriptExecute];
+      const refused = await fixture.own.with([...base, 'hr:read']).post(`/scripts/${script.id}/dry-run`, {});
+      expect({ status: refused.status, code: refused.body.code, field: refused.body.field }).toEqual({ status: 403, code: 'forbidden', field: 'required_permissions' });
+      expect(refused.body.message).toContain('payroll:read');
+      // An unsaved edit of the script runs as the script too.
+      expect((await fixture.own.with(base).post('/scripts/dry-run', { source: 'export default 1', script_id: script.id })).status).toBe(403);
+      // Nothing was recorded for the refused runs.
+      expect(await t.db.dataSource.query('SELECT id FROM script_executions WHERE script_id = $1', [script.id])).toEqual([]);
+      // `payroll:manage` implies payroll:read.
+      const allowed = await fixture.own.with([...base, 'hr:read', 'payroll:manage']).post(`/scripts/${script.id}/dry-run`, {});
+      expect(allowed.status).toBe(200);
+    });
+
+    it('a scheduled script is refused to a writer who lacks them; the schedule is stamped with its writer\'s permissions', async () => {
+      const writer = fixture.own.with([Permission.ScriptWrite, Permission.ScriptManage, 'hr:read']);
+      const body = { name: `sched-${randomUUID().slice(0, 8)}`, type: 'scheduled', cron_expression: '0 * * * *', source: 'export default async () => 1;', required_permissions: needs };
+      const refused = await writer.post('/scripts', body);
+      expect({ status: refused.status, field: refused.body.field }).toEqual({ status: 403, field: 'required_permissions' });
+      expect(refused.body.message).toContain('payroll:read');
+
+      const owner = fixture.own.with([Permission.ScriptWrite, Permission.ScriptManage, ...needs]);
+      const script = (await owner.post('/scripts', body).expect(201)).body;
+      const [job] = await t.db.dataSource.query('SELECT owner_permissions FROM script_scheduled_jobs WHERE script_id = $1', [script.id]);
+      expect(job.owner_permissions).toEqual([...owner.permissions].sort());
+
+      // Raising what it needs beyond what the writer holds is refused too; activating it as such a writer as well.
+      const more = await owner.patch(`/scripts/${script.id}`, { required_permissions: [...needs, 'bank:write'] });
+      expect({ status: more.status, field: more.body.field }).toEqual({ status: 403, field: 'required_permissions' });
+      expect((await writer.post(`/scripts/${script.id}/status`, { status: 'active' })).status).toBe(403);
+      await owner.post(`/scripts/${script.id}/status`, { status: 'active' }).expect(200);
     });
   });
 });

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { createCloudEvent, EventType, messageKey, ScriptExecutionRequested, Topic } from '@provisio/contracts';
+import { createCloudEvent, EventType, messageKey, missingPermission, ScriptExecutionRequested, Topic } from '@provisio/contracts';
 import { CrossTenant, TenantDatabase } from '@provisio/persistence';
 import { APP_CONFIG, OutboxEntry, OutboxRelay } from '@provisio/platform';
 import { CLOCK, Clock } from '../clock';
@@ -27,7 +27,7 @@ const DEFAULT_MAX_EXECUTION_TIME_MS = 30_000;
  * claim is seen by it, one attempted during it waits for it.
  */
 const CLAIM_DUE = `
-  SELECT ${DEFINITION_COLUMNS}, j.tenant_id, j.script_id, j.next_run_at, j.misfire_policy,
+  SELECT ${DEFINITION_COLUMNS}, j.tenant_id, j.script_id, j.next_run_at, j.misfire_policy, j.owner_permissions, s.required_permissions,
          CASE WHEN jsonb_typeof(s.resource_limits -> 'max_execution_time_ms') = 'number'
               THEN (s.resource_limits ->> 'max_execution_time_ms')::numeric END AS max_execution_time_ms
     FROM script_scheduled_jobs j
@@ -68,6 +68,8 @@ interface ClaimedBatch {
   fired: Fired[];
   skipped: number;
   invalid: number;
+  /** Occurrences not fired because the schedule's owner lacks a permission the script requires. */
+  refused: number;
 }
 
 /** Why the loop's statements span tenants: every replica claims the due jobs of all of them. */
@@ -155,7 +157,7 @@ export class FiringService {
 
   /** Claims due jobs (or exactly those due at `exactly`) in the caller's transaction, fires them, advances them. */
   private async claimAndPlan(tx: CrossTenant, { now, limit, exactly }: { now: Date; limit: number; exactly?: Date }): Promise<ClaimedBatch> {
-    const result: ClaimedBatch = { claimed: 0, fired: [], skipped: 0, invalid: 0 };
+    const result: ClaimedBatch = { claimed: 0, fired: [], skipped: 0, invalid: 0, refused: 0 };
     const jobs = await tx.query<DueJobRow>(CLAIM_DUE, [now, limit, exactly ?? null]);
     result.claimed = jobs.length;
     if (jobs.length === 0) return result;
@@ -178,7 +180,15 @@ export class FiringService {
       if (plan.skipped > 0) {
         this.logger.warn({ message: `missed occurrences (misfire_policy ${job.misfire_policy})`, schedule_id: job.id, tenant_id: job.tenant_id, due: job.next_run_at.toISOString(), skipped: plan.skipped, catch_up: plan.kind === 'fire', next_run_at: plan.next_run_at?.toISOString() ?? null });
       }
-      if (plan.kind === 'fire') {
+      // A scheduled run has no caller: it runs as whoever last wrote the schedule (owner_permissions).
+      const missing = plan.kind === 'fire' ? missingPermission(new Set(job.owner_permissions), job.required_permissions) : undefined;
+      if (plan.kind === 'fire' && missing) {
+        result.refused++;
+        const error = `not run: the script requires permission ${missing}, which the schedule's owner did not hold when the schedule was last written (re-save it as a user who holds it)`;
+        await this.recordRefused(tx, job, plan.scheduled_for, error, now);
+        this.push(columns, job.id, { next: plan.next_run_at, fired: false, status: exhausted ? 'disabled' : null, error });
+        this.logger.warn({ message: 'scheduled run refused: missing permission', schedule_id: job.id, tenant_id: job.tenant_id, script_id: job.script_id, missing_permission: missing });
+      } else if (plan.kind === 'fire') {
         const maxMs = Number(job.max_execution_time_ms ?? DEFAULT_MAX_EXECUTION_TIME_MS) || DEFAULT_MAX_EXECUTION_TIME_MS;
         result.fired.push({ job, plan, entry: this.requestFor(job, plan, now) });
         this.push(columns, job.id, { next: plan.next_run_at, fired: true, slot: plan.scheduled_for, lease: new Date(now.getTime() + maxMs + this.config.SCHEDULER_RUN_GRACE_MS), status: exhausted ? 'disabled' : null });
@@ -203,6 +213,7 @@ export class FiringService {
       }
       if (batch.skipped) this.metrics.skipped.inc({ reason: 'misfire' }, batch.skipped);
       if (batch.invalid) this.metrics.skipped.inc({ reason: 'invalid_schedule' }, batch.invalid);
+      if (batch.refused) this.metrics.skipped.inc({ reason: 'missing_permission' }, batch.refused);
     }
     this.metrics.claimDuration.observe(claimSeconds);
   }
@@ -305,6 +316,15 @@ export class FiringService {
     columns.lease.push(row.lease ?? null);
     columns.status.push(row.status);
     columns.error.push(row.error ?? null);
+  }
+
+  /** The occurrence as a `skipped` execution of the script, with the reason, so the refusal shows in its logs. */
+  private async recordRefused(tx: CrossTenant, job: DueJobRow, scheduledFor: Date, error: string, now: Date): Promise<void> {
+    await tx.tenant(job.tenant_id).execute(
+      `INSERT INTO script_executions (tenant_id, script_id, status, trigger_type, trigger_data, error, scheduled_job_id, scheduled_for, started_at, completed_at)
+       VALUES ($1, $2, 'skipped', 'cron', $3::jsonb, $4, $5, $6, $7, $7)`,
+      [job.script_id, JSON.stringify({ schedule_id: job.id, scheduled_for: scheduledFor.toISOString() }), error, job.id, scheduledFor, now],
+    );
   }
 
   private requestFor(job: DueJobRow, plan: Extract<FiringPlan, { kind: 'fire' }>, now: Date): OutboxEntry {

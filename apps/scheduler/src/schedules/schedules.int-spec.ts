@@ -218,6 +218,32 @@ describe('scheduler: schedules API and firing with an injected clock', () => {
       });
     });
 
+    it("checks the script's required_permissions against the schedule owner's: a run they lack is a skipped execution naming it", async () => {
+      clock.t = new Date('2025-06-02T10:15:00.050Z');
+      const due = new Date('2025-06-02T10:15:00Z');
+      const lacking = await createScheduledScript(db.dataSource, tenant, { cron_expression: '*/15 * * * *', next_run_at: due, schedule: { owner_permissions: ['hr:read'] } });
+      const holding = await createScheduledScript(db.dataSource, tenant, { cron_expression: '*/15 * * * *', next_run_at: due, schedule: { owner_permissions: ['hr:read', 'payroll:manage'] } });
+      await db.dataSource.query(`UPDATE scripts SET required_permissions = '{hr:read,payroll:read}' WHERE id = ANY($1::uuid[])`, [[lacking.scriptId, holding.scriptId]]);
+      expect(await firing.fireDue()).toBe(2);
+
+      expect(await requestsFor(lacking.jobId)).toEqual([]);
+      expect(await job(lacking.jobId)).toMatchObject({ next_run_at: new Date('2025-06-02T10:30:00Z'), is_running: false, last_error: expect.stringContaining('payroll:read') });
+      const executions = await db.dataSource.query('SELECT status, trigger_type, error, scheduled_job_id, scheduled_for FROM script_executions WHERE script_id = $1', [lacking.scriptId]);
+      expect(executions).toEqual([{ status: 'skipped', trigger_type: 'cron', error: expect.stringContaining('requires permission payroll:read'), scheduled_job_id: lacking.jobId, scheduled_for: due }]);
+
+      expect(await requestsFor(holding.jobId)).toHaveLength(1);
+      expect(await job(holding.jobId)).toMatchObject({ is_running: true, run_count: 1 });
+    });
+
+    it("runs a schedule now only for a caller holding the script's required_permissions (403 naming the one missing)", async () => {
+      const s = await createScheduledScript(db.dataSource, tenant, { cron_expression: '0 0 * * *' });
+      await db.dataSource.query(`UPDATE scripts SET required_permissions = '{payroll:read}' WHERE id = $1`, [s.scriptId]);
+      const refused = await http().post(`/schedules/${s.jobId}/trigger`).set('Authorization', writer()).expect(403);
+      expect(refused.body).toMatchObject({ code: 'forbidden', field: 'required_permissions', message: expect.stringContaining('payroll:read') });
+      expect(await requestsFor(s.jobId)).toEqual([]);
+      await http().post(`/schedules/${s.jobId}/trigger`).set('Authorization', token([Permission.ScriptScheduleWrite, 'payroll:read'])).expect(202);
+    });
+
     it('prepares the firing of the next occurrence ahead and commits it on the instant: nothing is visible before', async () => {
       clock.t = new Date('2025-06-02T10:29:58.800Z');
       const s = await createScheduledScript(db.dataSource, tenant, { cron_expression: '30 10 * * *', next_run_at: new Date('2025-06-02T10:30:00Z') });

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { createCloudEvent, EventType, messageKey, ScriptExecutionRequested, Topic } from '@provisio/contracts';
+import { createCloudEvent, EventType, messageKey, missingPermission, ScriptExecutionRequested, Topic } from '@provisio/contracts';
 import { ScheduleStatus, subjectsOf, TenantDatabase, TenantScoped } from '@provisio/persistence';
-import { ConflictError, InvalidTransitionError, NotFoundError, page, Page, Principal } from '@provisio/platform';
+import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, page, Page, Principal } from '@provisio/platform';
 import { CLOCK, Clock } from '../clock';
 import { SCHEDULER_SOURCE } from '../firing/firing.service';
 import { definitionOf, DefinitionRow } from '../scheduled-jobs';
@@ -122,8 +122,8 @@ export class SchedulesService {
   async trigger(principal: Principal, id: string): Promise<TriggerAcceptedDto> {
     const accepted = await this.db.transaction(principal, async (tx) => {
       // FOR SHARE: a concurrent status change of the script waits for this request, or this one sees it.
-      const row = await tx.one<{ id: string; script_id: string; script_status: string }>(
-        `SELECT j.id, j.script_id, s.status AS script_status
+      const row = await tx.one<{ id: string; script_id: string; script_status: string; required_permissions: string[] }>(
+        `SELECT j.id, j.script_id, s.status AS script_status, s.required_permissions
            FROM script_scheduled_jobs j JOIN scripts s ON s.id = j.script_id
           WHERE j.tenant_id = $1 AND j.id = $2
             FOR SHARE OF s`,
@@ -131,6 +131,9 @@ export class SchedulesService {
       );
       if (!row) throw new NotFoundError('schedule', id);
       if (row.script_status !== 'active') throw new ConflictError(`script ${row.script_id} is ${row.script_status}; only active scripts run`, 'script_id');
+      // Run now runs as the caller: they must hold what the script requires.
+      const missing = missingPermission(principal.permissions, row.required_permissions);
+      if (missing) throw new ForbiddenError(`script ${row.script_id} requires permission ${missing} to run (required_permissions)`, 'required_permissions', { missing_permission: missing });
       const now = this.clock.now();
       const data: ScriptExecutionRequested = {
         script_id: row.script_id,

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import { Principal } from '@provisio/platform';
+import { missingPermission } from '@provisio/contracts';
+import { ForbiddenError, Principal } from '@provisio/platform';
 import { ExecutionResult, resolveLimits, SandboxPool } from '@provisio/sandbox';
 import { TenantDatabase } from '@provisio/persistence';
 import { dryRunFetch, RecordedFetch } from './dry-run-fetch';
@@ -52,6 +53,9 @@ export class DryRunService {
   }
 
   private async run(principal: Principal, run: Run): Promise<DryRunResultDto> {
+    // A dry run of a saved script (or of an edit of one) runs as that script: its required_permissions apply.
+    const missing = missingPermission(principal.permissions, run.script?.required_permissions);
+    if (missing) throw new ForbiddenError(`script ${run.script!.id} requires permission ${missing} to run (required_permissions)`, 'required_permissions', { missing_permission: missing });
     const limits = resolveLimits(run.script?.resource_limits);
     limits.max_execution_time_ms = Math.min(limits.max_execution_time_ms, DRY_RUN_MAX_EXECUTION_TIME_MS);
     const { fetchImpl, requests } = dryRunFetch();

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { isDeepStrictEqual } from 'node:util';
-import { hasPermission, Permission } from '@provisio/contracts';
+import { hasPermission, missingPermission, Permission } from '@provisio/contracts';
 import { CallerTransaction, ResourceLimits, ScriptStatus, TenantDatabase } from '@provisio/persistence';
 import { ConflictError, ForbiddenError, NotFoundError, Page, Principal, ValidationError } from '@provisio/platform';
 import { AuditService } from '../audit/audit.service';
@@ -59,6 +59,19 @@ const UPDATABLE = {
 } as const;
 type Updatable = keyof typeof UPDATABLE;
 const TRIGGER_FIELDS = ['type', 'cron_expression', 'timezone', 'http_path', 'http_methods', 'event_types'] as const;
+/** Fields whose change re-stamps a schedule with the caller's permissions. */
+const SCHEDULE_FIELDS = [...TRIGGER_FIELDS, 'required_permissions'] as const;
+
+/**
+ * A scheduled script runs with no caller, as whoever last wrote its schedule (docs/scheduler.md): that
+ * caller must hold what the script requires, or the write is refused (403 naming the permission).
+ */
+function checkScheduleOwner(principal: Principal, required: readonly string[] | null | undefined): void {
+  const missing = missingPermission(principal.permissions, required);
+  if (missing) {
+    throw new ForbiddenError(`a scheduled script runs with its schedule owner's permissions: you need ${missing} (required_permissions)`, 'required_permissions', { missing_permission: missing });
+  }
+}
 
 const toColumn = (field: Updatable, value: unknown) => (UPDATABLE[field] === '::jsonb' ? JSON.stringify(value) : value);
 const pick = (row: object, fields: readonly string[]) => Object.fromEntries(fields.map((f) => [f, (row as Record<string, unknown>)[f] ?? null]));
@@ -111,6 +124,7 @@ export class ScriptsService {
       { cron_expression: dto.cron_expression, timezone: dto.timezone, http_path: dto.http_path, http_methods: dto.http_methods, event_types: dto.event_types },
     );
     checkTriggers(triggers);
+    if (triggers.type === 'scheduled') checkScheduleOwner(principal, dto.required_permissions);
     const resourceLimits = resolveResourceLimits(dto.resource_limits);
 
     const id = await this.db.write(principal, (tx) =>
@@ -137,7 +151,7 @@ export class ScriptsService {
           change_description: dto.change_description ?? 'Initial version',
           semantic_version: dto.semantic_version,
         });
-        await this.routing.sync(tx, { id: script.id, status, ...triggers });
+        await this.routing.sync(tx, { id: script.id, status, ...triggers }, principal.permissions);
         await this.audit.recordAndAnnounce(tx, {
           script_id: script.id,
           entity_id: script.id,
@@ -197,8 +211,11 @@ export class ScriptsService {
           ? await this.versions.append(tx, current, { source, change_description: dto.change_description, semantic_version: dto.semantic_version }, sets)
           : undefined;
         if (!version && sets.length) await this.scripts.updateColumns(tx, id, sets);
-        if (timezoneChanged || changed.some((f) => (TRIGGER_FIELDS as readonly string[]).includes(f))) {
-          await this.routing.sync(tx, { id, status: current.status, ...triggers });
+        // A schedule runs as whoever last wrote it: a change of it, or of what it needs, is theirs now.
+        const scheduleChanged = timezoneChanged || changed.some((f) => (SCHEDULE_FIELDS as readonly string[]).includes(f));
+        if (triggers.type === 'scheduled' && scheduleChanged) checkScheduleOwner(principal, next.required_permissions as string[]);
+        if (timezoneChanged || changed.some((f) => (TRIGGER_FIELDS as readonly string[]).includes(f)) || (triggers.type === 'scheduled' && scheduleChanged)) {
+          await this.routing.sync(tx, { id, status: current.status, ...triggers }, principal.permissions);
         }
 
         const currentVersion = version?.version_number ?? current.current_version;
@@ -227,8 +244,9 @@ export class ScriptsService {
     await this.db.write(principal, async (tx) => {
       const current = await lockScript<CurrentScript>(tx, id, CURRENT_COLUMNS);
       checkTransition(current.status, to);
+      if (current.type === 'scheduled' && to === 'active') checkScheduleOwner(principal, current.required_permissions);
       await this.scripts.setStatus(tx, id, to);
-      await this.routing.sync(tx, { ...current, status: to });
+      await this.routing.sync(tx, { ...current, status: to }, principal.permissions);
       await this.audit.recordAndAnnounce(tx, {
         script_id: id,
         entity_id: id,

@@ -9,6 +9,8 @@ export interface ScriptToTry {
   source: string;
   version_number: number;
   resource_limits: ResourceLimits;
+  /** Seed 004: what a caller must hold to run the script (dry runs included). */
+  required_permissions: string[];
   allowed_hosts: string[];
 }
 
@@ -25,7 +27,7 @@ export class StoredScripts {
   async load(db: TenantScoped, scriptId: string, version?: number, field?: string): Promise<ScriptToTry> {
     const row = await db.one<ScriptToTry & { version_found: boolean }>(
       `SELECT s.id, COALESCE(v.source, s.source) AS source, COALESCE(v.version_number, s.current_version) AS version_number,
-              s.resource_limits, ${ALLOWED_HOSTS}, ($3::int IS NULL OR v.id IS NOT NULL) AS version_found
+              s.resource_limits, s.required_permissions, ${ALLOWED_HOSTS}, ($3::int IS NULL OR v.id IS NOT NULL) AS version_found
          FROM scripts s
          JOIN tenants t ON t.id = s.tenant_id
          LEFT JOIN script_versions v ON v.script_id = s.id AND v.version_number = $3::int

@@ -35,6 +35,8 @@ export const Permission = {
   ReconciliationRead: 'reconciliation:read',
   ReconciliationWrite: 'reconciliation:write',
   ReconciliationManage: 'reconciliation:manage',
+  /** An administrator's settings of a tenant (the caps of the limits its scripts may set). */
+  TenantManage: 'tenant:manage',
 } as const;
 export type PermissionName = (typeof Permission)[keyof typeof Permission];
 
@@ -43,4 +45,13 @@ export function hasPermission(granted: ReadonlySet<string>, required: string): b
   if (granted.has(required) || granted.has('*')) return true;
   const resource = required.slice(0, required.indexOf(':'));
   return granted.has(`${resource}:manage`);
+}
+
+/**
+ * The first of a script's `required_permissions` (seed 004) that `granted` lacks, or undefined when all
+ * are held. Every place that starts a script checks it (HTTP triggers, dry runs, schedule triggers,
+ * run-now endpoints) and answers 403 naming the permission.
+ */
+export function missingPermission(granted: ReadonlySet<string>, required: readonly string[] | null | undefined): string | undefined {
+  return (required ?? []).find((permission) => !hasPermission(granted, permission));
 }
