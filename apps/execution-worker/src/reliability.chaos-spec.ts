@@ -1,5 +1,6 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Producer } from 'kafkajs';
 import { ConsumerGroup, createCloudEvent, messageKey, Topic } from '@provisio/contracts';
@@ -27,20 +28,20 @@ describe('execution-worker reliability', () => {
   });
   afterAll(async () => db?.drop());
 
-  async function subscribedScript(eventType: string): Promise<string> {
+  async function subscribedScript(eventType: string, source = `export default async (ctx) => { const end = Date.now() + 5; while (Date.now() < end) {} return ctx.event.data.n; }`, limits: Record<string, number> = {}): Promise<string> {
     const [{ id }] = await db.dataSource.query(
-      `INSERT INTO scripts (tenant_id, organization_id, name, source, type, status, event_types, current_version)
-       VALUES ($1, $2, $3, $4, 'event', 'active', ARRAY[$5], 1) RETURNING id`,
-      [tenant.tenantId, tenant.organizationId, `chaos-${eventType}`, `export default async (ctx) => { const end = Date.now() + 5; while (Date.now() < end) {} return ctx.event.data.n; }`, eventType],
+      `INSERT INTO scripts (tenant_id, organization_id, name, source, type, status, event_types, current_version, resource_limits)
+       VALUES ($1, $2, $3, $4, 'event', 'active', ARRAY[$5], 1, $6::jsonb) RETURNING id`,
+      [tenant.tenantId, tenant.organizationId, `chaos-${eventType}`, source, eventType, JSON.stringify(limits)],
     );
     await db.dataSource.query('INSERT INTO script_event_subscriptions (script_id, tenant_id, event_type) VALUES ($1, $2, $3)', [id, tenant.tenantId, eventType]);
     return id;
   }
 
-  async function startWorker(prefix: string): Promise<ChildProcess> {
+  async function startWorker(prefix: string, env: Record<string, string> = {}): Promise<ChildProcess> {
     const port = await freePort();
     const child = spawn(process.execPath, [WORKER], {
-      env: { PATH: process.env.PATH ?? '', ...testEnv({ DATABASE_SCHEMA: db.schema, KAFKA_TOPIC_PREFIX: prefix, REDIS_KEY_PREFIX: `chaos:${prefix}`, PORT: String(port), EXECUTION_SWEEP_INTERVAL_MS: '2000', LOG_LEVEL: 'error' }) },
+      env: { PATH: process.env.PATH ?? '', ...testEnv({ DATABASE_SCHEMA: db.schema, KAFKA_TOPIC_PREFIX: prefix, REDIS_KEY_PREFIX: `chaos:${prefix}`, PORT: String(port), EXECUTION_SWEEP_INTERVAL_MS: '2000', LOG_LEVEL: 'error', ...env }) },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     return child;
@@ -137,6 +138,86 @@ describe('execution-worker reliability', () => {
     } finally {
       await producer.disconnect().catch(() => undefined);
       worker.kill('SIGKILL');
+    }
+  });
+
+  /** A redis-server of this test's own (the shared one serves other suites): nothing on disk, as in many clusters. */
+  async function startRedis(port: number): Promise<ChildProcess> {
+    const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    await eventually(() => new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    }), { what: `redis-server on ${port} accepting connections`, timeoutMs: 10_000, intervalMs: 50 });
+    return server;
+  }
+
+  async function stop(child: ChildProcess): Promise<void> {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  it('ends every event completed or dead-lettered when Redis restarts empty during a burst with failing runs', async () => {
+    const prefix = uniqueTopicPrefix();
+    // Every third event fails every attempt (3 in all, then a dead letter); the others complete.
+    const scriptId = await subscribedScript(
+      'user.flaky',
+      `export default async (ctx) => { const end = Date.now() + 5; while (Date.now() < end) {} if (ctx.event.data.n % 3 === 0) throw new Error('upstream refused ' + ctx.event.data.n); return ctx.event.data.n; }`,
+      { max_execution_time_ms: 1000 },
+    );
+    const redisPort = await freePort();
+    let redis = await startRedis(redisPort);
+    // Retries 1 s and 2 s after a failure: most are waiting in Redis when it goes away.
+    const worker = await startWorker(prefix, { REDIS_URL: `redis://127.0.0.1:${redisPort}`, SCRIPT_EVENT_RETRY_BASE_DELAY_MS: '1000', EXECUTION_SWEEP_INTERVAL_MS: '1000' });
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    try {
+      await waitJoined(prefix);
+      const published = burst(producer, prefix, 'user.flaky', 300, 4_000);
+      await eventually(async () => (await db.dataSource.query(`SELECT count(*)::int AS n FROM script_executions WHERE script_id = $1 AND next_retry_at IS NOT NULL`, [scriptId]))[0].n >= 30, { what: 'retries scheduled' });
+      await stop(redis); // everything in it is gone: queued retries, delayed jobs, concurrency slots
+      await sleep(1_500);
+      redis = await startRedis(redisPort);
+      const ids = await published;
+      expect(ids).toHaveLength(300);
+
+      type Outcome = { event_id: string; n: number; roots: number; status: string; attempts: number; letters: number; recoveries: number };
+      const outcomes = (await eventually(
+        async () => {
+          const [{ open }] = await db.dataSource.query(
+            `SELECT count(*)::int AS open FROM script_executions WHERE script_id = $1 AND (status IN ('pending', 'queued', 'running') OR next_retry_at IS NOT NULL)`,
+            [scriptId],
+          );
+          const rows: Outcome[] = await db.dataSource.query(
+            `SELECT r.trigger_data->>'event_id' AS event_id, (r.input->>'n')::int AS n, count(*) OVER (PARTITION BY r.trigger_data->>'event_id')::int AS roots, r.status, r.recovery_count AS recoveries,
+                    1 + (SELECT count(*)::int FROM script_executions a WHERE a.parent_execution_id = r.id) AS attempts,
+                    (SELECT count(*)::int FROM script_event_dead_letters d WHERE d.script_id = r.script_id AND d.event_data->>'event_id' = r.trigger_data->>'event_id') AS letters
+               FROM script_executions r WHERE r.script_id = $1 AND r.parent_execution_id IS NULL`,
+            [scriptId],
+          );
+          return open === 0 && rows.length >= ids.length ? rows : null;
+        },
+        { what: 'every event completed or dead-lettered', timeoutMs: 120_000, intervalMs: 1_000 },
+      )) as Outcome[];
+      expect(new Set(outcomes.map((o) => o.event_id))).toEqual(new Set(ids)); // nothing lost
+      expect(outcomes.filter((o) => o.roots !== 1)).toEqual([]); // nothing twice
+      const completed = outcomes.filter((o) => o.n % 3 !== 0);
+      const failing = outcomes.filter((o) => o.n % 3 === 0);
+      expect(completed.filter((o) => o.status !== 'completed' || o.letters !== 0)).toEqual([]);
+      expect(failing.filter((o) => o.status !== 'failed' || o.letters !== 1)).toEqual([]);
+      const attempts = failing.reduce((sum, o) => sum + o.attempts, 0);
+      // Redis did lose work, and it came back from PostgreSQL (the sweep counts each re-enqueue).
+      const recovered = outcomes.filter((o) => o.recoveries > 0).length;
+      expect(recovered).toBeGreaterThan(0);
+      console.info(`redis restart: ${outcomes.length} events, ${completed.length} completed, ${failing.length} dead-lettered after ${attempts} attempts (${failing.filter((o) => o.attempts === 3).length} with all 3); ${recovered} re-enqueued from PostgreSQL`);
+    } finally {
+      await producer.disconnect();
+      await stop(worker);
+      await stop(redis);
     }
   });
 });
