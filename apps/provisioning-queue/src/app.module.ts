@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { PlatformModule } from '@provisio/platform';
 import { CommonModule } from './common/common.module';
 import type { AppConfig } from './config';
+import { ConnectorsModule } from './connectors/connectors.module';
 import { IdentitiesModule } from './identities/identities.module';
 
 /**
@@ -17,6 +18,7 @@ export class AppModule {
         PlatformModule.forRoot({ service: 'provisioning-queue', config, database: true, redis: true, kafka: true, outboxRelay: true }),
         CommonModule,
         IdentitiesModule,
+        ConnectorsModule,
       ],
     };
   }
