@@ -63,6 +63,34 @@ export class PayloadTooLargeError extends DomainError {
 export class RateLimitedError extends DomainError {
   readonly code = 'rate_limited' as const;
   override readonly permanent = false;
+  constructor(
+    message: string,
+    /** When a retry may succeed: HTTP answers carry it as Retry-After. */
+    readonly retryAfterSeconds?: number,
+    details?: Record<string, unknown>,
+  ) {
+    super(message, undefined, details);
+  }
+}
+
+/**
+ * "Too busy, retry later" from a lib that does not depend on this one (the sandbox's SandboxBusyError):
+ * any Error with `code: 'rate_limited'` and, optionally, a whole number of `retryAfterSeconds`.
+ */
+export interface RateLimitedLike extends Error {
+  code: 'rate_limited';
+  retryAfterSeconds?: number;
+}
+
+export function isRateLimited(error: unknown): error is RateLimitedLike {
+  return error instanceof Error && (error as { code?: unknown }).code === 'rate_limited';
+}
+
+/** The Retry-After (whole seconds, at least 1) a rate-limited error asks for, if any. */
+export function retryAfterOf(error: unknown): number | undefined {
+  if (!isRateLimited(error)) return undefined;
+  const seconds = error.retryAfterSeconds;
+  return typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds) : undefined;
 }
 
 /** A temporary failure (a target system down, a lock not acquired): retry it. */

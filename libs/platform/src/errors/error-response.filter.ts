@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { QueryFailedError } from 'typeorm';
-import { DomainError, ErrorCode, assertUnreachable } from './domain-errors';
+import { DomainError, ErrorCode, assertUnreachable, isRateLimited, retryAfterOf } from './domain-errors';
 
 /** The one error shape every service answers with. */
 export interface ErrorResponse {
@@ -97,6 +97,7 @@ export function toErrorResponse(exception: unknown): ErrorResponse {
       ...(exception.details ? { details: exception.details } : {}),
     };
   }
+  if (isRateLimited(exception)) return { status: HttpStatus.TOO_MANY_REQUESTS, code: 'rate_limited', message: exception.message };
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
     const body = exception.getResponse();
@@ -125,6 +126,9 @@ export class ErrorResponseFilter implements ExceptionFilter {
     const response = host.switchToHttp().getResponse<Response>();
     const body = toErrorResponse(exception);
     if (body.status >= 500) this.logger.error(exception instanceof Error ? exception.stack ?? exception.message : String(exception));
-    if (!response.headersSent) response.status(body.status).json(body);
+    if (response.headersSent) return;
+    const retryAfter = retryAfterOf(exception);
+    if (retryAfter !== undefined) response.setHeader('Retry-After', String(retryAfter));
+    response.status(body.status).json(body);
   }
 }
