@@ -1,7 +1,10 @@
 // The HTTP call behind a script's `fetch`, made by the host (the worker thread), never by the VM.
 // Destinations are checked twice, both before any byte is sent: the URL (scheme, refused names, IP
 // literals) up front for a clear error, and every address the name resolves to inside the connector,
-// so redirects and DNS answers that change between check and connect cannot slip through.
+// so redirects and DNS answers that change between check and connect cannot slip through. Only ports
+// 80 and 443 are reached unless the tenant allows more; the Host header is the URL's, never the
+// script's; a redirect to another origin loses the request's credentials (Authorization, Cookie,
+// Proxy-*), as a browser's fetch does.
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
 import type { SandboxFetchRequest, SandboxFetchResponse } from '../types';
@@ -12,6 +15,10 @@ export const FETCH_MAX_RESPONSE_BYTES = 1024 * 1024;
 export const FETCH_MAX_REQUEST_BODY_BYTES = 1024 * 1024;
 export const FETCH_MAX_REDIRECTS = 5;
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+/** Ports every tenant's scripts may reach. */
+export const FETCH_DEFAULT_PORTS: readonly number[] = [80, 443];
+/** Request headers that do not follow a redirect to another origin. */
+const CREDENTIAL_HEADER = /^(authorization|cookie|proxy-.*)$/i;
 
 /** A fetch the sandbox refused; its message is what the script sees. */
 export class FetchRefusedError extends Error {
@@ -22,6 +29,8 @@ export type ResolveAll = (hostname: string) => Promise<LookupAddress[]>;
 
 export interface GuardedFetchOptions {
   allowedHosts?: readonly string[];
+  /** Ports allowed besides 80 and 443. */
+  allowedPorts?: readonly number[];
   timeoutMs: number;
   maxResponseBytes?: number;
   /** Aborts the call when the run ends (timeout, failure). */
@@ -36,7 +45,7 @@ const systemResolveAll: ResolveAll = (hostname) =>
 const hint = 'a tenant reaches such a host only by listing it in its allowed hosts';
 
 /** Throws FetchRefusedError when the URL may not be fetched; returns the parsed URL otherwise. */
-export function checkFetchUrl(rawUrl: string, allowedHosts?: readonly string[]): URL {
+export function checkFetchUrl(rawUrl: string, allowedHosts?: readonly string[], allowedPorts?: readonly number[]): URL {
   let url: URL;
   try {
     url = new URL(rawUrl);
@@ -46,12 +55,17 @@ export function checkFetchUrl(rawUrl: string, allowedHosts?: readonly string[]):
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new FetchRefusedError(`fetch refused: only http and https URLs are allowed, not ${url.protocol}`);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (!host) throw new FetchRefusedError('fetch refused: the URL has no host');
-  if (isHostAllowed(host, allowedHosts)) return url;
-  const nameReason = blockedNameReason(host);
-  if (nameReason) throw new FetchRefusedError(`fetch refused: ${url.hostname} is a ${nameReason} host (${hint})`);
-  if (isIP(host)) {
-    const reason = blockedAddressReason(host);
-    if (reason) throw new FetchRefusedError(`fetch refused: ${url.hostname} is a ${reason} address (${hint})`);
+  if (!isHostAllowed(host, allowedHosts)) {
+    const nameReason = blockedNameReason(host);
+    if (nameReason) throw new FetchRefusedError(`fetch refused: ${url.hostname} is a ${nameReason} host (${hint})`);
+    if (isIP(host)) {
+      const reason = blockedAddressReason(host);
+      if (reason) throw new FetchRefusedError(`fetch refused: ${url.hostname} is a ${reason} address (${hint})`);
+    }
+  }
+  const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+  if (!FETCH_DEFAULT_PORTS.includes(port) && !allowedPorts?.includes(port)) {
+    throw new FetchRefusedError(`fetch refused: port ${port} is not allowed (scripts reach ports 80 and 443; a tenant allows others in its allowed ports)`);
   }
   return url;
 }
@@ -79,8 +93,12 @@ let undici: Undici | undefined;
 // Loaded on first use: most workers never fetch, and undici costs start-up time.
 const loadUndici = (): Undici => (undici ??= require('undici') as Undici);
 
-function checkRequest(req: SandboxFetchRequest): void {
+/** Throws FetchRefusedError for a request the sandbox does not send (method, headers, body size). */
+export function checkFetchRequest(req: SandboxFetchRequest): void {
   if (!METHODS.has(req.method)) throw new FetchRefusedError(`fetch refused: method ${req.method.slice(0, 20)} is not allowed`);
+  for (const name of Object.keys(req.headers)) {
+    if (name.trim().toLowerCase() === 'host') throw new FetchRefusedError('fetch refused: a script cannot set the Host header (it is the URL\'s host)');
+  }
   if (req.body !== null && Buffer.byteLength(req.body) > FETCH_MAX_REQUEST_BODY_BYTES) {
     throw new FetchRefusedError(`fetch refused: request body is over ${FETCH_MAX_REQUEST_BODY_BYTES} bytes`);
   }
@@ -106,6 +124,10 @@ async function readCapped(body: ReadableStream<Uint8Array> | null, max: number, 
   return new TextDecoder('utf-8').decode(Buffer.concat(chunks));
 }
 
+function withoutCredentials(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !CREDENTIAL_HEADER.test(name.trim())));
+}
+
 function headersToObject(headers: Headers): Record<string, string> {
   const out: Record<string, string> = {};
   headers.forEach((value, key) => {
@@ -126,9 +148,10 @@ function describeFailure(error: unknown, timeoutMs: number, timedOut: boolean): 
 
 /** Performs one HTTP request for a script under the sandbox's destination rules. */
 export async function guardedFetch(req: SandboxFetchRequest, options: GuardedFetchOptions): Promise<SandboxFetchResponse & { url: string }> {
-  checkRequest(req);
+  checkFetchRequest(req);
   const allowed = options.allowedHosts;
-  let url = checkFetchUrl(req.url, allowed);
+  const ports = options.allowedPorts;
+  let url = checkFetchUrl(req.url, allowed, ports);
   const resolveAll = options.resolveAll ?? systemResolveAll;
   const { Agent, buildConnector, fetch } = loadUndici();
   const timeoutMs = Math.max(1, Math.min(options.timeoutMs, FETCH_MAX_TIMEOUT_MS));
@@ -147,7 +170,7 @@ export async function guardedFetch(req: SandboxFetchRequest, options: GuardedFet
       try {
         const h = connectOptions.hostname;
         const host = isIP(h) === 6 && !h.startsWith('[') ? `[${h}]` : h;
-        checkFetchUrl(`${connectOptions.protocol}//${host}/`, allowed);
+        checkFetchUrl(`${connectOptions.protocol}//${host}${connectOptions.port ? `:${connectOptions.port}` : ''}/`, allowed, ports);
       } catch (error) {
         callback(error as Error, null);
         return;
@@ -168,10 +191,11 @@ export async function guardedFetch(req: SandboxFetchRequest, options: GuardedFet
   try {
     let method = req.method;
     let body: string | null = req.body;
+    let headers = req.headers;
     for (let hop = 0; ; hop++) {
       const response = await fetch(url, {
         method,
-        headers: req.headers,
+        headers,
         body: method === 'GET' || method === 'HEAD' ? undefined : (body ?? undefined),
         redirect: 'manual',
         signal: controller.signal,
@@ -180,7 +204,9 @@ export async function guardedFetch(req: SandboxFetchRequest, options: GuardedFet
       const location = response.headers.get('location');
       if (response.status >= 300 && response.status < 400 && location && hop < FETCH_MAX_REDIRECTS) {
         await response.body?.cancel().catch(() => undefined);
-        url = checkFetchUrl(new URL(location, url).toString(), allowed);
+        const next = checkFetchUrl(new URL(location, url).toString(), allowed, ports);
+        if (next.origin !== url.origin) headers = withoutCredentials(headers);
+        url = next;
         if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === 'POST')) {
           method = 'GET';
           body = null;
