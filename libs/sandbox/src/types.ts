@@ -67,6 +67,11 @@ export interface ExecuteRequest {
   executionId?: string;
   /** Hosts this tenant allows `fetch` to reach even when they resolve to private addresses (`api.corp.local`, `*.corp.local`). */
   allowedHosts?: string[];
+  /**
+   * Ports `fetch` may reach besides 80 and 443 (the tenant's `allowed_ports` setting); any other port
+   * is refused before a connection is made.
+   */
+  allowedPorts?: number[];
   /** When set, `fetch` calls this instead of the network (dry runs). */
   fetchImpl?: FetchImpl;
 }

@@ -6,7 +6,7 @@
 // thread (tests); the pool only moves requests and results around it.
 import { performance } from 'node:perf_hooks';
 import type { QuickJSContext, QuickJSDeferredPromise, QuickJSHandle, QuickJSRuntime } from 'quickjs-emscripten';
-import type { EngineShelf, EngineTenant, SnapshotEngine } from './snapshot-engine';
+import { EngineMemoryFullError, type EngineShelf, type EngineTenant, type SnapshotEngine } from './snapshot-engine';
 import { newFetchResponse, SCRIPT_FILENAME, type ConsoleLevel, type FetchCall } from '../host/host-api';
 import type { ResourceLimits } from '../limits';
 import type { ExecutionStatus, LogEntry, SandboxFetchRequest, SandboxFetchResponse } from '../types';
@@ -15,13 +15,12 @@ export const MAX_LOG_LINES = 1000;
 export const MAX_LOG_BYTES = 64 * 1024;
 export const TRUNCATED_MARKER = '[truncated]';
 const MAX_ERROR_CHARS = 4000;
-/**
- * QuickJS's own memory limit only sees the object heap: in this WASM build large strings do not add
- * to the total it compares against (quickjs-emscripten issue #271), so a script could pile up
- * gigabytes of strings under a 64 MiB limit. The run therefore also measures its heap (the same
- * figure as memory_used_bytes) from the interrupt handler, at most this often.
- */
-const MEMORY_CHECK_INTERVAL_MS = 2;
+// QuickJS's own memory limit does not hold in this WASM build: its allocator counts malloc_usable_size,
+// which Emscripten reports as 0, so every allocation counts 8 bytes whatever its size (a script piled
+// up forty 50 MB strings under a 64 MiB limit). The limit is enforced on the engine's heap instead
+// (snapshot-engine.ts): its WASM memory cannot grow past the run's ceiling (a large allocation fails
+// inside QuickJS, which throws "out of memory"), and the heap's break, one word of memory, is compared
+// with max_memory_bytes at every interrupt and when the run ends.
 
 export interface RunJob {
   source: string;
@@ -115,13 +114,14 @@ const LINE_IN_STACK = new RegExp(`(?:\\(|at )${SCRIPT_FILENAME.replace('.', '\\.
  */
 export async function runScript(shelf: EngineShelf, job: RunJob, host: RunHost): Promise<RawRunResult> {
   let engine: SnapshotEngine;
+  const ceiling = shelf.ceilingFor(job.limits.max_memory_bytes);
   try {
-    engine = await shelf.take();
+    engine = await shelf.take(ceiling);
   } catch (error) {
     const message = `sandbox error: no engine could be started: ${error instanceof Error ? error.message : String(error)}`;
     return { status: 'failed', outputJson: null, error: message, logs: [], metrics: { duration_ms: 0, memory_used_bytes: 0, api_call_count: 0 } };
   }
-  const result = await new ScriptRun(engine, job, host).run();
+  const result = await new ScriptRun(engine, ceiling, job, host).run();
   shelf.give(engine, result.enginePoisoned === true);
   return result;
 }
@@ -140,8 +140,12 @@ class ScriptRun implements EngineTenant {
   private interrupted = false;
   private memoryExceeded = false;
   private peakMemory = 0;
-  // A run shorter than one interval is measured once, at its end (a full heap walk is not free).
-  private nextMemoryCheck = Date.now() + MEMORY_CHECK_INTERVAL_MS;
+  /**
+   * Bytes the host keeps for the run outside the engine (fetch response bodies, held until the run
+   * ends for text()/json()): they count against max_memory_bytes like the heap.
+   */
+  private hostBytes = 0;
+  private readonly engine: SnapshotEngine;
   private finished = false;
   private poisoned = false;
   private apiCalls = 0;
@@ -149,12 +153,14 @@ class ScriptRun implements EngineTenant {
 
   constructor(
     engine: SnapshotEngine,
+    ceiling: number,
     private readonly job: RunJob,
     private readonly host: RunHost,
   ) {
     this.deadline = Date.now() + job.limits.max_execution_time_ms;
+    this.engine = engine;
     ({ rt: this.rt, vm: this.vm, json: this.json, parse: this.parse, stringify: this.stringify } = engine);
-    engine.lease(this);
+    engine.lease(this, ceiling);
   }
 
   async run(): Promise<RawRunResult> {
@@ -167,7 +173,7 @@ class ScriptRun implements EngineTenant {
     }
     this.host.vmEnter?.(this.deadline);
     const memory = this.poisoned ? this.peakMemory : Math.max(this.memoryUsed(), this.peakMemory);
-    if (!this.poisoned && (this.memoryExceeded || memory > this.job.limits.max_memory_bytes)) outcome = this.outOfMemory();
+    if (!this.poisoned && (this.memoryExceeded || this.engine.memoryRefused || memory > this.job.limits.max_memory_bytes)) outcome = this.outOfMemory();
     this.finish();
     this.host.vmLeave?.();
     return {
@@ -186,12 +192,9 @@ class ScriptRun implements EngineTenant {
       this.interrupted = true;
       return true;
     }
-    if (now >= this.nextMemoryCheck) {
-      this.nextMemoryCheck = now + MEMORY_CHECK_INTERVAL_MS;
-      if (this.memoryUsed() > this.job.limits.max_memory_bytes) {
-        this.memoryExceeded = this.interrupted = true;
-        return true;
-      }
+    if (this.memoryUsed() > this.job.limits.max_memory_bytes || this.engine.memoryRefused) {
+      this.memoryExceeded = this.interrupted = true;
+      return true;
     }
     return false;
   }
@@ -205,6 +208,11 @@ class ScriptRun implements EngineTenant {
   }
 
   private fault(error: unknown): Outcome {
+    if (error instanceof EngineMemoryFullError || this.engine.memoryRefused) {
+      // Thrown by the host's own allocation: QuickJS may have been left mid-call, so the engine goes.
+      this.poisoned = true;
+      return this.outOfMemory();
+    }
     if (isEngineFault(error)) {
       this.poisoned = true;
       return {
@@ -322,25 +330,11 @@ class ScriptRun implements EngineTenant {
     return outOfMemoryOutcome(this.job.limits);
   }
 
-  /** Bytes the run's QuickJS heap uses now (the limit QuickJS enforces itself misses large strings). */
+  /** Bytes the run uses now: its engine's heap (O(1): the heap's break; see snapshot-engine.ts) and what the host keeps for it. */
   private memoryUsed(): number {
-    const rt = this.rt;
-    const vm = this.vm;
-    if (!rt || !vm) return 0;
-    try {
-      const usage = rt.computeMemoryUsage();
-      const used = vm.getProp(usage, 'memory_used_size');
-      const bytes = vm.getNumber(used);
-      used.dispose();
-      usage.dispose();
-      if (!Number.isFinite(bytes)) return 0;
-      if (bytes > this.peakMemory) this.peakMemory = bytes;
-      return bytes;
-    } catch (error) {
-      if (isEngineFault(error)) throw error;
-      this.peakMemory = Math.max(this.peakMemory, this.job.limits.max_memory_bytes + 1);
-      return this.job.limits.max_memory_bytes + 1; // cannot even allocate the report: the heap is full
-    }
+    const bytes = this.engine.heapUsed() + this.hostBytes;
+    if (bytes > this.peakMemory) this.peakMemory = bytes;
+    return bytes;
   }
 
   private limitFor(error: QuickJSHandle): Outcome | null {
@@ -414,6 +408,16 @@ class ScriptRun implements EngineTenant {
     result: { ok: true; response: { status: number; url: string; headers: Record<string, string>; body: string } } | { ok: false; message: string },
   ): void {
     if (this.finished || !this.outstanding.delete(deferred)) return;
+    if (result.ok) {
+      const held = result.response.body.length * 2; // a V8 string of UTF-16 units, at worst
+      this.hostBytes += held;
+      this.engine.lowerCeiling(held);
+      if (this.memoryUsed() > this.job.limits.max_memory_bytes) {
+        this.memoryExceeded = this.interrupted = true;
+        this.wake?.();
+        return;
+      }
+    }
     const vm = this.vm;
     this.host.vmEnter?.(this.deadline);
     try {

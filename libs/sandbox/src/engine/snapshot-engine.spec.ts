@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolveLimits, type ResourceLimits } from '../limits';
 import { runScript, type RunHost } from './script-runner';
-import { EngineShelf, SnapshotEngine } from './snapshot-engine';
+import { EngineShelf, MEMORY_SLACK_BYTES, SnapshotEngine } from './snapshot-engine';
 import { readWasmLayout } from './wasm-layout';
 
 const noFetch: RunHost = { fetch: async () => Promise.reject(new Error('no network in this test')) };
@@ -62,7 +62,7 @@ describe('SnapshotEngine', () => {
   });
 
   it('gives runs that wait on fetch at the same time an engine each, and keeps only so many idle', async () => {
-    const shelf = new EngineShelf(undefined, 1);
+    const shelf = new EngineShelf({ maxIdle: 1 });
     const answers: Array<() => void> = [];
     const host: RunHost = {
       fetch: (request) => new Promise((resolve) => answers.push(() => resolve({ status: 200, body: JSON.stringify({ url: request.url }) }))),
@@ -94,12 +94,88 @@ describe('SnapshotEngine', () => {
   });
 
   it('drops an engine whose memory grew past the keep threshold instead of keeping it', async () => {
-    const shelf = new EngineShelf(20 * 1024 * 1024);
+    const shelf = new EngineShelf({ keepBytes: 20 * 1024 * 1024 });
     const big = await run(shelf, 'export default () => "x".repeat(24 * 1024 * 1024).length', { max_memory_bytes: 256 * 1024 * 1024 });
     expect(big).toMatchObject({ status: 'completed', output: 24 * 1024 * 1024 });
     expect(shelf.size).toEqual({ idle: 0, total: 0 });
     await expect(run(shelf, 'export default () => 2')).resolves.toMatchObject({ output: 2 });
     expect(shelf.size).toEqual({ idle: 1, total: 1 });
+  });
+});
+
+describe('SnapshotEngine memory', () => {
+  const tenant = { interrupt: () => false, logOpen: () => false, log: () => undefined, fetch: () => { throw new Error('no fetch'); } };
+
+  function occurrences(engine: SnapshotEngine, secret: string): number {
+    const bytes = new Uint8Array((engine as unknown as { memory: { buffer: ArrayBuffer } }).memory.buffer);
+    const haystack = Buffer.from(bytes.buffer, 0, bytes.length);
+    let count = 0;
+    for (const needle of [Buffer.from(secret, 'latin1'), Buffer.from(secret, 'utf16le')]) {
+      for (let at = haystack.indexOf(needle); at !== -1; at = haystack.indexOf(needle, at + 1)) count++;
+    }
+    return count;
+  }
+
+  it('leaves nothing a run wrote in the engine\'s memory after reset: heap above the snapshot and the C stack are zeroed', async () => {
+    const shelf = new EngineShelf();
+    const engine = await shelf.take();
+    const secret = `S3CR3T-${Math.random().toString(36).slice(2)}`;
+    expect(occurrences(engine, secret)).toBe(0);
+    engine.lease(tenant, 64 * 1024 * 1024);
+    const code = `const s = ${JSON.stringify(secret)}; const big = s.repeat(20000); const o = {}; o[s] = big; o[s + "\u00e9\u4e16"] = 1;
+      JSON.stringify(o); try { null[s] } catch (e) { globalThis.m = e.message } const f = (n) => n ? f(n - 1) + s.length : 0; f(500); big.length`;
+    const result = engine.vm.evalCode(code);
+    expect(result.error).toBeUndefined();
+    // The test sees the secret while the run holds the engine (in its heap, strings, atoms)...
+    expect(occurrences(engine, secret)).toBeGreaterThan(100);
+    shelf.give(engine, false);
+    // ...and not one copy of it after the reset.
+    expect(occurrences(engine, secret)).toBe(0);
+    await expect(run(shelf, 'export default () => Object.keys(globalThis).length > 0')).resolves.toMatchObject({ status: 'completed', output: true });
+  });
+
+  it('seeds Math.random from the cryptographic source, not from the host\'s Math.random', async () => {
+    const shelf = new EngineShelf();
+    const hostRandom = Math.random;
+    Math.random = () => 0.5;
+    try {
+      const draws = new Set<number>();
+      for (let i = 0; i < 5; i++) draws.add((await run(shelf, 'export default () => Math.random()')).output as number);
+      expect(draws.size).toBe(5);
+    } finally {
+      Math.random = hostRandom;
+    }
+  });
+
+  it('refuses to grow an engine past its ceiling: the allocation fails inside QuickJS, and the run fails even if the script catches it', async () => {
+    const shelf = new EngineShelf();
+    const source = 'export default () => { const a = []; try { for (;;) a.push("x".repeat(1e6) + a.length) } catch (e) { return String(e) } }';
+    const oom = await run(shelf, source, { max_memory_bytes: 32 * 1024 * 1024 });
+    expect(oom).toMatchObject({ status: 'failed', error: expect.stringMatching(/^out of memory/) });
+    expect(oom.metrics.memory_used_bytes).toBeLessThanOrEqual(32 * 1024 * 1024 + MEMORY_SLACK_BYTES);
+    await expect(run(shelf, 'export default () => 2')).resolves.toMatchObject({ output: 2 });
+  });
+
+  it('holds at most its budget of engine memory: a run that does not fit waits for one to end', async () => {
+    const MiB = 1024 * 1024;
+    const shelf = new EngineShelf({ memoryBudgetBytes: 160 * MiB, maxEngines: 4 });
+    const answers: Array<() => void> = [];
+    const host: RunHost = { fetch: () => new Promise((resolve) => answers.push(() => resolve({ status: 200, body: '1' }))) };
+    const parked = 'export default async () => (await fetch("https://a.example/")).status';
+    // Two runs of 64 MiB (a ceiling of ~70 MiB each) fit in 160 MiB; the third waits.
+    const first = run(shelf, parked, {}, host);
+    const second = run(shelf, parked, {}, host);
+    while (answers.length < 2) await new Promise((r) => setTimeout(r, 5));
+    let thirdDone = false;
+    const third = run(shelf, 'export default () => 3').then((r) => ((thirdDone = true), r));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(thirdDone).toBe(false);
+    expect(shelf.committedBytes).toBeLessThanOrEqual(160 * MiB);
+    answers[0]();
+    await expect(third).resolves.toMatchObject({ output: 3 });
+    answers[1]();
+    await expect(Promise.all([first, second])).resolves.toMatchObject([{ output: 200 }, { output: 200 }]);
+    expect(shelf.committedBytes).toBeLessThanOrEqual(160 * MiB);
   });
 });
 

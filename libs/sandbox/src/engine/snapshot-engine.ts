@@ -11,9 +11,10 @@
 //
 // One engine serves one run at a time (a run waiting on fetch keeps its engine); EngineShelf keeps
 // the idle ones of a thread.
+import { randomFillSync } from 'node:crypto';
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime, QuickJSWASMModule } from 'quickjs-emscripten';
 import { installFastHostCalls } from './fast-host-calls';
-import { newQuickJsInstance } from './quickjs-module';
+import { newQuickJsInstance, type WasmMemory } from './quickjs-module';
 import { quickJsLayout } from './wasm-layout';
 import { installHostApi, type ConsoleLevel, type FetchCall } from '../host/host-api';
 
@@ -34,16 +35,28 @@ export const SCRIPT_INTRINSICS = {
 
 /**
  * An engine whose memory grew past this during a run is dropped rather than kept: WASM memory never
- * shrinks, and the pages a run touched stay resident. This is the build's initial 16 MiB, so an idle
- * engine never holds more (a fresh one holds ~0.6 MB resident); a run that needed more heap than that
- * leaves its engine to the garbage collector, and the next run that needs one makes a new one.
+ * shrinks, and the pages a run touched stay resident. This is the build's initial 16 MiB (the module
+ * cannot start with less), so an idle engine never holds more (a fresh one holds ~0.6 MB resident).
  */
 export const ENGINE_KEEP_BYTES = 16 * 1024 * 1024;
-/**
- * Idle engines a shelf keeps; more are dropped as their runs end (many runs waiting on fetch at once
- * make many engines, 16 MiB of address space each).
- */
+/** Idle engines a shelf keeps; more are dropped as their runs end. */
 export const MAX_IDLE_ENGINES = 8;
+/** Engines a shelf (one thread) holds at once, busy and idle; a run past that waits for one. */
+export const MAX_ENGINES = 16;
+/**
+ * WebAssembly memory the engines of one thread may hold together (busy ones count their ceiling,
+ * idle ones their size); a run whose ceiling does not fit waits until runs before it give theirs back.
+ */
+export const ENGINE_MEMORY_BUDGET_BYTES = 256 * 1024 * 1024;
+/**
+ * Headroom of an engine's ceiling over heap start + max_memory_bytes: what QuickJS needs to throw
+ * "out of memory" and unwind when a large allocation is refused, and the page rounding of growth.
+ */
+export const MEMORY_SLACK_BYTES = 1024 * 1024;
+const WASM_PAGE = 64 * 1024;
+/** How far down the C stack reset() looks for what a run left there (stride, and zero samples that end it). */
+const STACK_SCAN_STRIDE = 256;
+const STACK_SCAN_ZERO_RUN = 64;
 
 /** What the run holding an engine answers for: the engine's interrupt handler and host API call it. */
 export interface EngineTenant {
@@ -61,6 +74,30 @@ interface ContextFunctionTable {
   fnMaps: Map<number, Map<number, unknown>>;
 }
 
+/** A host-side allocation in the engine (a string handed to the script) found the engine's memory full. */
+export class EngineMemoryFullError extends RangeError {
+  override name = 'EngineMemoryFullError';
+  constructor() {
+    super('out of memory');
+  }
+}
+
+const WasmMemoryClass = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number }) => WasmMemory } }).WebAssembly.Memory;
+const growMemory = (WasmMemoryClass as unknown as { prototype: WasmMemory }).prototype.grow;
+
+/** Rounds down to whole WASM pages. */
+function pages(bytes: number): number {
+  return Math.floor(bytes / WASM_PAGE) * WASM_PAGE;
+}
+
+/**
+ * The memory ceiling of an engine serving a run limited to `maxMemoryBytes`: its heap can never
+ * pass the limit plus MEMORY_SLACK_BYTES (the build's 16 MiB minimum aside).
+ */
+export function engineCeiling(maxMemoryBytes: number): number {
+  return Math.max(ENGINE_KEEP_BYTES, pages(quickJsLayout().heapBase + maxMemoryBytes + MEMORY_SLACK_BYTES));
+}
+
 export class SnapshotEngine {
   readonly rt: QuickJSRuntime;
   readonly vm: QuickJSContext;
@@ -69,23 +106,54 @@ export class SnapshotEngine {
   readonly parse: QuickJSHandle;
   readonly stringify: QuickJSHandle;
   private tenant: EngineTenant | null = null;
-  private readonly memory: { buffer: ArrayBuffer };
+  private readonly memory: WasmMemory;
+  /** Bytes the memory may grow to during the current run (set at lease). */
+  private ceiling = Infinity;
+  /** A growth past the ceiling (or a host allocation) was refused in the current run. */
+  private refused = false;
+  private words: Uint32Array;
   private readonly staticBytes: Uint8Array;
   private readonly heapBase: number;
+  private readonly heapEnd: number;
   private readonly heapBytes: Uint8Array;
+  private readonly stackBottom: number;
+  /** Where Emscripten's sbrk keeps the heap's break (word index): the top of all memory malloc handed out. */
+  private readonly breakWord: number;
+  private highWater = 0;
   private readonly functions: ContextFunctionTable;
   private readonly hostFunctionsAtSnapshot: number;
   private readonly cachedHandles: Record<string, unknown>;
   /** Where QuickJS keeps the context's Math.random state (null: Math.random asks the host instead). */
   private readonly randomState: number | null;
   private readonly seed = new Uint8Array(8);
-  private readonly seedView = new DataView(this.seed.buffer);
 
   static async create(): Promise<SnapshotEngine> {
-    return new SnapshotEngine(await newQuickJsInstance());
+    const breakAddress = await heapBreakAddress();
+    const memory = new WasmMemoryClass({ initial: ENGINE_KEEP_BYTES / WASM_PAGE, maximum: 32768 });
+    const engine: { current?: SnapshotEngine } = {};
+    // Emscripten's sbrk grows the heap through memory.grow; past the run's ceiling it is refused, so
+    // malloc returns NULL and QuickJS throws "out of memory" inside the allocation that asked.
+    Object.defineProperty(memory, 'grow', {
+      value: (delta: number) => {
+        const owner = engine.current;
+        if (owner && memory.buffer.byteLength + delta * WASM_PAGE > owner.ceiling) {
+          owner.refused = true;
+          throw new EngineMemoryFullError();
+        }
+        return growMemory.call(memory, delta);
+      },
+    });
+    engine.current = new SnapshotEngine(await newQuickJsInstance(memory), memory, breakAddress);
+    return engine.current;
   }
 
-  private constructor(qjs: QuickJSWASMModule) {
+  private constructor(qjs: QuickJSWASMModule, memory: WasmMemory, breakAddress: number) {
+    this.memory = memory;
+    this.words = new Uint32Array(memory.buffer);
+    this.breakWord = breakAddress >> 2;
+    guardHostAllocations(qjs, () => {
+      this.refused = true;
+    });
     const rt = (this.rt = qjs.newRuntime());
     rt.setInterruptHandler(() => this.tenant?.interrupt() ?? false);
     const vm = (this.vm = rt.newContext({ intrinsics: SCRIPT_INTRINSICS }));
@@ -107,11 +175,10 @@ export class SnapshotEngine {
     // sequence in every run. Each lease writes a new seed into the context's random state; if that
     // state cannot be found (another QuickJS build), Math.random asks the host (~7x slower a call).
     const layout = quickJsLayout();
-    this.memory = qjs.getWasmMemory();
     this.randomState = findRandomState(vm, this.memory, layout.heapBase);
     if (this.randomState === null) {
       const math = vm.getProp(vm.global, 'Math');
-      const random = vm.newFunction('random', () => vm.newNumber(Math.random()));
+      const random = vm.newFunction('random', () => vm.newNumber(cryptoRandom()));
       vm.setProp(math, 'random', random);
       random.dispose();
       math.dispose();
@@ -128,7 +195,9 @@ export class SnapshotEngine {
     const bytes = new Uint8Array(this.memory.buffer);
     this.staticBytes = bytes.slice(0, layout.staticEnd);
     this.heapBase = layout.heapBase;
-    this.heapBytes = bytes.slice(layout.heapBase, usedHeapEnd(this.memory.buffer, layout.heapBase));
+    this.stackBottom = layout.staticEnd;
+    this.heapEnd = usedHeapEnd(this.memory.buffer, layout.heapBase);
+    this.heapBytes = bytes.slice(layout.heapBase, this.heapEnd);
   }
 
   /** How this engine gives each run its own Math.random sequence. */
@@ -141,27 +210,66 @@ export class SnapshotEngine {
     return this.memory.buffer.byteLength;
   }
 
+  /** The heap's break now: every byte malloc handed out lies below it (O(1): one word of memory). */
+  private heapBreak(): number {
+    let words = this.words;
+    if (words.buffer !== this.memory.buffer) words = this.words = new Uint32Array(this.memory.buffer);
+    return words[this.breakWord];
+  }
+
   /**
-   * Hands the engine to a run; its interrupts and host calls go to `tenant` until reset(). The run's
-   * Math.random gets a seed of its own (engines made in the same millisecond share QuickJS's).
+   * Bytes of heap the engine uses now, the runtime's own included: everything malloc handed out,
+   * live or freed (Emscripten's malloc does not give memory back), so it only grows during a run.
    */
-  lease(tenant: EngineTenant): void {
+  heapUsed(): number {
+    const top = this.heapBreak();
+    if (top > this.highWater) this.highWater = top;
+    return top - this.heapBase;
+  }
+
+  /** Lowers the run's ceiling by `bytes` the host holds for it (it never goes below the memory's size). */
+  lowerCeiling(bytes: number): void {
+    this.ceiling = Math.max(this.memory.buffer.byteLength, this.ceiling - bytes);
+  }
+
+  /** True when an allocation of the current run was refused for lack of memory. */
+  get memoryRefused(): boolean {
+    return this.refused;
+  }
+
+  /**
+   * Hands the engine to a run; its interrupts and host calls go to `tenant` until reset(), and its
+   * memory may grow to `ceiling` bytes. The run's Math.random gets a seed of its own, from the
+   * system's cryptographic source.
+   */
+  lease(tenant: EngineTenant, ceiling: number): void {
     this.tenant = tenant;
+    this.ceiling = Math.max(ceiling, this.memory.buffer.byteLength);
+    this.refused = false;
     if (this.randomState !== null) {
-      for (let i = 0; i < 8; i += 4) this.seedView.setUint32(i, (Math.random() * 0x1_0000_0000) >>> 0 || 1);
+      const view = new DataView(this.seed.buffer);
+      do randomFillSync(this.seed);
+      while (view.getBigUint64(0) === 0n); // xorshift's one fixed point
       new Uint8Array(this.memory.buffer).set(this.seed, this.randomState);
     }
   }
 
   /**
    * Puts the engine back into its pristine state. Every handle the last run made is invalid from
-   * here on and must not be disposed (there is nothing left to free).
+   * here on and must not be disposed (there is nothing left to free). What the run wrote above the
+   * snapshot's heap and on the C stack is zeroed, so no byte of it is left for a later run: the cost is
+   * what the run itself touched (its heap growth and stack depth), not the engine's size.
    */
   reset(): void {
     this.tenant = null;
+    this.ceiling = Infinity;
+    const top = Math.max(this.highWater, this.heapBreak());
     const bytes = new Uint8Array(this.memory.buffer);
+    if (top > this.heapEnd) bytes.fill(0, this.heapEnd, Math.min(top, bytes.length));
+    this.clearStack(bytes);
     bytes.set(this.staticBytes, 0);
     bytes.set(this.heapBytes, this.heapBase);
+    this.highWater = 0;
     // Host functions a run created (fetch responses' text()/json()) leave the context's table.
     const { functions } = this;
     if (functions.fnNextId !== this.hostFunctionsAtSnapshot) {
@@ -174,6 +282,97 @@ export class SnapshotEngine {
     }
     Object.assign(this.vm, this.cachedHandles);
   }
+
+  /**
+   * Zeroes the C stack (it grows down from heapBase) down to the deepest frame the runs reached: the
+   * scan walks down in strides until a run of zero samples. No frame is live between two calls.
+   */
+  private clearStack(bytes: Uint8Array): void {
+    const words = new Int32Array(bytes.buffer);
+    let low = this.heapBase;
+    let zeros = 0;
+    for (let at = this.heapBase - STACK_SCAN_STRIDE; at >= this.stackBottom && zeros < STACK_SCAN_ZERO_RUN; at -= STACK_SCAN_STRIDE) {
+      if (words[at >> 2] !== 0 || words[(at >> 2) + 1] !== 0) {
+        low = at;
+        zeros = 0;
+      } else zeros++;
+    }
+    if (low < this.heapBase) bytes.fill(0, Math.max(this.stackBottom, low - STACK_SCAN_STRIDE), this.heapBase);
+  }
+}
+
+/** A random number in [0, 1) from the system's cryptographic source (the host fallback of Math.random). */
+const randomPool = new Uint32Array(512);
+let randomNext = randomPool.length;
+function cryptoRandom(): number {
+  if (randomNext >= randomPool.length - 1) {
+    randomFillSync(randomPool);
+    randomNext = 0;
+  }
+  const high = randomPool[randomNext++] >>> 5;
+  const low = randomPool[randomNext++] >>> 6;
+  return (high * 67108864 + low) / 9007199254740992;
+}
+
+interface EmscriptenHeap {
+  _malloc(size: number): number;
+  _free(ptr: number): void;
+}
+
+function emscriptenHeap(qjs: QuickJSWASMModule): EmscriptenHeap {
+  const heap = (qjs as unknown as { module?: EmscriptenHeap }).module;
+  if (!heap || typeof heap._malloc !== 'function' || typeof heap._free !== 'function') {
+    throw new Error('quickjs-emscripten internals not as expected (module malloc): the snapshot engine needs updating');
+  }
+  // Emscripten's export wrappers replace themselves with the export on their first call.
+  heap._free(heap._malloc(8));
+  return heap;
+}
+
+/**
+ * The host copies strings into the engine with the module's malloc and does not check for NULL (it
+ * would write the string at address 0, over static data): a refused allocation throws instead.
+ */
+function guardHostAllocations(qjs: QuickJSWASMModule, onRefused: () => void): void {
+  const heap = emscriptenHeap(qjs);
+  const malloc = heap._malloc.bind(heap);
+  heap._malloc = (size: number) => {
+    const ptr = malloc(size);
+    if (ptr === 0 && size > 0) {
+      onRefused();
+      throw new EngineMemoryFullError();
+    }
+    return ptr;
+  };
+}
+
+let breakAddress: Promise<number> | undefined;
+
+/**
+ * Finds the word of static memory where Emscripten's sbrk keeps the heap's break (the same address in
+ * every instance of this build): in a throw-away instance, the one word above the heap's start that
+ * moves by the size of an allocation too large for any free block, and stays when it is freed.
+ */
+function heapBreakAddress(): Promise<number> {
+  breakAddress ??= newQuickJsInstance().then((qjs) => {
+    const { staticEnd, heapBase } = quickJsLayout();
+    const heap = emscriptenHeap(qjs);
+    const memory = qjs.getWasmMemory();
+    const before = new Uint32Array(memory.buffer).slice(0, staticEnd >> 2);
+    const probe = 4 * 1024 * 1024;
+    const ptr = heap._malloc(probe);
+    const after = new Uint32Array(memory.buffer).slice(0, staticEnd >> 2);
+    heap._free(ptr);
+    const freed = new Uint32Array(memory.buffer);
+    const found: number[] = [];
+    for (let i = 256; i < before.length; i++) {
+      if (before[i] >= heapBase && after[i] - before[i] >= probe / 2 && after[i] <= memory.buffer.byteLength && freed[i] === after[i]) found.push(i * 4);
+    }
+    if (found.length !== 1) throw new Error(`quickjs-emscripten internals not as expected (heap break: ${found.length} candidates): the snapshot engine needs updating`);
+    return found[0];
+  });
+  breakAddress.catch(() => (breakAddress = undefined));
+  return breakAddress;
 }
 
 // QuickJS's Math.random: xorshift64* over a 64-bit state in the context; the result is the top 52 bits
@@ -235,43 +434,131 @@ function usedHeapEnd(buffer: ArrayBuffer, heapBase: number): number {
   return Math.min(buffer.byteLength, (i + 1) * 4 + 16);
 }
 
-/** A thread's engines. One is made when every one is busy, and kept for the runs after. */
+export interface EngineShelfOptions {
+  /** An engine whose memory grew past this is dropped after its run. Default ENGINE_KEEP_BYTES. */
+  keepBytes?: number;
+  /** Idle engines kept. Default MAX_IDLE_ENGINES. */
+  maxIdle?: number;
+  /** Engines held at once, busy and idle. Default MAX_ENGINES. */
+  maxEngines?: number;
+  /** WebAssembly memory of all engines together (busy: their ceiling; idle: their size). Default ENGINE_MEMORY_BUDGET_BYTES. */
+  memoryBudgetBytes?: number;
+}
+
+interface Waiter {
+  need: number;
+  grant: (engine: SnapshotEngine | null) => void;
+}
+
+/**
+ * A thread's engines. One is made when every one is busy, and kept for the runs after. The shelf is
+ * the thread's memory budget: a run reserves its engine's ceiling (engineCeiling of its
+ * max_memory_bytes, at most the whole budget) before it gets an engine, idle engines are dropped to
+ * make room, and a run that does not fit waits, in order, for runs before it to end.
+ */
 export class EngineShelf {
   private readonly idle: SnapshotEngine[] = [];
-  private readonly engines = new Set<SnapshotEngine>();
+  private readonly busy = new Map<SnapshotEngine, number>();
+  private readonly waiters: Waiter[] = [];
+  /** Bytes reserved by runs holding (or about to hold) an engine, and how many they are. */
+  private reserved = 0;
+  private holders = 0;
+  private readonly keepBytes: number;
+  private readonly maxIdle: number;
+  private readonly maxEngines: number;
+  readonly memoryBudgetBytes: number;
 
-  constructor(
-    private readonly keepBytes = ENGINE_KEEP_BYTES,
-    private readonly maxIdle = MAX_IDLE_ENGINES,
-  ) {}
+  constructor(options: EngineShelfOptions = {}) {
+    this.keepBytes = options.keepBytes ?? ENGINE_KEEP_BYTES;
+    this.maxIdle = options.maxIdle ?? MAX_IDLE_ENGINES;
+    this.maxEngines = Math.max(1, options.maxEngines ?? MAX_ENGINES);
+    this.memoryBudgetBytes = Math.max(ENGINE_KEEP_BYTES, options.memoryBudgetBytes ?? ENGINE_MEMORY_BUDGET_BYTES);
+  }
 
-  /** An idle engine, or a new one (a new WASM instance: ~5-15 ms). */
-  async take(): Promise<SnapshotEngine> {
-    const engine = this.idle.pop() ?? (await SnapshotEngine.create());
-    this.engines.add(engine);
+  /** The ceiling a run limited to `maxMemoryBytes` gets here: never more than the thread's budget. */
+  ceilingFor(maxMemoryBytes: number): number {
+    return Math.min(engineCeiling(maxMemoryBytes), this.memoryBudgetBytes);
+  }
+
+  /**
+   * An engine for a run whose memory may grow to `ceiling` bytes: an idle one, or a new one (a new
+   * WASM instance: ~5-15 ms). Waits while the thread's engines or budget are all taken.
+   */
+  async take(ceiling = ENGINE_KEEP_BYTES): Promise<SnapshotEngine> {
+    const need = Math.min(Math.max(ceiling, ENGINE_KEEP_BYTES), this.memoryBudgetBytes);
+    let admitted = this.waiters.length === 0 ? this.admit(need) : false;
+    if (admitted === false) admitted = await new Promise<SnapshotEngine | null>((grant) => this.waiters.push({ need, grant }));
+    let engine = admitted;
+    if (!engine) {
+      try {
+        engine = await SnapshotEngine.create();
+      } catch (error) {
+        this.release(need);
+        throw error;
+      }
+    }
+    this.busy.set(engine, need);
     return engine;
   }
 
   /** Takes an engine back after its run: reset for the next one, or dropped (faulted, grew, enough idle). */
   give(engine: SnapshotEngine, faulted: boolean): void {
-    if (faulted || engine.wasmBytes > this.keepBytes || this.idle.length >= this.maxIdle) {
-      this.engines.delete(engine);
-      return;
+    const need = this.busy.get(engine);
+    if (need === undefined) return;
+    this.busy.delete(engine);
+    if (!faulted && engine.wasmBytes <= this.keepBytes && this.idle.length < this.maxIdle) {
+      engine.reset();
+      this.idle.push(engine);
     }
-    engine.reset();
-    this.idle.push(engine);
+    this.release(need);
   }
 
   /** Makes engines ahead of need, so the first runs do not wait for one. */
   async warm(count: number): Promise<void> {
-    const engines = await Promise.all(Array.from({ length: Math.max(0, count - this.idle.length) }, () => SnapshotEngine.create()));
-    for (const engine of engines) {
-      this.engines.add(engine);
-      this.idle.push(engine);
-    }
+    const room = Math.min(
+      count - this.idle.length,
+      this.maxEngines - this.holders - this.idle.length,
+      Math.floor((this.memoryBudgetBytes - this.reserved - this.idleBytes()) / ENGINE_KEEP_BYTES),
+    );
+    const engines = await Promise.all(Array.from({ length: Math.max(0, room) }, () => SnapshotEngine.create()));
+    this.idle.push(...engines);
   }
 
   get size(): { idle: number; total: number } {
-    return { idle: this.idle.length, total: this.engines.size };
+    return { idle: this.idle.length, total: this.idle.length + this.holders };
+  }
+
+  /** What the thread's engines may hold: the reservations of busy ones plus the size of idle ones. */
+  get committedBytes(): number {
+    return this.reserved + this.idleBytes();
+  }
+
+  private idleBytes(): number {
+    let bytes = 0;
+    for (const engine of this.idle) bytes += engine.wasmBytes;
+    return bytes;
+  }
+
+  /**
+   * Reserves `need` bytes and an engine slot if both are free: returns the idle engine the run takes
+   * (null: it makes a new one), or false. Idle engines are dropped, oldest first, to make room.
+   */
+  private admit(need: number): SnapshotEngine | null | false {
+    if (this.holders >= this.maxEngines || this.reserved + need > this.memoryBudgetBytes) return false;
+    this.reserved += need;
+    this.holders++;
+    const engine = this.idle.pop() ?? null;
+    while (this.idle.length > 0 && (this.reserved + this.idleBytes() > this.memoryBudgetBytes || this.holders + this.idle.length > this.maxEngines)) this.idle.shift();
+    return engine;
+  }
+
+  private release(need: number): void {
+    this.reserved -= need;
+    this.holders--;
+    while (this.waiters.length > 0) {
+      const admitted = this.admit(this.waiters[0].need);
+      if (admitted === false) break;
+      this.waiters.shift()!.grant(admitted);
+    }
   }
 }

@@ -83,7 +83,7 @@ describe('hostile scripts', () => {
 
   it('nesting too deep for the host stack ends the run and replaces nothing but its worker', async () => {
     const result = await hostile('export default async () => { const a = []; let x = a; for (let i = 0; i < 200000; i++) { x[0] = []; x = x[0] } return a }', {
-      limits: { ...LIMITS, max_execution_time_ms: 2000 },
+      limits: { ...LIMITS, max_execution_time_ms: 2000, max_memory_bytes: 64 * 1024 * 1024 },
     });
     expect(['failed', 'timeout']).toContain(result.status);
     expect(result.error).toMatch(/stack overflow|timeout/);

@@ -20,6 +20,8 @@ export interface RunJobMessage {
   contextJson: string;
   limits: ResourceLimits;
   allowedHosts: string[];
+  /** Ports `fetch` may reach besides 80 and 443 (the tenant's allowed ports). */
+  allowedPorts: number[];
   /** Rate-limit key (tenant + script). */
   apiKey: string;
   /** `fetch` is answered by the caller's fetchImpl in the main thread (dry runs). */
@@ -39,7 +41,8 @@ export type FromWorker =
   | { t: 'bounce'; id: number }
   /** Number of runs waiting on host I/O changed (they do not occupy the worker's CPU). */
   | { t: 'parked'; count: number }
-  | { t: 'acquire'; rid: number; key: string; limit: number }
+  /** A run (task `id`) starts a fetch with `method`: one call of its per-minute API budget. */
+  | { t: 'acquire'; rid: number; id: number; method: string; key: string; limit: number }
   | { t: 'fetch'; rid: number; id: number; request: SandboxFetchRequest; timeoutMs: number }
   /**
    * Replace this worker. `graceful`: it finishes what it holds first (its WASM memory grew large);

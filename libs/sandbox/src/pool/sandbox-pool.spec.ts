@@ -1,6 +1,7 @@
 // The pool with real worker threads (jest runs the TypeScript sources; see worker-spawn.ts).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { SandboxBusyError } from './sandbox-busy.error';
 import { SandboxPool } from './sandbox-pool';
 import type { SandboxFetchRequest } from '../types';
 
@@ -127,6 +128,7 @@ describe('SandboxPool', () => {
       source: `export default async () => { const r = await fetch("http://127.0.0.1:${port}/hello", { method: "POST", body: "b" }); return { status: r.status, seen: r.headers["x-seen"], body: await r.json() } }`,
       tenantId: 't',
       allowedHosts: ['127.0.0.1'],
+      allowedPorts: [port],
     });
     expect(allowed.output).toEqual({ status: 200, seen: 'POST', body: { path: '/hello' } });
   });
@@ -136,12 +138,14 @@ describe('SandboxPool', () => {
       source: `export default async () => fetch("http://127.0.0.1:${port}/redirect").then(r => r.status, e => e.message)`,
       tenantId: 't',
       allowedHosts: ['127.0.0.1'],
+      allowedPorts: [port],
     });
     expect(redirect.output).toMatch(/fetch refused: 127\.0\.0\.2 is a loopback address/);
     const big = await pool.execute({
       source: `export default async () => fetch("http://127.0.0.1:${port}/big").then(r => r.status, e => e.message)`,
       tenantId: 't',
       allowedHosts: ['127.0.0.1'],
+      allowedPorts: [port],
     });
     expect(big.output).toMatch(/response body is over 1048576 bytes/);
   });
@@ -173,6 +177,30 @@ describe('SandboxPool worker lifecycle', () => {
       const results = await Promise.all(Array.from({ length: 6 }, (_, i) => pool.execute({ source: `export default async () => ${i}`, tenantId: 't' })));
       expect(results.map((r) => [r.status, r.output])).toEqual(Array.from({ length: 6 }, (_, i) => ['completed', i]));
       expect(pool.stats().replaced).toBeGreaterThanOrEqual(1);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('rejects at once with SandboxBusyError when its queue is full, and takes work again once it drains', async () => {
+    const pool = new SandboxPool({ size: 1, maxQueuedRuns: 3 });
+    try {
+      await pool.ready();
+      const spin = { source: 'export default () => { const end = Date.now() + 100; while (Date.now() < end) {} return 1 }', tenantId: 't' };
+      // Two runs go to the worker at once, three wait in the queue.
+      const accepted = Array.from({ length: 5 }, () => pool.execute(spin));
+      const started = Date.now();
+      const refused = await pool.execute(spin).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(Date.now() - started).toBeLessThan(50);
+      expect(refused).toBeInstanceOf(SandboxBusyError);
+      expect(refused).toMatchObject({ code: 'rate_limited', queued: 3, retryAfterSeconds: expect.any(Number) });
+      expect((refused as SandboxBusyError).retryAfterSeconds).toBeGreaterThanOrEqual(1);
+      await expect(pool.validate('export default () => 1')).rejects.toBeInstanceOf(SandboxBusyError);
+      expect((await Promise.all(accepted)).map((r) => r.output)).toEqual([1, 1, 1, 1, 1]);
+      await expect(pool.execute(spin)).resolves.toMatchObject({ output: 1 });
     } finally {
       await pool.close();
     }

@@ -1,8 +1,12 @@
-// The pool of sandbox worker threads. It queues tasks, hands each to the least-loaded worker, keeps the
-// per-script API budget and concurrency in one place (this thread), answers dry-run fetches with the
-// caller's fetchImpl, and replaces a worker that got stuck (a run not back from QuickJS by its deadline
-// plus a grace period: e.g. catastrophic regex backtracking, which QuickJS cannot interrupt) or whose
-// engine faulted. Tasks a lost worker had not started are queued again; started ones are answered.
+// The pool of sandbox worker threads. It queues tasks per tenant (served in turn, and a bounded queue:
+// past its bound execute() rejects with SandboxBusyError), hands each to the least-loaded worker
+// (while other tenants are active, no tenant takes every worker), keeps the per-script API budget and
+// concurrency in one place (this thread), answers dry-run fetches with the caller's fetchImpl, and
+// replaces a worker that got stuck (a run not back from QuickJS by its deadline plus a grace period:
+// e.g. catastrophic regex backtracking, which QuickJS cannot interrupt) or whose engine faulted. The
+// stuck run ends as a timeout; the other runs the lost worker held are queued again, unless they had
+// already sent a fetch that changes something (POST, PUT, PATCH, DELETE: running them again would
+// repeat it): those fail with the reason.
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -10,8 +14,11 @@ import type { RawRunResult } from '../engine/script-runner';
 import { resolveLimits } from '../limits';
 import { ApiRateLimiter } from '../net/api-rate-limiter';
 import { FETCH_MAX_RESPONSE_BYTES } from '../net/guarded-fetch';
+import { ENGINE_MEMORY_BUDGET_BYTES, MAX_ENGINES } from '../engine/snapshot-engine';
 import type { ExecuteRequest, ExecutionResult, FetchImpl, SandboxFetchRequest, ValidationResult } from '../types';
+import { FairQueue } from './fair-queue';
 import { CONTROL, type FromWorker, type ProxiedFetchResponse, type RunJobMessage, type ToWorker } from './protocol';
+import { SandboxBusyError } from './sandbox-busy.error';
 import { spawnSandboxWorker } from './worker-spawn';
 
 export interface SandboxPoolOptions {
@@ -23,9 +30,22 @@ export interface SandboxPoolOptions {
    * behind a long-running script on the same worker.
    */
   maxQueuedPerWorker?: number;
-  /** All tasks one worker holds, waiting on I/O included. Default 64. */
+  /** All tasks one worker holds, waiting on I/O included. Default maxEnginesPerWorker. */
   maxInFlightPerWorker?: number;
-  /** How long past a run's deadline a worker may stay inside QuickJS before it is terminated. Default 1000 ms. */
+  /**
+   * QuickJS engines one worker thread holds at once (each run holds one, waits on fetch included).
+   * Default 16.
+   */
+  maxEnginesPerWorker?: number;
+  /**
+   * WebAssembly memory the engines of one worker may hold together. A run reserves its engine's
+   * ceiling (heap start ~5.1 MiB + max_memory_bytes + 1 MiB, at least 16 MiB, at most this budget)
+   * and waits while the budget is taken. Default 384 MiB. See docs/operations.md (memory).
+   */
+  engineMemoryPerWorkerBytes?: number;
+  /** Runs (and validations) waiting for a worker, beyond which execute() rejects with SandboxBusyError. Default 1000. */
+  maxQueuedRuns?: number;
+  /** How long past a run's deadline a worker may stay inside QuickJS before it is terminated. Default 150 ms. */
   graceMs?: number;
   /** Native stack of each worker thread (QuickJS recursion uses it). Default 8 MiB. */
   workerStackSizeMb?: number;
@@ -37,9 +57,14 @@ export interface SandboxPoolOptions {
   /**
    * A worker whose shared QuickJS module (compiling, validating) grew past this much WebAssembly memory
    * (it never shrinks) is replaced: it takes no new runs, its replacement starts at once, and it ends
-   * when its last run is answered. Default 1 GiB. (A run's engine is dropped when its memory grew past 16 MiB.)
+   * when its last run is answered. Default 64 MiB. (A run's engine is dropped when its memory grew past 16 MiB.)
    */
   recycleWorkerAfterWasmBytes?: number;
+  /**
+   * V8 old generation of each worker (host-side copies of what scripts hand out). A worker that
+   * needs more ends (ERR_WORKER_OUT_OF_MEMORY) and is replaced; the process goes on. Default 128 MiB.
+   */
+  workerOldGenerationMb?: number;
   /** Worker file to run instead of the built-in one (tests). */
   workerFile?: string;
 }
@@ -53,9 +78,16 @@ export interface SandboxPoolStats {
   replaced: number;
 }
 
+interface TaskCommon {
+  id: number;
+  /** Whose turn the task waits for in the queue. */
+  tenant: string;
+  /** Times a lost worker's task was queued again. */
+  requeues?: number;
+}
 type Task =
-  | { kind: 'run'; id: number; job: RunJobMessage; fetchImpl?: FetchImpl; scriptKey?: string; resolve: (r: ExecutionResult) => void; startedAt: number }
-  | { kind: 'validate'; id: number; source: string; resolve: (r: ValidationResult) => void; reject: (e: Error) => void };
+  | (TaskCommon & { kind: 'run'; job: RunJobMessage; fetchImpl?: FetchImpl; scriptKey?: string; resolve: (r: ExecutionResult) => void; startedAt: number; sentUnsafeFetch?: boolean })
+  | (TaskCommon & { kind: 'validate'; source: string; resolve: (r: ValidationResult) => void; reject: (e: Error) => void });
 
 interface Slot {
   worker: Worker;
@@ -67,13 +99,57 @@ interface Slot {
   seq: number;
   parked: number;
   tasks: Map<number, Task & { seq: number }>;
+  /** Tasks this worker holds per tenant. */
+  tenants: Map<string, number>;
   outbox: ToWorker[];
   flushQueued: boolean;
   /** Whether the worker keeps the process alive (only while the pool has work). */
   refed: boolean;
 }
 
-const WATCHDOG_INTERVAL_MS = 100;
+const WATCHDOG_INTERVAL_MS = 25;
+/** A tenant seen this recently counts as active: the others then leave it a worker. */
+const TENANT_ACTIVE_MS = 1000;
+/** Times one task is queued again after losing its worker before it fails instead. */
+const MAX_REQUEUES = 2;
+/** The tenant key of validations (the registry's compile checks). */
+const VALIDATION_TENANT = '\u0000validate';
+/** Requests that change nothing: a run that sent only these may run again from the start. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** The pool's defaults, also the figures of the memory formula (processMemoryBound). */
+export const SANDBOX_POOL_DEFAULTS = Object.freeze({
+  maxQueuedPerWorker: 2,
+  maxEnginesPerWorker: MAX_ENGINES,
+  engineMemoryPerWorkerBytes: ENGINE_MEMORY_BUDGET_BYTES,
+  maxQueuedRuns: 1000,
+  graceMs: 150,
+  workerStackSizeMb: 8,
+  workerYoungGenerationMb: 64,
+  workerOldGenerationMb: 128,
+  recycleWorkerAfterWasmBytes: 64 * 1024 * 1024,
+});
+
+const MiB = 1024 * 1024;
+/** What a process holds besides its sandbox pool (Node, Nest, drivers, buffers): an allowance, measured ~150 MB idle. */
+export const PROCESS_BASE_BYTES = 256 * MiB;
+/** A worker thread's V8 isolate and code besides its heaps (measured ~10 MB). */
+export const WORKER_ISOLATE_BYTES = 16 * MiB;
+
+/**
+ * The resident memory a process with this pool stays below, whatever its scripts do (docs/operations.md,
+ * "Sandbox memory"): P + N x (isolate + young generation + old generation + shared compiler module + engine budget).
+ */
+export function processMemoryBound(options: SandboxPoolOptions & { size: number }): { perWorkerBytes: number; processBytes: number } {
+  const d = SANDBOX_POOL_DEFAULTS;
+  const perWorkerBytes =
+    WORKER_ISOLATE_BYTES +
+    (options.workerYoungGenerationMb ?? d.workerYoungGenerationMb) * MiB +
+    (options.workerOldGenerationMb ?? d.workerOldGenerationMb) * MiB +
+    (options.recycleWorkerAfterWasmBytes ?? d.recycleWorkerAfterWasmBytes) +
+    (options.engineMemoryPerWorkerBytes ?? d.engineMemoryPerWorkerBytes);
+  return { perWorkerBytes, processBytes: PROCESS_BASE_BYTES + options.size * perWorkerBytes };
+}
 
 function emptyMetrics() {
   return { duration_ms: 0, memory_used_bytes: 0, api_call_count: 0 };
@@ -106,8 +182,17 @@ export class SandboxPool {
   private readonly workerFile?: string;
   private readonly slots: Slot[] = [];
   private readonly draining = new Set<Slot>();
-  private readonly queue: Task[] = [];
-  private queueHead = 0;
+  private readonly queue = new FairQueue<Task>();
+  private readonly maxQueuedRuns: number;
+  private readonly enginesPerWorker: number;
+  private readonly engineMemoryPerWorker: number;
+  private readonly oldGenerationMb: number;
+  /** When each tenant last queued or finished a task (tenants seen within TENANT_ACTIVE_MS). */
+  private readonly tenantSeen = new Map<string, number>();
+  private readonly tenantInFlight = new Map<string, number>();
+  private waitingForSlotCount = 0;
+  /** Average wall time of a run (ms), for the Retry-After of SandboxBusyError. */
+  private averageRunMs = 50;
   private readonly rateLimiter = new ApiRateLimiter();
   private readonly running = new Map<string, number>();
   private readonly waitingForSlot = new Map<string, (() => void)[]>();
@@ -122,13 +207,18 @@ export class SandboxPool {
 
   constructor(options: SandboxPoolOptions = {}) {
     this.size = Math.max(1, Math.floor(options.size ?? availableParallelism()));
-    this.maxQueued = Math.max(1, options.maxQueuedPerWorker ?? 2);
-    this.maxInFlight = Math.max(this.maxQueued, options.maxInFlightPerWorker ?? 64);
-    this.graceMs = options.graceMs ?? 1000;
-    this.stackMb = options.workerStackSizeMb ?? 8;
-    this.youngMb = options.workerYoungGenerationMb ?? 64;
+    const d = SANDBOX_POOL_DEFAULTS;
+    this.maxQueued = Math.max(1, options.maxQueuedPerWorker ?? d.maxQueuedPerWorker);
+    this.enginesPerWorker = Math.max(1, Math.floor(options.maxEnginesPerWorker ?? d.maxEnginesPerWorker));
+    this.engineMemoryPerWorker = options.engineMemoryPerWorkerBytes ?? d.engineMemoryPerWorkerBytes;
+    this.maxInFlight = Math.max(this.maxQueued, options.maxInFlightPerWorker ?? this.enginesPerWorker);
+    this.maxQueuedRuns = Math.max(0, Math.floor(options.maxQueuedRuns ?? d.maxQueuedRuns));
+    this.oldGenerationMb = options.workerOldGenerationMb ?? d.workerOldGenerationMb;
+    this.graceMs = options.graceMs ?? d.graceMs;
+    this.stackMb = options.workerStackSizeMb ?? d.workerStackSizeMb;
+    this.youngMb = options.workerYoungGenerationMb ?? d.workerYoungGenerationMb;
     this.workerFile = options.workerFile;
-    this.recycleWasmBytes = options.recycleWorkerAfterWasmBytes ?? 1024 * 1024 * 1024;
+    this.recycleWasmBytes = options.recycleWorkerAfterWasmBytes ?? d.recycleWorkerAfterWasmBytes;
     for (let i = 0; i < this.size; i++) this.slots.push(this.spawn());
   }
 
@@ -140,22 +230,29 @@ export class SandboxPool {
   stats(): SandboxPoolStats {
     let inFlight = 0;
     for (const slot of [...this.slots, ...this.draining]) inFlight += slot.tasks.size;
-    return { size: this.size, ready: this.slots.filter((s) => s.ready).length, queued: this.queue.length - this.queueHead, inFlight, replaced: this.replaced };
+    return { size: this.size, ready: this.slots.filter((s) => s.ready).length, queued: this.queue.size, inFlight, replaced: this.replaced };
   }
 
   /** Compiles a script in a worker without running it. */
   validate(source: string): Promise<ValidationResult> {
     if (this.closed) return Promise.reject(new Error('the sandbox pool is closed'));
+    const busy = this.busyError();
+    if (busy) return Promise.reject(busy);
     return new Promise<ValidationResult>((resolve, reject) => {
-      this.enqueue({ kind: 'validate', id: this.nextId++, source: String(source), resolve, reject });
+      this.enqueue({ kind: 'validate', id: this.nextId++, tenant: VALIDATION_TENANT, source: String(source), resolve, reject });
     });
   }
 
-  /** Runs a script; never rejects for anything the script does (see ExecutionResult.status). */
+  /**
+   * Runs a script; never rejects for anything the script does (see ExecutionResult.status). Rejects
+   * at once with SandboxBusyError when maxQueuedRuns runs are already waiting.
+   */
   async execute(request: ExecuteRequest): Promise<ExecutionResult> {
     if (this.closed) throw new Error('the sandbox pool is closed');
     if (typeof request?.source !== 'string') throw new TypeError('execute: source must be a string');
     if (typeof request.tenantId !== 'string' || !request.tenantId) throw new TypeError('execute: tenantId is required');
+    const busy = this.busyError();
+    if (busy) throw busy;
     let contextJson: string;
     try {
       contextJson = JSON.stringify(request.context ?? {});
@@ -170,18 +267,31 @@ export class SandboxPool {
       contextJson,
       limits,
       allowedHosts: Array.isArray(request.allowedHosts) ? request.allowedHosts.filter((h) => typeof h === 'string') : [],
+      allowedPorts: Array.isArray(request.allowedPorts) ? request.allowedPorts.filter((p) => Number.isInteger(p) && p > 0 && p < 65536) : [],
       apiKey,
       proxyFetch: typeof request.fetchImpl === 'function',
     };
     const scriptKey = request.scriptId === undefined ? undefined : apiKey;
     if (scriptKey !== undefined) await this.acquireScriptSlot(scriptKey, limits.max_concurrent_runs);
     try {
-      return await new Promise<ExecutionResult>((resolve) => {
-        this.enqueue({ kind: 'run', id: this.nextId++, job, fetchImpl: request.fetchImpl, scriptKey, resolve, startedAt: Date.now() });
+      const startedAt = Date.now();
+      const result = await new Promise<ExecutionResult>((resolve) => {
+        this.enqueue({ kind: 'run', id: this.nextId++, tenant: request.tenantId, job, fetchImpl: request.fetchImpl, scriptKey, resolve, startedAt });
       });
+      this.averageRunMs += (Date.now() - startedAt - this.averageRunMs) / 32;
+      return result;
     } finally {
       if (scriptKey !== undefined) this.releaseScriptSlot(scriptKey);
     }
+  }
+
+  /** The error execute() rejects with while the queue is full, or undefined. */
+  private busyError(): SandboxBusyError | undefined {
+    const waiting = this.queue.size + this.waitingForSlotCount;
+    if (waiting < this.maxQueuedRuns) return undefined;
+    // Every worker takes maxQueued runs at a time: the queue drains at about size x maxQueued per average run.
+    const drainMs = (waiting * Math.max(1, this.averageRunMs)) / (this.size * this.maxQueued);
+    return new SandboxBusyError(Math.min(60, Math.max(1, Math.ceil(drainMs / 1000))), waiting);
   }
 
   /** Terminates the workers; queued and running tasks end as failed. */
@@ -189,9 +299,7 @@ export class SandboxPool {
     if (this.closed) return;
     this.closed = true;
     if (this.watchdog) clearInterval(this.watchdog);
-    const tasks: Task[] = this.queue.slice(this.queueHead);
-    this.queue.length = 0;
-    this.queueHead = 0;
+    const tasks: Task[] = this.queue.drain();
     const all = [...this.slots, ...this.draining];
     this.draining.clear();
     for (const slot of all) {
@@ -221,11 +329,13 @@ export class SandboxPool {
       this.running.set(key, now + 1);
       return;
     }
+    this.waitingForSlotCount++;
     await new Promise<void>((resolve) => {
       const waiters = this.waitingForSlot.get(key) ?? [];
       waiters.push(resolve);
       this.waitingForSlot.set(key, waiters);
     });
+    this.waitingForSlotCount--;
   }
 
   private releaseScriptSlot(key: string): void {
@@ -242,42 +352,63 @@ export class SandboxPool {
 
   private enqueue(task: Task, front = false): void {
     if (this.broken) return this.answerLost(task, this.broken, 'failed');
-    if (front) {
-      if (this.queueHead > 0) this.queue[--this.queueHead] = task;
-      else this.queue.unshift(task);
-    } else {
-      this.queue.push(task);
-    }
+    this.tenantSeen.set(task.tenant, Date.now());
+    this.queue.push(task.tenant, task, front);
     this.dispatch();
   }
 
   private dispatch(): void {
-    while (this.queueHead < this.queue.length) {
-      let best: Slot | undefined;
-      let bestLoad = Infinity;
-      for (const slot of this.slots) {
-        if (!slot.ready || slot.dead || slot.tasks.size >= this.maxInFlight) continue;
-        const load = slot.tasks.size - slot.parked;
-        if (load < this.maxQueued && load < bestLoad) {
-          best = slot;
-          bestLoad = load;
-        }
+    if (this.queue.size > 0) {
+      const now = Date.now();
+      for (;;) {
+        const next = this.queue.take((tenant) => this.workerFor(tenant, now));
+        if (!next) break;
+        this.send(next.accepted, next.item);
       }
-      if (!best) break;
-      const task = this.queue[this.queueHead];
-      this.queue[this.queueHead++] = undefined as never;
-      this.send(best, task);
-    }
-    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
-      this.queue.splice(0, this.queueHead);
-      this.queueHead = 0;
     }
     this.updateRefs();
   }
 
+  /**
+   * The least-loaded worker with room for a task of `tenant`. While another tenant is active, a tenant
+   * holds at most size - 1 workers (it may add to those it holds), so the others always find one
+   * that its CPU-bound runs do not occupy.
+   */
+  private workerFor(tenant: string, now: number): Slot | undefined {
+    let held = -1;
+    if (this.size > 1 && this.othersActive(tenant, now)) {
+      held = 0;
+      for (const slot of this.slots) if (slot.tenants.has(tenant)) held++;
+      if (held > this.size - 1) return undefined;
+    }
+    const capped = held === this.size - 1;
+    let best: Slot | undefined;
+    let bestLoad = Infinity;
+    for (const slot of this.slots) {
+      if (!slot.ready || slot.dead || slot.tasks.size >= this.maxInFlight) continue;
+      if (capped && !slot.tenants.has(tenant)) continue;
+      const load = slot.tasks.size - slot.parked;
+      if (load < this.maxQueued && load < bestLoad) {
+        best = slot;
+        bestLoad = load;
+      }
+    }
+    return best;
+  }
+
+  /** Whether a tenant other than `tenant` has tasks queued or running, or had within TENANT_ACTIVE_MS. */
+  private othersActive(tenant: string, now: number): boolean {
+    for (const [other, seen] of this.tenantSeen) {
+      if (other === tenant) continue;
+      if (now - seen <= TENANT_ACTIVE_MS || this.tenantInFlight.has(other) || this.queue.has(other)) return true;
+      this.tenantSeen.delete(other);
+    }
+    return false;
+  }
+
   /** Workers keep the process alive while the pool has work, and not when it is idle (no close() needed to exit). */
   private updateRefs(): void {
-    let busy = this.queueHead < this.queue.length;
+    let busy = this.queue.size > 0;
     if (!busy) for (const slot of this.slots) if (slot.tasks.size > 0) busy = true;
     if (!busy) for (const slot of this.draining) if (slot.tasks.size > 0) busy = true;
     for (const slot of [...this.slots, ...this.draining]) {
@@ -291,10 +422,24 @@ export class SandboxPool {
   private send(slot: Slot, task: Task): void {
     const seq = ++slot.seq;
     slot.tasks.set(task.id, Object.assign(task, { seq }));
+    slot.tenants.set(task.tenant, (slot.tenants.get(task.tenant) ?? 0) + 1);
+    this.tenantInFlight.set(task.tenant, (this.tenantInFlight.get(task.tenant) ?? 0) + 1);
     if (task.kind === 'run') slot.outbox.push({ t: 'run', id: task.id, seq, job: task.job });
     else slot.outbox.push({ t: 'validate', id: task.id, seq, source: task.source });
     this.post(slot);
     this.armWatchdog();
+  }
+
+  /** Takes `task` off `slot`'s books (answered, bounced or lost). */
+  private untrack(slot: Slot, task: Task): void {
+    slot.tasks.delete(task.id);
+    const onSlot = (slot.tenants.get(task.tenant) ?? 1) - 1;
+    if (onSlot > 0) slot.tenants.set(task.tenant, onSlot);
+    else slot.tenants.delete(task.tenant);
+    const inFlight = (this.tenantInFlight.get(task.tenant) ?? 1) - 1;
+    if (inFlight > 0) this.tenantInFlight.set(task.tenant, inFlight);
+    else this.tenantInFlight.delete(task.tenant);
+    this.tenantSeen.set(task.tenant, Date.now());
   }
 
   private post(slot: Slot): void {
@@ -321,10 +466,28 @@ export class SandboxPool {
     const control = new Float64Array(new SharedArrayBuffer(CONTROL.length * Float64Array.BYTES_PER_ELEMENT));
     const worker = spawnSandboxWorker({
       workerFile: this.workerFile,
-      workerData: { control: control.buffer, recycleWasmBytes: this.recycleWasmBytes },
-      resourceLimits: { stackSizeMb: this.stackMb, maxYoungGenerationSizeMb: this.youngMb },
+      workerData: {
+        control: control.buffer,
+        recycleWasmBytes: this.recycleWasmBytes,
+        maxEngines: this.enginesPerWorker,
+        engineMemoryBytes: this.engineMemoryPerWorker,
+      },
+      resourceLimits: { stackSizeMb: this.stackMb, maxYoungGenerationSizeMb: this.youngMb, maxOldGenerationSizeMb: this.oldGenerationMb },
     });
-    const slot: Slot = { worker, control, draining: false, ready: false, dead: false, seq: 0, parked: 0, tasks: new Map(), outbox: [], flushQueued: false, refed: true };
+    const slot: Slot = {
+      worker,
+      control,
+      draining: false,
+      ready: false,
+      dead: false,
+      seq: 0,
+      parked: 0,
+      tasks: new Map(),
+      tenants: new Map(),
+      outbox: [],
+      flushQueued: false,
+      refed: true,
+    };
     worker.on('message', (batch: FromWorker[]) => {
       for (const message of batch) this.onMessage(slot, message);
       if (slot.tasks.size === 0 && slot.draining && !slot.dead) this.retireDrained(slot);
@@ -349,7 +512,7 @@ export class SandboxPool {
       case 'result': {
         const task = slot.tasks.get(message.id);
         if (!task || task.kind !== 'run') return;
-        slot.tasks.delete(message.id);
+        this.untrack(slot, task);
         let result: ExecutionResult;
         try {
           result = toExecutionResult(message.result);
@@ -362,23 +525,26 @@ export class SandboxPool {
       case 'validated': {
         const task = slot.tasks.get(message.id);
         if (!task || task.kind !== 'validate') return;
-        slot.tasks.delete(message.id);
+        this.untrack(slot, task);
         task.resolve(message.result);
         return;
       }
       case 'bounce': {
         const task = slot.tasks.get(message.id);
         if (!task) return;
-        slot.tasks.delete(message.id);
+        this.untrack(slot, task);
         this.enqueue(task, true);
         return;
       }
       case 'parked':
         slot.parked = message.count;
         return;
-      case 'acquire':
+      case 'acquire': {
+        const task = slot.tasks.get(message.id);
+        if (task?.kind === 'run' && !SAFE_METHODS.has(message.method)) task.sentUnsafeFetch = true;
         this.reply(slot, { t: 'reply', rid: message.rid, ok: true, value: this.rateLimiter.tryAcquire(message.key, message.limit) });
         return;
+      }
       case 'fetch': {
         const task = slot.tasks.get(message.id);
         if (!task || task.kind !== 'run' || !task.fetchImpl) {
@@ -435,23 +601,26 @@ export class SandboxPool {
     void slot.worker.terminate().catch(() => 0);
   }
 
-  /** Terminates `slot`'s worker, answers or re-queues its tasks, and starts a replacement. */
+  /**
+   * Terminates `slot`'s worker, answers or re-queues its tasks, and starts a replacement. The stuck
+   * run ends as a timeout; the others start again elsewhere unless they had sent a fetch other than
+   * GET/HEAD/OPTIONS (running them again would repeat it) or already lost a worker MAX_REQUEUES times
+   * (they may be what kills it).
+   */
   private replace(slot: Slot, reason: string, stuckTaskId?: number): void {
     if (slot.dead) return;
     slot.dead = true;
     if (slot.draining) this.draining.delete(slot);
     else this.replaced++;
-    const startedSeq = slot.control[CONTROL.startedSeq];
     const tasks = [...slot.tasks.values()].sort((a, b) => a.seq - b.seq);
-    slot.tasks.clear();
+    for (const task of tasks) this.untrack(slot, task);
     void slot.worker.terminate().catch(() => 0);
     if (!slot.ready && ++this.startupFailures >= 3) this.broken = `sandbox workers fail to start: ${reason}`;
     const index = this.slots.indexOf(slot);
     if (!this.closed && !this.broken && index >= 0 && !slot.draining) this.slots[index] = this.spawn();
     const requeue: Task[] = [];
     for (const task of tasks) {
-      if (task.seq > startedSeq) requeue.push(task);
-      else if (task.id === stuckTaskId && task.kind === 'run') {
+      if (task.id === stuckTaskId && task.kind === 'run') {
         task.resolve(
           failed(
             `timeout: the run exceeded max_execution_time_ms (${task.job.limits.max_execution_time_ms} ms) inside an operation QuickJS cannot interrupt; its worker was replaced`,
@@ -459,7 +628,14 @@ export class SandboxPool {
             task.startedAt,
           ),
         );
-      } else this.answerLost(task, `aborted: ${reason}`, 'failed');
+      } else if (task.kind === 'run' && task.sentUnsafeFetch) {
+        this.answerLost(task, `aborted: ${reason} (not run again: the run had already sent a fetch that may have changed something)`, 'failed');
+      } else if ((task.requeues ?? 0) >= MAX_REQUEUES) {
+        this.answerLost(task, `aborted: ${reason} (its worker was lost ${MAX_REQUEUES + 1} times)`, 'failed');
+      } else {
+        task.requeues = (task.requeues ?? 0) + 1;
+        requeue.push(task);
+      }
     }
     for (let i = requeue.length - 1; i >= 0; i--) this.enqueue(requeue[i], true);
     if (this.broken) this.failQueued(this.broken);
@@ -467,9 +643,7 @@ export class SandboxPool {
   }
 
   private failQueued(reason: string): void {
-    const tasks = this.queue.slice(this.queueHead);
-    this.queue.length = 0;
-    this.queueHead = 0;
+    const tasks = this.queue.drain();
     for (const task of tasks) this.answerLost(task, reason, 'failed');
   }
 
@@ -495,8 +669,8 @@ export class SandboxPool {
         this.replace(slot, 'another run on the same worker got stuck past its deadline', slot.control[CONTROL.sliceTask]);
       }
     }
-    if (this.queueHead < this.queue.length) this.dispatch();
-    if (!busy && this.queueHead >= this.queue.length && this.watchdog) {
+    if (this.queue.size > 0) this.dispatch();
+    if (!busy && this.queue.size === 0 && this.watchdog) {
       clearInterval(this.watchdog);
       this.watchdog = undefined;
     }

@@ -7,13 +7,13 @@ import type { QuickJSWASMModule } from 'quickjs-emscripten';
 import { loadQuickJs } from '../engine/quickjs-module';
 import { runScript, type RunHost } from '../engine/script-runner';
 import { EngineShelf } from '../engine/snapshot-engine';
-import { FetchRefusedError, checkFetchUrl, guardedFetch } from '../net/guarded-fetch';
+import { FetchRefusedError, checkFetchRequest, checkFetchUrl, guardedFetch } from '../net/guarded-fetch';
 import type { SandboxFetchRequest } from '../types';
 import { validateWith } from '../validate';
 import { CONTROL, type FromWorker, type ProxiedFetchResponse, type RunJobMessage, type ToWorker } from './protocol';
 
 const port = parentPort!;
-const data = workerData as { control: SharedArrayBuffer; recycleWasmBytes?: number };
+const data = workerData as { control: SharedArrayBuffer; recycleWasmBytes?: number; maxEngines?: number; engineMemoryBytes?: number };
 const control = new Float64Array(data.control);
 
 let outbox: FromWorker[] = [];
@@ -45,7 +45,7 @@ function ask<T>(build: (rid: number) => FromWorker): Promise<T> {
 }
 
 let qjs: QuickJSWASMModule;
-const engines = new EngineShelf();
+const engines = new EngineShelf({ maxEngines: data.maxEngines, memoryBudgetBytes: data.engineMemoryBytes });
 /** Engines made when the thread starts: one for the run in hand, one for the run queued behind it. */
 const WARM_ENGINES = 2;
 let retiring = false;
@@ -54,15 +54,16 @@ let parked = 0;
 function hostFor(id: number, job: RunJobMessage): RunHost {
   return {
     async fetch(request: SandboxFetchRequest, { timeoutMs, signal }) {
-      const granted = await ask<boolean>((rid) => ({ t: 'acquire', rid, key: job.apiKey, limit: job.limits.max_api_calls_per_minute }));
+      const granted = await ask<boolean>((rid) => ({ t: 'acquire', rid, id, method: request.method, key: job.apiKey, limit: job.limits.max_api_calls_per_minute }));
       if (!granted) {
         throw new FetchRefusedError(`fetch refused: this script reached max_api_calls_per_minute (${job.limits.max_api_calls_per_minute}); try again later`);
       }
       if (job.proxyFetch) {
-        checkFetchUrl(request.url, job.allowedHosts);
+        checkFetchRequest(request);
+        checkFetchUrl(request.url, job.allowedHosts, job.allowedPorts);
         return ask<ProxiedFetchResponse>((rid) => ({ t: 'fetch', rid, id, request, timeoutMs: Math.min(timeoutMs, 10_000) }));
       }
-      return guardedFetch(request, { allowedHosts: job.allowedHosts, timeoutMs, signal });
+      return guardedFetch(request, { allowedHosts: job.allowedHosts, allowedPorts: job.allowedPorts, timeoutMs, signal });
     },
     vmEnter(deadline: number) {
       control[CONTROL.sliceTask] = id;
@@ -82,7 +83,7 @@ function hostFor(id: number, job: RunJobMessage): RunHost {
  * A worker whose shared module's WASM memory grew past this is replaced once idle (WASM memory never
  * shrinks). Engines look after their own: one that grew past ENGINE_KEEP_BYTES is dropped after its run.
  */
-const RECYCLE_WASM_BYTES = data.recycleWasmBytes ?? 1024 * 1024 * 1024;
+const RECYCLE_WASM_BYTES = data.recycleWasmBytes ?? 64 * 1024 * 1024;
 
 function retire(reason: string, graceful = false): void {
   if (retiring) return;
