@@ -5,11 +5,23 @@ import { CurrentPrincipal, Page, Principal, RequirePermission } from '@provisio/
 import { ApiErrors } from '../common/api-docs';
 import { UuidParam } from '../common/params';
 import { ConnectorsService, ReEncryptionDto } from './connectors.service';
-import { ConnectionTestDto, ConnectorDto, ConnectorPageDto, ConnectorSchemaDto, CreateConnectorDto, ListConnectorsQueryDto, PreviewDto, PreviewRequestDto, UpdateConnectorDto } from './dtos/connector.dto';
+import {
+  ConnectionTestDto,
+  ConnectorDto,
+  ConnectorPageDto,
+  ConnectorSchemaDto,
+  CreateConnectorDto,
+  ListConnectorsQueryDto,
+  PreviewDto,
+  PreviewRequestDto,
+  ReEncryptRequestDto,
+  UpdateConnectorDto,
+} from './dtos/connector.dto';
 
 class ReEncryptionResponseDto implements ReEncryptionDto {
   @ApiProperty({ description: 'The key the credentials are now encrypted with.' }) key_id: string;
-  @ApiProperty({ description: "How many of the tenant's connectors were re-encrypted." }) re_encrypted: number;
+  @ApiProperty({ description: "How many of the tenant's connectors were re-encrypted (with dry_run: would be)." }) re_encrypted: number;
+  @ApiProperty() dry_run: boolean;
 }
 
 @ApiTags('connectors')
@@ -42,8 +54,8 @@ export class ConnectorsController {
   @ApiOperation({ summary: "Re-encrypt the tenant's connector credentials with the current key (after CONNECTOR_CREDENTIALS_KEY_ID changed)" })
   @ApiOkResponse({ type: ReEncryptionResponseDto })
   @ApiErrors(409)
-  reEncrypt(@CurrentPrincipal() principal: Principal): Promise<ReEncryptionDto> {
-    return this.connectors.reEncrypt(principal);
+  reEncrypt(@CurrentPrincipal() principal: Principal, @Body() body: ReEncryptRequestDto): Promise<ReEncryptionDto> {
+    return this.connectors.reEncrypt(principal, body.dry_run ?? false);
   }
 
   @Get(':id')

@@ -133,10 +133,12 @@ describe('provisioning-queue: connectors API', () => {
         const asRotating = rotating.caller({ tenantId: caller.tenantId });
         // Still readable with the old key listed.
         expect((await asRotating.post(`/connectors/${connector.id}/test`)).body.ok).toBe(true);
+        expect((await asRotating.post('/connectors/credentials/re-encrypt', { dry_run: true })).body).toEqual({ key_id: 'test2', re_encrypted: 1, dry_run: true });
+        expect(await storedCredentials(connector.id)).toMatch(/^v1:test1:/);
         const result = await asRotating.post('/connectors/credentials/re-encrypt');
-        expect(result.body).toEqual({ key_id: 'test2', re_encrypted: 1 });
+        expect(result.body).toEqual({ key_id: 'test2', re_encrypted: 1, dry_run: false });
         expect(await storedCredentials(connector.id)).toMatch(/^v1:test2:/);
-        expect((await asRotating.post('/connectors/credentials/re-encrypt')).body).toEqual({ key_id: 'test2', re_encrypted: 0 });
+        expect((await asRotating.post('/connectors/credentials/re-encrypt')).body).toEqual({ key_id: 'test2', re_encrypted: 0, dry_run: false });
       } finally {
         await rotating.close();
       }

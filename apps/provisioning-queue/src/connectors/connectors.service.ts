@@ -24,6 +24,7 @@ import { asConnectorError, callOnce, TargetCallFailed } from './target-calls';
 export interface ReEncryptionDto {
   key_id: string;
   re_encrypted: number;
+  dry_run: boolean;
 }
 
 /**
@@ -179,17 +180,18 @@ export class ConnectorsService {
   }
 
   /** Re-encrypts the tenant's connector credentials that use an older key with the current one (key rotation). */
-  async reEncrypt(principal: Principal): Promise<ReEncryptionDto> {
+  async reEncrypt(principal: Principal, dryRun: boolean): Promise<ReEncryptionDto> {
     const keyId = this.credentials.currentKeyId;
     const count = await this.db.write(principal, async (tx) => {
       const rows = await this.connectors.lockEncryptedWithOtherKey(tx, keyId);
+      if (dryRun) return rows.length;
       for (const row of rows) {
         const owner = { tenantId: principal.tenantId, connectorId: row.id };
         await this.connectors.setCredentials(tx, row.id, this.credentials.encrypt(this.credentials.decrypt(row.credentials_encrypted, owner), owner));
       }
       return rows.length;
     });
-    return { key_id: keyId, re_encrypted: count };
+    return { key_id: keyId, re_encrypted: count, dry_run: dryRun };
   }
 
   private async withSecret(principal: Principal, id: string): Promise<ConnectorWithSecret> {

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsObject, IsOptional, IsString, IsUUID, Matches, MaxLength, MinLength, registerDecorator, ValidateIf, ValidateNested, ValidationOptions } from 'class-validator';
+import { IsBoolean, IsIn, IsObject, IsOptional, IsString, IsUUID, Matches, MaxLength, MinLength, registerDecorator, ValidateIf, ValidateNested, ValidationOptions } from 'class-validator';
 import { Type } from 'class-transformer';
 import { CONNECTOR_STATUSES, CONNECTOR_TYPES, ConnectorStatus, ConnectorType } from '@provisio/persistence';
 import { PageQueryDto } from '@provisio/platform';
@@ -237,4 +237,11 @@ export class PreviewDto {
   @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'The mapping script, when the connector has one; it is not run yet (see docs/connectors.md).' })
   mapping_script_id: string | null;
   @ApiProperty({ description: 'False: the mapping script (if any) was not run; the attributes are those of the declarative rules.' }) mapping_script_applied: boolean;
+}
+
+export class ReEncryptRequestDto {
+  @ApiPropertyOptional({ default: false, description: 'Only count the connectors whose credentials use another key than the current one.' })
+  @IsOptional()
+  @IsBoolean()
+  dry_run?: boolean;
 }

@@ -1,0 +1,298 @@
+/**
+ * The provisioning queue's security matrix: EVERY route the app serves has a row, and every row is checked for
+ *   - 401 without a token (and with a token signed by someone else),
+ *   - 403 with a token holding every permission except the endpoint's (and its `:manage`),
+ *   - 404 (or absence, for collections) when aimed at another tenant's object,
+ *   - 400 naming the field for a malformed body, query or path parameter,
+ *   - success with the permission (so the 401/403/404 above are not accidents of a wrong request).
+ * The routes are read from Express's router, so a new endpoint without a row fails "every route has a
+ * row". Below the matrix: failed requests leave nothing half-written.
+ */
+import { INestApplication } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import request, { Response } from 'supertest';
+import { Permission } from '@provisio/contracts';
+import { signDevToken } from '@provisio/platform';
+import { ALL_PERMISSIONS, Caller, ProvisioningTestApp, startProvisioningQueue } from './testing/provisioning-app';
+
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Entity = Record<string, any>;
+
+interface Req {
+  path: string;
+  query?: Record<string, unknown>;
+  body?: unknown;
+}
+
+interface Fixture {
+  own: Caller;
+  ownIdentity(): Promise<Entity>;
+  ownConnector(): Promise<Entity>;
+  foreignIdentity: Entity;
+  foreignConnector: Entity;
+}
+
+type Foreign = Req & { expect?: (response: Response, f: Fixture) => void };
+
+interface Row {
+  route: `${Method} /${string}`;
+  permission: string;
+  valid: (f: Fixture) => Req | Promise<Req>;
+  foreign: (f: Fixture) => Foreign | Promise<Foreign>;
+  malformed: (f: Fixture) => (Req & { field: string }) | Promise<Req & { field: string }>;
+}
+
+const scim = () => ({ type: 'scim', config: { baseUrl: process.env.SCIM_TARGET_URL ?? 'http://127.0.0.1:1/scim', auth: 'bearer' }, credentials: { token: process.env.SCIM_TARGET_TOKEN ?? 'token' } });
+const idsOf = (response: Response) => (response.body.items ?? []).map((item: { id: string }) => item.id);
+const createdInOwnTenant = (response: Response, { own }: Fixture) => expect({ status: response.status, tenant: response.body.tenant_id }).toEqual({ status: 201, tenant: own.tenantId });
+
+const ROWS: Row[] = [
+  // ---- identities ---------------------------------------------------------------------------
+  {
+    route: 'POST /identities',
+    permission: Permission.IdentityWrite,
+    valid: () => ({ path: '/identities', body: { username: `u-${randomUUID()}` } }),
+    // Usernames are per tenant: B's is free in A, and the identity lands in A.
+    foreign: (f) => ({ path: '/identities', body: { username: f.foreignIdentity.username }, expect: createdInOwnTenant }),
+    malformed: () => ({ path: '/identities', body: { username: '' }, field: 'username' }),
+  },
+  {
+    route: 'GET /identities',
+    permission: Permission.IdentityRead,
+    valid: () => ({ path: '/identities' }),
+    foreign: (f) => ({ path: '/identities', query: { username: f.foreignIdentity.username }, expect: (response) => expect(idsOf(response)).not.toContain(f.foreignIdentity.id) }),
+    malformed: () => ({ path: '/identities', query: { status: 'gone' }, field: 'status' }),
+  },
+  {
+    route: 'GET /identities/:id',
+    permission: Permission.IdentityRead,
+    valid: async (f) => ({ path: `/identities/${(await f.ownIdentity()).id}` }),
+    foreign: (f) => ({ path: `/identities/${f.foreignIdentity.id}` }),
+    malformed: () => ({ path: '/identities/not-a-uuid', field: 'id' }),
+  },
+  {
+    route: 'PATCH /identities/:id',
+    permission: Permission.IdentityWrite,
+    valid: async (f) => ({ path: `/identities/${(await f.ownIdentity()).id}`, body: { display_name: 'changed' } }),
+    foreign: (f) => ({ path: `/identities/${f.foreignIdentity.id}`, body: { display_name: 'hijacked', attributes: { owned: true } } }),
+    malformed: async (f) => ({ path: `/identities/${(await f.ownIdentity()).id}`, body: { email: 'not-an-email' }, field: 'email' }),
+  },
+  {
+    route: 'DELETE /identities/:id',
+    permission: Permission.IdentityManage,
+    valid: async (f) => ({ path: `/identities/${(await f.ownIdentity()).id}` }),
+    foreign: (f) => ({ path: `/identities/${f.foreignIdentity.id}` }),
+    malformed: () => ({ path: '/identities/42', field: 'id' }),
+  },
+  {
+    route: 'GET /identities/:id/accounts',
+    permission: Permission.IdentityRead,
+    valid: async (f) => ({ path: `/identities/${(await f.ownIdentity()).id}/accounts` }),
+    foreign: (f) => ({ path: `/identities/${f.foreignIdentity.id}/accounts` }),
+    malformed: async (f) => ({ path: `/identities/${(await f.ownIdentity()).id}/accounts`, query: { limit: 0 }, field: 'limit' }),
+  },
+  // ---- connectors ---------------------------------------------------------------------------
+  {
+    route: 'POST /connectors',
+    permission: Permission.ConnectorWrite,
+    valid: () => ({ path: '/connectors', body: { name: `c-${randomUUID()}`, ...scim() } }),
+    foreign: (f) => ({ path: '/connectors', body: { name: f.foreignConnector.name, ...scim() }, expect: createdInOwnTenant }),
+    malformed: () => ({ path: '/connectors', body: { name: `c-${randomUUID()}`, ...scim(), type: 'ftp' }, field: 'type' }),
+  },
+  {
+    route: 'GET /connectors',
+    permission: Permission.ConnectorRead,
+    valid: () => ({ path: '/connectors' }),
+    foreign: (f) => ({ path: '/connectors', query: { name: f.foreignConnector.name }, expect: (response) => expect(idsOf(response)).not.toContain(f.foreignConnector.id) }),
+    malformed: () => ({ path: '/connectors', query: { type: 'ftp' }, field: 'type' }),
+  },
+  {
+    route: 'POST /connectors/credentials/re-encrypt',
+    permission: Permission.ConnectorManage,
+    valid: () => ({ path: '/connectors/credentials/re-encrypt', body: { dry_run: true } }),
+    // Tenant-wide: it touches the caller's connectors only (B's ciphertext is checked below, for every row).
+    foreign: () => ({ path: '/connectors/credentials/re-encrypt', body: {}, expect: (response) => expect(response.status).toBe(200) }),
+    malformed: () => ({ path: '/connectors/credentials/re-encrypt', body: { dry_run: 'yes' }, field: 'dry_run' }),
+  },
+  {
+    route: 'GET /connectors/:id',
+    permission: Permission.ConnectorRead,
+    valid: async (f) => ({ path: `/connectors/${(await f.ownConnector()).id}` }),
+    foreign: (f) => ({ path: `/connectors/${f.foreignConnector.id}` }),
+    malformed: () => ({ path: '/connectors/not-a-uuid', field: 'id' }),
+  },
+  {
+    route: 'PATCH /connectors/:id',
+    permission: Permission.ConnectorWrite,
+    valid: async (f) => ({ path: `/connectors/${(await f.ownConnector()).id}`, body: { status: 'inactive' } }),
+    foreign: (f) => ({ path: `/connectors/${f.foreignConnector.id}`, body: { name: 'hijacked', credentials: { token: 'mine now' } } }),
+    malformed: async (f) => ({ path: `/connectors/${(await f.ownConnector()).id}`, body: { config: 'x' }, field: 'config' }),
+  },
+  {
+    route: 'DELETE /connectors/:id',
+    permission: Permission.ConnectorManage,
+    valid: async (f) => ({ path: `/connectors/${(await f.ownConnector()).id}` }),
+    foreign: (f) => ({ path: `/connectors/${f.foreignConnector.id}` }),
+    malformed: () => ({ path: '/connectors/1', field: 'id' }),
+  },
+  {
+    route: 'POST /connectors/:id/test',
+    permission: Permission.ConnectorWrite,
+    valid: async (f) => ({ path: `/connectors/${(await f.ownConnector()).id}/test` }),
+    foreign: (f) => ({ path: `/connectors/${f.foreignConnector.id}/test` }),
+    malformed: () => ({ path: '/connectors/x/test', field: 'id' }),
+  },
+  {
+    route: 'GET /connectors/:id/schema',
+    permission: Permission.ConnectorRead,
+    valid: async (f) => ({ path: `/connectors/${(await f.ownConnector()).id}/schema` }),
+    foreign: (f) => ({ path: `/connectors/${f.foreignConnector.id}/schema` }),
+    malformed: () => ({ path: '/connectors/x/schema', field: 'id' }),
+  },
+  {
+    route: 'POST /connectors/:id/preview',
+    permission: Permission.ConnectorRead,
+    valid: async (f) => ({ path: `/connectors/${(await f.ownConnector()).id}/preview`, body: { identity: { username: 'zoe' } } }),
+    foreign: (f) => ({ path: `/connectors/${f.foreignConnector.id}/preview`, body: { identity: { username: 'zoe' } } }),
+    malformed: async (f) => ({ path: `/connectors/${(await f.ownConnector()).id}/preview`, body: { identity: { username: 'zoe', status: 'gone' } }, field: 'identity.status' }),
+  },
+];
+
+/** Served without a token: probes, metrics, API docs. */
+const PUBLIC_ROUTES = ['GET /health/live', 'GET /health/ready', 'GET /metrics'];
+const isDocs = (route: string) => / \/docs/.test(route);
+
+function servedRoutes(app: INestApplication): string[] {
+  interface Layer {
+    route?: { path: unknown; methods: Record<string, boolean> };
+  }
+  const router = (app.getHttpAdapter().getInstance() as { router: { stack: Layer[] } }).router;
+  return router.stack.flatMap((layer) => {
+    const route = layer.route;
+    if (!route || typeof route.path !== 'string') return [];
+    const methods = Object.keys(route.methods).filter((m) => m !== '_all');
+    if (route.path === '/{*path}' && methods.length > 20) return [];
+    return methods.map((m) => `${m.toUpperCase()} ${route.path as string}`);
+  });
+}
+
+function matches(route: string, path: string): boolean {
+  const pattern = route.slice(route.indexOf(' ') + 1).replace(/:[A-Za-z_]+/g, '[^/]+');
+  return new RegExp(`^${pattern}$`).test(path);
+}
+
+describe('provisioning-queue: security matrix', () => {
+  let t: ProvisioningTestApp;
+  let fixture: Fixture;
+  let foreignState: unknown;
+
+  const send = (row: Row, req: Req, token?: string) => {
+    const method = row.route.slice(0, row.route.indexOf(' ')).toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete';
+    let call = request(t.app.getHttpServer())[method](req.path);
+    if (token) call = call.set('Authorization', `Bearer ${token}`);
+    if (req.query) call = call.query(req.query);
+    return req.body === undefined ? call : call.send(req.body as object);
+  };
+  const stateOfForeign = async () => ({
+    identity: await t.db.dataSource.query('SELECT username, display_name, status, attributes, updated_at FROM identities WHERE id = $1', [fixture.foreignIdentity.id]),
+    connector: await t.db.dataSource.query('SELECT name, status, last_error, config, credentials_encrypted, updated_at FROM connectors WHERE id = $1', [fixture.foreignConnector.id]),
+  });
+
+  beforeAll(async () => {
+    t = await startProvisioningQueue();
+    const own = t.caller({ subject: 'owner' });
+    const stranger = t.caller({ subject: 'stranger' });
+    fixture = {
+      own,
+      ownIdentity: () => own.createIdentity(),
+      ownConnector: () => own.createConnector(scim()),
+      foreignIdentity: await stranger.createIdentity({ attributes: { department: 'Finance' } }),
+      foreignConnector: await stranger.createConnector(scim()),
+    };
+    foreignState = await stateOfForeign();
+  });
+  afterAll(async () => t?.close());
+
+  it('has a row for every route the app serves, and a served route for every row', () => {
+    const served = servedRoutes(t.app).filter((route) => !isDocs(route) && !PUBLIC_ROUTES.includes(route));
+    expect([...new Set(served)].sort()).toEqual(ROWS.map((row) => row.route).sort());
+  });
+
+  it('documents every row in the OpenAPI document', async () => {
+    const document = (await request(t.app.getHttpServer()).get('/docs/openapi.json').expect(200)).body as { paths: Record<string, Record<string, unknown>> };
+    const documented = Object.entries(document.paths).flatMap(([path, operations]) => Object.keys(operations).map((m) => `${m.toUpperCase()} ${path.replace(/\{([^}]+)\}/g, ':$1')}`));
+    for (const row of ROWS) expect(documented).toContain(row.route);
+  });
+
+  it('serves probes, metrics and docs without a token, and nothing else', async () => {
+    for (const route of [...PUBLIC_ROUTES, 'GET /docs/openapi.json']) {
+      const path = route.slice(4);
+      expect({ route, status: (await request(t.app.getHttpServer()).get(path)).status }).toEqual({ route, status: 200 });
+    }
+  });
+
+  describe.each(ROWS)('$route ($permission)', (row) => {
+    it('answers 401 without a token or with a forged one', async () => {
+      const req = await row.valid(fixture);
+      expect(matches(row.route, req.path)).toBe(true);
+      const anonymous = await send(row, req);
+      expect({ status: anonymous.status, code: anonymous.body.code }).toEqual({ status: 401, code: 'unauthenticated' });
+      const forged = signDevToken('someone-else-secret-0123456789abcdef', { sub: 'x', tenant_id: fixture.own.tenantId, permissions: ['*'] });
+      expect((await send(row, req, forged)).status).toBe(401);
+    });
+
+    it('answers 403 to a token holding every permission but this one', async () => {
+      const resource = row.permission.slice(0, row.permission.indexOf(':'));
+      const others = ALL_PERMISSIONS.filter((p) => p !== row.permission && p !== `${resource}:manage`);
+      const response = await send(row, await row.valid(fixture), fixture.own.with(others).token);
+      expect({ status: response.status, code: response.body.code }).toEqual({ status: 403, code: 'forbidden' });
+    });
+
+    it("keeps another tenant's data out of reach", async () => {
+      const req = await row.foreign(fixture);
+      expect(matches(row.route, req.path)).toBe(true);
+      const response = await send(row, req, fixture.own.with([row.permission]).token);
+      if (req.expect) req.expect(response, fixture);
+      else expect({ status: response.status, code: response.body.code }).toEqual({ status: 404, code: 'not_found' });
+      expect(await stateOfForeign()).toEqual(foreignState);
+    });
+
+    it('answers 400 naming the field of a malformed request', async () => {
+      const req = await row.malformed(fixture);
+      expect(matches(row.route, req.path)).toBe(true);
+      const response = await send(row, req, fixture.own.with([row.permission]).token);
+      expect({ status: response.status, code: response.body.code, field: response.body.field }).toEqual({ status: 400, code: 'validation_failed', field: req.field });
+    });
+
+    it('succeeds with exactly this permission', async () => {
+      const response = await send(row, await row.valid(fixture), fixture.own.with([row.permission]).token);
+      expect({ status: response.status, body: response.status < 300 ? 'ok' : response.body }).toEqual({ status: expect.any(Number), body: 'ok' });
+      expect(response.status).toBeGreaterThanOrEqual(200);
+    });
+  });
+
+  describe('a failed request leaves nothing half-written', () => {
+    const TABLES = ['tenants', 'organizations', 'users', 'identities', 'connectors', 'account_links', 'outbox'];
+    const counts = async () => {
+      const [row] = await t.db.dataSource.query(`SELECT ${TABLES.map((name) => `(SELECT count(*)::int FROM ${name}) AS ${name}`).join(', ')}`);
+      return row as Record<string, number>;
+    };
+    const unchangedAfter = async (work: () => Promise<Response>, status: number, field?: string) => {
+      const before = await counts();
+      const response = await work();
+      expect({ status: response.status, field: response.body.field }).toEqual({ status, field });
+      expect(await counts()).toEqual(before);
+    };
+
+    it("a first-time caller's refused writes leave no tenant, organization or user behind", async () => {
+      const newcomer = t.caller({ subject: 'newcomer' });
+      const taken = await fixture.own.createIdentity();
+      await unchangedAfter(() => newcomer.patch(`/identities/${randomUUID()}`, { display_name: 'x' }), 404);
+      await unchangedAfter(() => newcomer.post('/connectors', { name: 'n', ...scim(), mapping_script_id: randomUUID() }), 400, 'mapping_script_id');
+      await unchangedAfter(() => fixture.own.post('/identities', { username: taken.username }), 409, 'username');
+      const connector = await fixture.own.createConnector(scim());
+      await unchangedAfter(() => fixture.own.post('/connectors', { name: connector.name, ...scim() }), 409, 'name');
+    });
+  });
+});
