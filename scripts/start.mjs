@@ -24,6 +24,20 @@ function devJwtSecret() {
   return readFileSync(file, 'utf8').trim();
 }
 
+/**
+ * The development key of connector credentials (AES-256-GCM, 32 random bytes), made once per checkout
+ * like the JWT secret: `CONNECTOR_CREDENTIALS_KEYS=dev:<base64>`, unless the environment sets its own.
+ */
+function devConnectorCredentialsKeys() {
+  if (process.env.CONNECTOR_CREDENTIALS_KEYS) return process.env.CONNECTOR_CREDENTIALS_KEYS;
+  const file = join(ROOT, '.stack', 'dev-connector-credentials-key');
+  if (!existsSync(file)) {
+    mkdirSync(join(ROOT, '.stack'), { recursive: true });
+    writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
+  }
+  return `dev:${readFileSync(file, 'utf8').trim()}`;
+}
+
 async function waitReady(port, deadline) {
   while (Date.now() < deadline) {
     try {
@@ -47,10 +61,12 @@ async function main() {
   migrate(stackEnv);
 
   const secret = devJwtSecret();
+  const credentialKeys = devConnectorCredentialsKeys();
   const children = SERVICES.map((service) =>
     spawnPrefixed(service.name, process.execPath, [join(ROOT, 'apps', service.name, 'dist', 'main.js')], {
       ...stackEnv,
       ...(secret ? { AUTH_JWT_SECRET: secret } : {}),
+      CONNECTOR_CREDENTIALS_KEYS: credentialKeys,
       PORT: String(service.port),
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
     }),
