@@ -4,6 +4,10 @@
  * (ConfigMap, the Secret template, or the container's own env), every Deployment is probed, bounded and
  * locked down, every app has its Deployment and Service, and nothing in the repository is a credential.
  *
+ * The memory limit of every app that runs scripts is at least what its sandbox pool may hold
+ * (processMemoryBound of @provisio/sandbox, the formula of docs/operations.md) for the pool size its
+ * environment sets.
+ *
  * When `kubectl` is on the PATH the base and the overlay are also rendered (`kubectl kustomize`) and the
  * rendered objects go through the same checks; without it those two tests are skipped.
  */
@@ -13,6 +17,7 @@ import { join, relative } from 'node:path';
 import { load, loadAll } from 'js-yaml';
 import type { z } from 'zod';
 import { describeEnv } from '@provisio/platform';
+import { processMemoryBound } from '@provisio/sandbox';
 import { appConfigSchema as executionWorkerConfig } from '../../apps/execution-worker/src/config';
 import { appConfigSchema as provisioningQueueConfig } from '../../apps/provisioning-queue/src/config';
 import { appConfigSchema as reconcilerConfig } from '../../apps/reconciler/src/config';
@@ -39,6 +44,8 @@ const PROBE_PATHS = ['/health/live', '/health/ready'];
 const MIGRATIONS_JOB = 'provisio-migrations';
 /** Variables whose values are credentials: never in a ConfigMap, never literal in a committed file. */
 const SECRET_VARIABLES = ['DATABASE_URL', 'AUTH_JWT_SECRET', 'KAFKA_SASL_PASSWORD'];
+/** Apps that run scripts, and the variable that sizes their sandbox pool (0 or unset: one thread per CPU of the node). */
+const SANDBOXED: Record<string, string> = { 'execution-worker': 'SANDBOX_POOL_SIZE', 'script-registry': 'REGISTRY_SANDBOX_POOL_SIZE' };
 
 // --- manifest shapes (only the fields checked here) -------------------------------------------------------
 
@@ -420,6 +427,38 @@ function clusterProblems(label: string, objects: Manifest[], secretValues: Recor
   return problems;
 }
 
+const QUANTITY_UNITS: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 };
+
+/** A Kubernetes memory quantity in bytes (`512Mi`, `1Gi`, `800M`), NaN when unreadable. */
+function bytesOf(quantity: string | number | undefined): number {
+  const match = /^(\d+(?:\.\d+)?)(k|M|G|Ki|Mi|Gi)?$/.exec(String(quantity ?? ''));
+  return match ? Number(match[1]) * QUANTITY_UNITS[match[2] ?? ''] : Number.NaN;
+}
+
+/**
+ * Each sandboxed app's pool size is set (a pool sized to the node's CPUs has no bound a manifest can
+ * state) and its container's memory limit holds the pool's bound.
+ */
+function sandboxMemoryProblems(label: string, objects: Manifest[], secretValues: Record<string, string>): string[] {
+  const problems: string[] = [];
+  for (const [app, variable] of Object.entries(SANDBOXED)) {
+    const container = ofKind<Deployment>(objects, 'Deployment').find((d) => d.metadata.name === app)?.spec.template.spec.containers.find((c) => c.name === app);
+    if (!container) continue;
+    const { env } = containerEnvironment(container, objects, secretValues);
+    const size = Number(env[variable] || defaultOf(app, variable) || 0);
+    if (!(size > 0)) {
+      problems.push(`${label} ${app}: ${variable} is not set to a pool size, so the pool takes one thread per CPU of the node and its memory has no bound`);
+      continue;
+    }
+    const bound = processMemoryBound({ size }).processBytes;
+    const limit = bytesOf(container.resources?.limits?.memory);
+    if (!(limit >= bound)) {
+      problems.push(`${label} ${app}: memory limit ${container.resources?.limits?.memory} is below the sandbox bound for ${size} threads (${Math.ceil(bound / 1024 ** 2)}Mi)`);
+    }
+  }
+  return problems;
+}
+
 function kustomization(dir: string): Kustomization {
   return load(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as Kustomization;
 }
@@ -532,6 +571,17 @@ describe('deployment descriptions', () => {
       expect(problems).toEqual([]);
     });
 
+    it('memory limits of the apps that run scripts hold their sandbox pool (docs/operations.md, sandbox memory)', () => {
+      expect(sandboxMemoryProblems('k8s/base', baseObjects(), secretTemplate().values)).toEqual([]);
+      // The check can fail: a pool left to the node's CPU count, or a limit below the formula.
+      const unsized = structuredClone(baseObjects());
+      const worker = ofKind<Deployment>(unsized, 'Deployment').find((d) => d.metadata.name === 'execution-worker')!.spec.template.spec.containers[0];
+      worker.env = (worker.env ?? []).filter((v) => v.name !== 'SANDBOX_POOL_SIZE');
+      expect(sandboxMemoryProblems('k8s/base', unsized, secretTemplate().values)).toEqual([expect.stringMatching(/SANDBOX_POOL_SIZE is not set/)]);
+      worker.env.push({ name: 'SANDBOX_POOL_SIZE', value: '8' });
+      expect(sandboxMemoryProblems('k8s/base', unsized, secretTemplate().values)).toEqual([expect.stringMatching(/below the sandbox bound for 8 threads/)]);
+    });
+
     it('HorizontalPodAutoscalers exist for exactly execution-worker and provisioning-queue, and those Deployments leave replicas to them', () => {
       const objects = baseObjects();
       const problems = clusterProblems('k8s/base', objects, secretTemplate().values).filter(
@@ -629,10 +679,26 @@ describe('deployment descriptions', () => {
       expect(problems).toEqual([]);
     });
 
+    it('its Deployment patches keep the memory limits of the apps that run scripts above their sandbox bound', () => {
+      const overlay = kustomization(OVERLAY_DIR);
+      const objects = structuredClone(baseObjects());
+      for (const patch of overlay.patches ?? []) {
+        const parsed = patch.patch ? (load(patch.patch) as Deployment | unknown[]) : undefined;
+        if (!parsed || Array.isArray(parsed) || parsed.kind !== 'Deployment') continue;
+        const target = ofKind<Deployment>(objects, 'Deployment').find((d) => d.metadata.name === parsed.metadata.name);
+        for (const patched of parsed.spec?.template?.spec?.containers ?? []) {
+          const container = target?.spec.template.spec.containers.find((c) => c.name === patched.name);
+          if (container && patched.resources) container.resources = { ...container.resources, ...patched.resources };
+          if (container && patched.env) container.env = [...(container.env ?? []).filter((v) => !patched.env!.some((p) => p.name === v.name)), ...patched.env];
+        }
+      }
+      expect(sandboxMemoryProblems('k8s/overlays/example', objects, secretTemplate().values)).toEqual([]);
+    });
+
     (kubectlAvailable ? it : it.skip)('renders with kubectl kustomize: new namespace and image, and still passes every check', () => {
       const overlay = kustomization(OVERLAY_DIR);
       const objects = render(OVERLAY_DIR);
-      const problems = clusterProblems('rendered k8s/overlays/example', objects, secretTemplate().values);
+      const problems = [...clusterProblems('rendered k8s/overlays/example', objects, secretTemplate().values), ...sandboxMemoryProblems('rendered k8s/overlays/example', objects, secretTemplate().values)];
       for (const o of objects) {
         if (o.kind !== 'Namespace' && o.metadata.namespace !== overlay.namespace) problems.push(`rendered overlay: ${o.kind} ${o.metadata.name} is in namespace ${o.metadata.namespace}`);
       }
