@@ -30,6 +30,11 @@ interface ClaimedRow {
 /** Any stable 32-bit number: with the schema, the advisory lock that makes one relay the leader across replicas. */
 const RELAY_LOCK_KEY = 4_242_001;
 const RETENTION = '24 hours';
+/**
+ * Payload bytes one produce request carries at most: the broker refuses a record batch over its
+ * message.max.bytes (1 MB by default), so a batch of large events goes out in several requests, in order.
+ */
+const MAX_SEND_BYTES = 900_000;
 
 /**
  * Publishes outbox rows to Kafka, each exactly once, also when a relay dies between publishing and
@@ -208,6 +213,21 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async send(rows: ClaimedRow[]): Promise<void> {
+    let start = 0;
+    let bytes = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const size = Buffer.byteLength(rows[i].payload);
+      if (i > start && bytes + size > MAX_SEND_BYTES) {
+        await this.publish(rows.slice(start, i));
+        start = i;
+        bytes = 0;
+      }
+      bytes += size;
+    }
+    await this.publish(rows.slice(start));
+  }
+
+  private async publish(rows: ClaimedRow[]): Promise<void> {
     await this.kafka.publishSerialized(rows.map((r) => ({ topic: r.topic, key: r.message_key, id: r.id, json: r.payload })));
     for (const r of rows) this.metrics.outboxPublished.inc({ topic: r.topic });
   }

@@ -207,3 +207,34 @@ describe('outbox relay when Kafka fails a send', () => {
     }
   });
 });
+
+describe('outbox relay with large events', () => {
+  let db: IsolatedSchema;
+  let prefix: string;
+  const kafka = testKafka();
+  const outbox = new OutboxService();
+
+  beforeAll(async () => {
+    ({ db, prefix } = await schemaAndTopics(kafka));
+  });
+
+  afterAll(async () => db?.drop());
+
+  it('publishes events that together exceed the broker message limit, one key, in order', async () => {
+    // Four events of ~400 KB on one key (one partition): one record batch would be 1.6 MB, over the 1 MB limit.
+    const events = Array.from({ length: 4 }, (_, n) => createCloudEvent({ source: 'test', type: 'provisio.script.changed', tenantid: TENANT, data: { n, blob: String(n).repeat(400_000) } }));
+    await db.dataSource.transaction((manager) => outbox.enqueue(manager, events.map((event) => ({ topic: Topic.ScriptChanges, key: `${TENANT}:script:big`, event }))));
+    const settings = { ...loadConfig(schema, testEnv({ KAFKA_TOPIC_PREFIX: prefix })), OUTBOX_BATCH_SIZE: 100, OUTBOX_LEASE_MS: 60_000 };
+    const service = new KafkaService(settings, 'relay-large-events');
+    await service.onModuleInit();
+    try {
+      await eventually(() => service.admin.fetchTopicOffsets(prefix + Topic.ScriptChanges).then(() => true, () => false), { what: 'topic partitions led' });
+      const relay = new OutboxRelay(db.dataSource, service, new Metrics('relay-large-events'), settings);
+      expect(await relay.drain()).toBe(4);
+      const onTopic = await readTopic(kafka, prefix + Topic.ScriptChanges, (m) => m.length >= 4, { settleMs: 500 });
+      expect(onTopic.map((m) => JSON.parse(m.value!).data.n)).toEqual([0, 1, 2, 3]);
+    } finally {
+      await service.onApplicationShutdown();
+    }
+  });
+});
