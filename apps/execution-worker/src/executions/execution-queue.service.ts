@@ -10,6 +10,12 @@ import { ConcurrencyLimitReached, EXECUTION_SOURCE, ExecutionRunner, RecordedRun
 /** Event-triggered runs get 3 attempts in all (seed 001: "maximum 3 retry attempts"), then a dead letter. */
 export const EVENT_ATTEMPTS = 3;
 
+/**
+ * A dead-letter event carries the event it is about unless that is larger than this: a message near the
+ * broker's 1 MB limit would then not fit (the row keeps it whole, `GET /dead-letters/{id}`).
+ */
+const DEAD_LETTER_EVENT_MAX_CHARS = 256 * 1024;
+
 /** BullMQ job states in which a job will still run (its execution is not lost). */
 const LIVE_JOB_STATES = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
 
@@ -362,10 +368,12 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
   private async deadLetter(manager: EntityManager, root: ExecutionRow, last: ExecutionRow, error: string): Promise<void> {
     const existing: unknown[] = await manager.query('SELECT 1 FROM script_event_dead_letters WHERE execution_id = $1', [last.id]);
     if (existing.length) return;
+    const event = { ...root.trigger_data, data: root.input };
+    const eventJson = toStorableJson(event);
     const [row]: { id: string }[] = await manager.query(
       `INSERT INTO script_event_dead_letters (script_id, tenant_id, execution_id, event_type, event_data, error, retry_count)
        VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7) RETURNING id`,
-      [root.script_id, root.tenant_id, last.id, toStorableText(String(root.trigger_data.event_type ?? 'unknown')), toStorableJson({ ...root.trigger_data, data: root.input }), toStorableText(error), EVENT_ATTEMPTS - 1],
+      [root.script_id, root.tenant_id, last.id, toStorableText(String(root.trigger_data.event_type ?? 'unknown')), eventJson, toStorableText(error), EVENT_ATTEMPTS - 1],
     );
     await this.outbox.enqueue(manager, {
       topic: Topic.ScriptEventsDlq,
@@ -375,7 +383,15 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
         type: EventType.ScriptEventDeadLettered,
         tenantid: root.tenant_id,
         subject: row.id,
-        data: { dead_letter_id: row.id, script_id: root.script_id, execution_id: last.id, event_type: root.trigger_data.event_type, event: { ...root.trigger_data, data: root.input }, error, attempts: EVENT_ATTEMPTS },
+        data: {
+          dead_letter_id: row.id,
+          script_id: root.script_id,
+          execution_id: last.id,
+          event_type: root.trigger_data.event_type,
+          event: eventJson.length > DEAD_LETTER_EVENT_MAX_CHARS ? { ...root.trigger_data, data_omitted: `larger than ${DEAD_LETTER_EVENT_MAX_CHARS} characters: see the dead letter` } : event,
+          error,
+          attempts: EVENT_ATTEMPTS,
+        },
       }),
     });
     this.logger.warn({ message: 'event-triggered run dead-lettered', script_id: root.script_id, execution_id: last.id, error });

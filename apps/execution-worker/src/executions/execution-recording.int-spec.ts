@@ -5,7 +5,7 @@ import { createCloudEvent, Topic } from '@provisio/contracts';
 import { migrations } from '@provisio/migrations';
 import { createIsolatedSchema, createTenantFixture, IsolatedSchema, TenantFixture } from '@provisio/persistence/testing';
 import { loadConfig, REPLACEMENT_CHARACTER as R } from '@provisio/platform';
-import { eventually, sleep, testEnv, testKafka, uniqueTopicPrefix } from '@provisio/platform/testing';
+import { eventually, readTopic, sleep, testEnv, testKafka, uniqueTopicPrefix } from '@provisio/platform/testing';
 import { AppModule } from '../app.module';
 import { appConfigSchema } from '../config';
 import { ExecutionQueue } from './execution-queue.service';
@@ -111,6 +111,21 @@ describe('execution-worker: recording runs whatever they produce', () => {
     await app.get(ExecutionQueue).sweep();
     await sleep(1_000); // a retry would be due after 100 ms
     expect(await executionsOf(scriptId)).toHaveLength(1);
+  });
+
+  it('dead-letters the failing runs of events close to 1 MB, and announces each on the .dlq topic', async () => {
+    const scriptId = await eventScript('fails-big', 'user.big', `export default async (ctx) => { throw new Error('no room for ' + ctx.event.data.blob.length); }`);
+    const events = Array.from({ length: 3 }, (_, n) => createCloudEvent({ source: '//hr', type: 'user.big', tenantid: tenant.tenantId, subject: 'u-big', data: { n, blob: `${'b'.repeat(900_000)}\u0000${n}` } }));
+    for (const event of events) await publish(event); // one key: one partition, one after the other
+    const letters = await eventually(async () => {
+      const found = await deadLettersOf(scriptId);
+      return found.length === 3 ? found : null;
+    }, { what: 'three dead letters', timeoutMs: 60_000 });
+    expect(letters.map((l: { event_data: { data: { blob: string } } }) => l.event_data.data.blob.length).sort()).toEqual([900_002, 900_002, 900_002]);
+    const dlq = await readTopic(kafka, prefix + Topic.ScriptEventsDlq, (m) => m.filter((x) => JSON.parse(x.value!).data.script_id === scriptId).length >= 3, { timeoutMs: 60_000 });
+    const mine = dlq.map((m) => JSON.parse(m.value!)).filter((e) => e.data.script_id === scriptId);
+    expect(mine).toHaveLength(3);
+    for (const e of mine) expect(e.data.event).toMatchObject({ event_type: 'user.big', data_omitted: expect.stringContaining('see the dead letter') });
   });
 
   it('re-queues an abandoned run and counts it; past EXECUTION_MAX_RECOVERIES fails it with why and dead-letters its event', async () => {
