@@ -10,3 +10,4 @@ export * from './data-source';
 export * from './naming-strategy';
 export * from './tenancy';
 export * from './tenant-data';
+export * from './tenant-limits';
