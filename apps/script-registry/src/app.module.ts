@@ -9,6 +9,7 @@ import { DryRunsModule } from './dry-runs/dry-runs.module';
 import { ExecutionLogsModule } from './execution-logs/execution-logs.module';
 import { ScriptsModule } from './scripts/scripts.module';
 import { TemplatesModule } from './templates/templates.module';
+import { TenantLimitsModule } from './tenant-limits/tenant-limits.module';
 import { ValidationModule } from './validation/validation.module';
 import { VersionsModule } from './versions/versions.module';
 
@@ -33,6 +34,7 @@ export class AppModule {
         DryRunsModule,
         ExecutionLogsModule,
         AnalyticsModule,
+        TenantLimitsModule,
       ],
     };
   }

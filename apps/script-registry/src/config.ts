@@ -12,6 +12,10 @@ export const appConfigSchema = refineAuth(
     ...authEnv,
     /** QuickJS worker threads for validation and dry runs (interactive and rare: one is usually enough). */
     REGISTRY_SANDBOX_POOL_SIZE: z.coerce.number().int().min(1).max(16).default(1),
+    /** Unsaved dry runs (`POST /scripts/dry-run`) one process serves at once; more are answered 429. */
+    REGISTRY_UNSAVED_DRY_RUNS: z.coerce.number().int().min(1).max(1000).default(8),
+    /** Unsaved dry runs one tenant may have at once in one process; more are answered 429. */
+    REGISTRY_UNSAVED_DRY_RUNS_PER_TENANT: z.coerce.number().int().min(1).max(1000).default(2),
   }),
 );
 export type AppConfig = z.infer<typeof appConfigSchema>;

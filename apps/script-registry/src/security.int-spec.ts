@@ -55,6 +55,22 @@ const idsOf = (response: Response) => (response.body.items ?? []).map((item: { i
 const ROWS: Row[] = [
   // Templates, bindings, validation/dry run, execution logs, analytics (common/testing/feature-security-rows.ts).
   ...FEATURE_SECURITY_ROWS,
+  // ---- tenant limits: only ever the caller's own tenant ---------------------------------------
+  {
+    route: 'GET /tenant/limits',
+    permission: Permission.ScriptRead,
+    valid: () => ({ path: '/tenant/limits' }),
+    foreign: () => ({ path: '/tenant/limits', expect: (response, f) => expect({ status: response.status, tenant_id: response.body.tenant_id }).toEqual({ status: 200, tenant_id: f.own.tenantId }) }),
+    malformed: () => ({ path: '/tenant/limits', query: { tenant_id: 'someone-else' }, field: 'tenant_id' }),
+  },
+  {
+    route: 'PUT /tenant/limits',
+    permission: Permission.TenantManage,
+    // The defaults, so that the other rows' scripts still fit.
+    valid: () => ({ path: '/tenant/limits', body: {} }),
+    foreign: () => ({ path: '/tenant/limits', body: {}, expect: (response, f) => expect({ status: response.status, tenant_id: response.body.tenant_id }).toEqual({ status: 200, tenant_id: f.own.tenantId }) }),
+    malformed: () => ({ path: '/tenant/limits', body: { max_memory_bytes: 1 }, field: 'max_memory_bytes' }),
+  },
   // ---- scripts ------------------------------------------------------------------------------
   {
     route: 'POST /scripts',

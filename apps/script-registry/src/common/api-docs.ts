@@ -25,9 +25,10 @@ const DESCRIPTIONS: Record<number, string> = {
   403: "The token lacks the endpoint's permission.",
   404: "No such object in the caller's tenant.",
   409: 'Conflict: a unique name or path taken, a forbidden status transition (`details.allowed`), a system script.',
+  429: 'Too many at once; retry after the `Retry-After` header (seconds).',
 };
 
 /** Documents the error answers of an endpoint; 400, 401 and 403 apply to all of them. */
-export function ApiErrors(...statuses: (404 | 409)[]): MethodDecorator & ClassDecorator {
+export function ApiErrors(...statuses: (404 | 409 | 429)[]): MethodDecorator & ClassDecorator {
   return applyDecorators(...[400, 401, 403, ...statuses].map((status) => ApiResponse({ status, description: DESCRIPTIONS[status], type: ErrorResponseDto })));
 }

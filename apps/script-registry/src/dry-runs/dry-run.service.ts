@@ -3,10 +3,12 @@ import { createHash } from 'node:crypto';
 import { missingPermission } from '@provisio/contracts';
 import { ForbiddenError, Principal } from '@provisio/platform';
 import { ExecutionResult, resolveLimits, SandboxPool } from '@provisio/sandbox';
-import { TenantDatabase } from '@provisio/persistence';
+import { capResourceLimits, TenantDatabase } from '@provisio/persistence';
 import { dryRunFetch, RecordedFetch } from './dry-run-fetch';
+import { TenantLimitsService } from '../tenant-limits/tenant-limits.service';
 import { StoredScripts, ScriptToTry } from '../validation/stored-scripts';
 import type { DryRunResultDto } from './dtos/dry-run.dto';
+import { UnsavedDryRunSlots } from './unsaved-dry-run-slots';
 
 /**
  * A dry run waits in the HTTP request, so its wall time is capped below the script's own limit (which may
@@ -37,6 +39,8 @@ export class DryRunService {
     @Inject(SandboxPool) private readonly pool: SandboxPool,
     private readonly db: TenantDatabase,
     private readonly scripts: StoredScripts,
+    private readonly tenantLimits: TenantLimitsService,
+    private readonly unsaved: UnsavedDryRunSlots,
   ) {}
 
   /** `POST /scripts/{id}/dry-run`: the live version, or `version`. */
@@ -47,16 +51,19 @@ export class DryRunService {
 
   /** `POST /scripts/dry-run`: an unsaved source; recorded only when it names the script it is an edit of. */
   async runSource(principal: Principal, source: string, context: Record<string, unknown> = {}, scriptId?: string): Promise<DryRunResultDto> {
-    const db = this.db.read(principal);
-    const script = scriptId ? await this.scripts.load(db, scriptId, undefined, 'script_id') : undefined;
-    return this.run(principal, { script, source, kind: 'unsaved', context, allowedHosts: script?.allowed_hosts ?? (await this.scripts.allowedHosts(db)) });
+    return this.unsaved.run(principal.tenantId, async () => {
+      const db = this.db.read(principal);
+      const script = scriptId ? await this.scripts.load(db, scriptId, undefined, 'script_id') : undefined;
+      return this.run(principal, { script, source, kind: 'unsaved', context, allowedHosts: script?.allowed_hosts ?? (await this.scripts.allowedHosts(db)) });
+    });
   }
 
   private async run(principal: Principal, run: Run): Promise<DryRunResultDto> {
     // A dry run of a saved script (or of an edit of one) runs as that script: its required_permissions apply.
     const missing = missingPermission(principal.permissions, run.script?.required_permissions);
     if (missing) throw new ForbiddenError(`script ${run.script!.id} requires permission ${missing} to run (required_permissions)`, 'required_permissions', { missing_permission: missing });
-    const limits = resolveLimits(run.script?.resource_limits);
+    // The tenant's caps hold at run time too: a script saved under a higher cap runs under the current one.
+    const limits = capResourceLimits(resolveLimits(run.script?.resource_limits), await this.tenantLimits.caps(this.db.read(principal)));
     limits.max_execution_time_ms = Math.min(limits.max_execution_time_ms, DRY_RUN_MAX_EXECUTION_TIME_MS);
     const { fetchImpl, requests } = dryRunFetch();
     const startedAt = new Date();

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
+import { TenantLimitsModule } from '../tenant-limits/tenant-limits.module';
 import { VersionsModule } from '../versions/versions.module';
 import { ScriptRoutingService } from './script-routing.service';
 import { ScriptsController } from './scripts.controller';
@@ -8,7 +9,7 @@ import { ScriptsService } from './scripts.service';
 
 /** Scripts: their rules, lifecycle and derived routing. Exports the service (templates create through it) and the repository. */
 @Module({
-  imports: [AuditModule, VersionsModule],
+  imports: [AuditModule, VersionsModule, TenantLimitsModule],
   controllers: [ScriptsController],
   providers: [ScriptsService, ScriptsRepository, ScriptRoutingService],
   exports: [ScriptsService, ScriptsRepository],

@@ -7,6 +7,7 @@ import { AuditService } from '../audit/audit.service';
 import { translateUniqueViolation, UniqueConstraints } from '../common/database-errors';
 import { lockScript } from '../common/script-lock';
 import { scriptChanged } from '../common/script-events';
+import { TenantLimitsService } from '../tenant-limits/tenant-limits.service';
 import { pickSource, ScriptVersionsService, VERSION_UNIQUES } from '../versions/script-versions.service';
 import type { ChangeStatusDto } from './dtos/change-status.dto';
 import type { CreateScriptDto } from './dtos/create-script.dto';
@@ -100,6 +101,7 @@ export class ScriptsService {
     private readonly versions: ScriptVersionsService,
     private readonly routing: ScriptRoutingService,
     private readonly audit: AuditService,
+    private readonly tenantLimits: TenantLimitsService,
   ) {}
 
   async get(principal: Principal, id: string): Promise<ScriptDto> {
@@ -125,12 +127,13 @@ export class ScriptsService {
     );
     checkTriggers(triggers);
     if (triggers.type === 'scheduled') checkScheduleOwner(principal, dto.required_permissions);
-    const resourceLimits = resolveResourceLimits(dto.resource_limits);
+    const resolvedLimits = resolveResourceLimits(dto.resource_limits);
 
     const id = await this.db.write(principal, (tx) =>
       this.guard(async () => {
         // The template (if any) is share-locked so it cannot be deleted before this commits; a template
         // deleted in between leaves template_id NULL rather than failing the create.
+        const resourceLimits = await this.tenantLimits.fit(tx, resolvedLimits, dto.resource_limits as Record<string, unknown> | undefined);
         const created = await this.scripts.insert(tx, {
           name: dto.name,
           description: dto.description ?? null,
@@ -200,6 +203,7 @@ export class ScriptsService {
           tags: dto.tags ?? current.tags,
           required_permissions: dto.required_permissions ?? current.required_permissions,
         };
+        if (dto.resource_limits) next.resource_limits = await this.tenantLimits.fit(tx, next.resource_limits as ResourceLimits, dto.resource_limits as Record<string, unknown>);
         const changed = (Object.keys(UPDATABLE) as Updatable[]).filter((f) => !isDeepStrictEqual(normalise(current[f]), normalise(next[f])));
         const timezoneChanged = (current.timezone ?? null) !== (triggers.timezone ?? null);
         const sourceChanged = source !== undefined && source !== current.source;

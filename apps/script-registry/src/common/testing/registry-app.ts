@@ -82,6 +82,10 @@ export class Caller {
     return request(this.app.getHttpServer()).post(path).set('Authorization', `Bearer ${this.token}`).send(body as object);
   }
 
+  put(path: string, body: unknown = {}) {
+    return request(this.app.getHttpServer()).put(path).set('Authorization', `Bearer ${this.token}`).send(body as object);
+  }
+
   patch(path: string, body: unknown = {}) {
     return request(this.app.getHttpServer()).patch(path).set('Authorization', `Bearer ${this.token}`).send(body as object);
   }
