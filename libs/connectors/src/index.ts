@@ -6,3 +6,4 @@ export * from './mapping';
 // Each connector type registers its schemas and factory (connector-types.ts) when imported here.
 export * from './scim';
 export * from './ldap';
+export * from './sql';
