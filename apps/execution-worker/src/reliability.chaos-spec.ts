@@ -220,4 +220,51 @@ describe('execution-worker reliability', () => {
       await stop(redis);
     }
   });
+
+  it('fails a run that kills every worker that takes it after EXECUTION_MAX_RECOVERIES, and the service goes on', async () => {
+    const prefix = uniqueTopicPrefix();
+    // The run never ends by itself within the test's reach: whenever it is seen running, its worker is killed.
+    const poisonId = await subscribedScript('user.poison', `export default async () => { while (true) {} }`, { max_execution_time_ms: 2000 });
+    const healthyId = await subscribedScript('user.healthy');
+    const env = { EXECUTION_MAX_RECOVERIES: '1', EXECUTION_SWEEP_INTERVAL_MS: '1000' };
+    let worker = await startWorker(prefix, env);
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    try {
+      await waitJoined(prefix);
+      const poison = createCloudEvent({ source: '//chaos', type: 'user.poison', tenantid: tenant.tenantId, subject: 'u-poison', data: { n: 1 } });
+      await producer.send({ topic: prefix + Topic.DomainEvents, acks: -1, messages: [{ key: 'u-poison', value: JSON.stringify(poison) }] });
+      const row = async () => (await db.dataSource.query(`SELECT status, error, recovery_count, started_at FROM script_executions WHERE script_id = $1 AND parent_execution_id IS NULL`, [poisonId]))[0];
+      let kills = 0;
+      let lastKill = new Date(0);
+      const deadline = Date.now() + 150_000;
+      for (;;) {
+        const current = await row();
+        if (current && !['pending', 'queued', 'running'].includes(current.status)) break;
+        if (Date.now() > deadline) throw new Error(`the poisoned run was still ${current?.status} after ${kills} kills`);
+        // A run of it started since the last kill: it "kills" its worker.
+        if (current?.status === 'running' && current.started_at > lastKill) {
+          await stop(worker);
+          kills++;
+          lastKill = new Date();
+          worker = await startWorker(prefix, env);
+        }
+        await sleep(50);
+      }
+      const ended = await row();
+      expect(ended).toMatchObject({ status: 'failed', recovery_count: 1 });
+      expect(ended.error).toMatch(/^abandoned: the run was re-queued 1 times/);
+      expect(kills).toBeGreaterThanOrEqual(2);
+      expect(kills).toBeLessThanOrEqual(2 * (1 + 1)); // docs/operations.md: at most 2 × (EXECUTION_MAX_RECOVERIES + 1)
+      expect((await db.dataSource.query('SELECT count(*)::int AS n FROM script_event_dead_letters WHERE script_id = $1', [poisonId]))[0].n).toBe(1);
+      // The service serves other events meanwhile and after.
+      const healthy = createCloudEvent({ source: '//chaos', type: 'user.healthy', tenantid: tenant.tenantId, subject: 'u-healthy', data: { n: 7 } });
+      await producer.send({ topic: prefix + Topic.DomainEvents, acks: -1, messages: [{ key: 'u-healthy', value: JSON.stringify(healthy) }] });
+      await eventually(async () => (await db.dataSource.query(`SELECT count(*)::int AS n FROM script_executions WHERE script_id = $1 AND status = 'completed'`, [healthyId]))[0].n === 1, { what: 'a healthy run after', timeoutMs: 60_000 });
+      console.info(`crash loop: the poisoned run killed ${kills} workers, then ended failed`);
+    } finally {
+      await producer.disconnect();
+      await stop(worker);
+    }
+  });
 });
