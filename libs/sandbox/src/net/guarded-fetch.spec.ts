@@ -16,6 +16,7 @@ describe('guardedFetch', () => {
       // Same origin, then another origin (the same server under another name), then back.
       if (req.url === '/same') return void res.writeHead(302, { location: '/echo' }).end();
       if (req.url === '/away') return void res.writeHead(302, { location: `http://other.test:${port}/echo` }).end();
+      if (req.url === '/away-public') return void res.writeHead(302, { location: `http://public.example:${port + 1}/` }).end();
       if (req.url === '/echo') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(req.headers));
       res.writeHead(200, { 'set-cookie': ['a=1', 'b=2'] }).end(`${req.method} ${req.url} ${req.headers['x-token'] ?? ''}`);
     });
@@ -95,12 +96,19 @@ describe('guardedFetch', () => {
     expect(checkFetchUrl('http://api.example.com:443/').hostname).toBe('api.example.com');
     expect(checkFetchUrl('https://api.example.com:80/').hostname).toBe('api.example.com');
     expect(checkFetchUrl('https://api.example.com:8443/', [], [8443]).port).toBe('8443');
+    // A host the tenant lists is its own system, on any port.
+    expect(checkFetchUrl('http://hr.corp.example:8080/', ['*.corp.example']).port).toBe('8080');
+    expect(() => checkFetchUrl('http://api.example.com:8080/', ['*.corp.example'])).toThrow(/port 8080 is not allowed/);
   });
 
   it('refuses a port the tenant does not allow before connecting, on a redirect too', async () => {
     const before = connections;
-    await expect(get(`http://127.0.0.1:${port}/x`, { allowedHosts: ['127.0.0.1'] })).rejects.toThrow(`port ${port} is not allowed`);
+    const resolveAll = async () => [{ address: '93.184.216.34', family: 4 }];
+    await expect(get(`http://public.example:${port}/x`, { resolveAll })).rejects.toThrow(`port ${port} is not allowed`);
     expect(connections).toBe(before);
+    // A redirect from an allowed host to a public one on another port is refused at that hop.
+    await expect(get(`http://127.0.0.1:${port}/away-public`, { allowedHosts: ['127.0.0.1'], resolveAll })).rejects.toThrow(`port ${port + 1} is not allowed`);
+    expect(connections).toBe(before + 1); // the first hop only
   });
 
   it('refuses a Host header set by the script', async () => {

@@ -2,7 +2,7 @@
 // Destinations are checked twice, both before any byte is sent: the URL (scheme, refused names, IP
 // literals) up front for a clear error, and every address the name resolves to inside the connector,
 // so redirects and DNS answers that change between check and connect cannot slip through. Only ports
-// 80 and 443 are reached unless the tenant allows more; the Host header is the URL's, never the
+// 80 and 443 are reached unless the tenant allows more ports, or lists the host; the Host header is the URL's, never the
 // script's; a redirect to another origin loses the request's credentials (Authorization, Cookie,
 // Proxy-*), as a browser's fetch does.
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
@@ -55,13 +55,13 @@ export function checkFetchUrl(rawUrl: string, allowedHosts?: readonly string[], 
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new FetchRefusedError(`fetch refused: only http and https URLs are allowed, not ${url.protocol}`);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (!host) throw new FetchRefusedError('fetch refused: the URL has no host');
-  if (!isHostAllowed(host, allowedHosts)) {
-    const nameReason = blockedNameReason(host);
-    if (nameReason) throw new FetchRefusedError(`fetch refused: ${url.hostname} is a ${nameReason} host (${hint})`);
-    if (isIP(host)) {
-      const reason = blockedAddressReason(host);
-      if (reason) throw new FetchRefusedError(`fetch refused: ${url.hostname} is a ${reason} address (${hint})`);
-    }
+  // A host the tenant lists is its own system: any port of it, as any address.
+  if (isHostAllowed(host, allowedHosts)) return url;
+  const nameReason = blockedNameReason(host);
+  if (nameReason) throw new FetchRefusedError(`fetch refused: ${url.hostname} is a ${nameReason} host (${hint})`);
+  if (isIP(host)) {
+    const reason = blockedAddressReason(host);
+    if (reason) throw new FetchRefusedError(`fetch refused: ${url.hostname} is a ${reason} address (${hint})`);
   }
   const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
   if (!FETCH_DEFAULT_PORTS.includes(port) && !allowedPorts?.includes(port)) {
