@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import request from 'supertest';
 import { Caller, ProvisioningTestApp, startProvisioningQueue } from '../testing/provisioning-app';
 
 describe('provisioning-queue: identities API', () => {
@@ -101,5 +102,24 @@ describe('provisioning-queue: identities API', () => {
     expect(response.status).toBe(200);
     expect(response.body).toMatchObject({ total: 1, limit: 50, offset: 0, items: [{ identity_id: identity.id, connector_id: connectorId, connector_type: 'sql', object_class: 'account', external_uid: 'ext-42' }] });
     expect((await t.caller().get(`/identities/${identity.id}/accounts`)).status).toBe(404);
+  });
+
+  it('passes every change, and only changes, through the identity-change hook', async () => {
+    const changes = async () => {
+      const text = (await request(t.app.getHttpServer()).get('/metrics')).text;
+      const count = (kind: string) => {
+        const line = text.split('\n').find((l) => l.startsWith('provisio_identity_changes_total{') && l.includes(`kind="${kind}"`) && l.includes('cause="api"'));
+        return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+      };
+      return { created: count('created'), updated: count('updated'), deleted: count('deleted'), removed: count('removed') };
+    };
+    const before = await changes();
+    const identity = await own.createIdentity({ attributes: { a: 1 } });
+    await own.patch(`/identities/${identity.id}`, { attributes: { a: 2 } }).expect(200);
+    await own.patch(`/identities/${identity.id}`, { attributes: { a: 2 } }).expect(200); // changes nothing: not recorded
+    await own.patch(`/identities/${identity.id}`, { status: 'deleted' }).expect(200);
+    await own.delete(`/identities/${identity.id}`).expect(204);
+    await own.post('/identities', { username: identity.username }).expect(201); // the name is free again
+    expect(await changes()).toEqual({ created: before.created + 2, updated: before.updated + 1, deleted: before.deleted + 1, removed: before.removed + 1 });
   });
 });
