@@ -31,7 +31,8 @@ export function kindOf(change: IdentityChange): IdentityChangeKind {
  * before and after. The provisioning operations that an identity change causes (one per connector whose
  * policy covers the identity: create, update, delete) are to be created here, in the same transaction,
  * so a change and its operations commit together. Until then it only counts changes
- * (`provisio_identity_changes_total`).
+ * (`provisio_identity_changes_total`; counted when recorded, so a transaction that then rolls back —
+ * a consumer batch re-applied event by event after a poison message — may count a change twice).
  */
 @Injectable()
 export class IdentityChangesService {
