@@ -138,6 +138,15 @@ describe('provisioning-queue: identities kept from user.* domain events (real br
     const rejected = dlq.find((m) => m.value === JSON.stringify(clash))!;
     expect(rejected.headers).toMatchObject({ 'dlq-reason': 'handler-rejected', 'dlq-error': expect.stringContaining(`belongs to the identity of upstream user ${user}`) });
     expect(await identityOf(intruder)).toBeUndefined();
+
+    // A rename to a username another identity has: the unique constraint refuses it, the event is dead-lettered.
+    const other = `u-${randomUUID().slice(0, 8)}`;
+    const rename = event('user.updated', { user_id: other, username: made.username });
+    await publish(other, [event('user.created', { user_id: other }), rename, event('user.updated', { user_id: other, marker: 'after' })]);
+    await eventually(async () => (await identityOf(other))?.attributes.marker === 'after', { what: 'the event after the rename applied' });
+    expect((await identityOf(other)).username).toBe(other);
+    const renamed = await readTopic(kafka, t.prefix + Topic.DomainEvents + '.dlq', (messages) => messages.some((m) => m.value === JSON.stringify(rename)));
+    expect(renamed.find((m) => m.value === JSON.stringify(rename))!.headers['dlq-reason']).toBe('unstorable');
   });
 
   it('stores NUL characters from an event as U+FFFD', async () => {
