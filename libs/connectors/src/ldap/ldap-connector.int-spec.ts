@@ -7,7 +7,7 @@ import { ConnectorErrorCode } from '../connector-errors';
 import { collectSearch, describeConnectorContract, expectConnectorError } from '../testing';
 import { LdapConnector } from './ldap-connector';
 import { escapeDnValue } from './ldap-dn';
-import { createContainer, ldapTarget, ldapTargetConfig, removeContainer, seedPeople } from './ldap-target';
+import { createContainer, ldapTarget, ldapTargetConfig, LdapFault, removeContainer, seedPeople, setFault } from './ldap-target';
 
 const target = ldapTarget();
 const unique = (label: string) => `${label}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
@@ -29,8 +29,12 @@ describeConnectorContract(
     const ou = unique('contract');
     const containerDn = await createContainer(target, ou);
     const connectors: Connector[] = [];
+    const inject = async (fault: LdapFault, delayMs = 0) => {
+      await setFault(target, containerDn, fault, delayMs);
+      return () => setFault(target, containerDn, 'none');
+    };
     const connect = async (overrides: Record<string, unknown> = {}) => {
-      const connector = new LdapConnector(ldapTargetConfig(target, ou, overrides), { password: target.password });
+      const connector = new LdapConnector(ldapTargetConfig(target, ou, { deltaOverlapMs: 0, ...overrides }), { password: target.password });
       connectors.push(connector);
       return connector;
     };
@@ -43,7 +47,12 @@ describeConnectorContract(
       invalidAccount: (key) => ({ uid: key, cn: key, sn: 'Contract', notAnAttributeOfTheSchema: 'x' }),
       missingUid: () => `uid=${escapeDnValue(unique('missing'))},${containerDn}`,
       seedAccounts: (prefix, count) => seedPeople(target, containerDn, prefix, count),
-      faults: {},
+      // LDAP has no Retry-After (busy carries no delay) and a search page cannot be cut short in this server.
+      faults: {
+        latency: (fault) => inject('latency', fault.kind === 'latency' ? fault.durationMs : 0),
+        unavailable: () => inject('unavailable'),
+        server_error: () => inject('server_error'),
+      },
       changeResolutionMs: 20,
       dispose: async () => {
         await Promise.all(connectors.map((c) => c.close().catch(() => undefined)));
@@ -51,7 +60,7 @@ describeConnectorContract(
       },
     };
   },
-  { faults: [] },
+  { faults: ['latency', 'unavailable', 'server_error'] },
 );
 
 describe('LDAP connector (LDAP specifics)', () => {

@@ -102,3 +102,18 @@ export async function seedPeople(target: LdapTarget, containerDn: string, prefix
     await Promise.all(clients.map((c) => c.unbind().catch(() => undefined)));
   }
 }
+
+/** The stack server's test-fault switch (scripts/stack/ldap/TargetDirectory.java, admin only). */
+const FAULT_OID = '1.3.6.1.4.1.32473.1.1';
+
+export type LdapFault = 'none' | 'unavailable' | 'server_error' | 'latency';
+
+/** Makes every operation at or below `subtreeDn` fail (or wait `delayMs`) until switched back to 'none'. */
+export async function setFault(target: LdapTarget, subtreeDn: string, fault: LdapFault, delayMs = 0): Promise<void> {
+  const client = await adminClient(target);
+  try {
+    await client.exop(FAULT_OID, `${fault} ${Math.round(delayMs)} ${subtreeDn}`);
+  } finally {
+    await client.unbind();
+  }
+}
