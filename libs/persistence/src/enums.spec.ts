@@ -13,9 +13,9 @@ import {
   SCRIPT_STATUS_ALIASES,
   SCRIPT_STATUS_TRANSITIONS,
   SCRIPT_STATUSES,
-  TERMINAL_EXECUTION_STATUSES,
   toExecutionLogStatus,
 } from './enums';
+import { TERMINAL_EXECUTION_STATUSES } from '@provisio/contracts';
 
 describe('seed 000 ExecutionLog status over script_executions.status', () => {
   it('maps finished executions and leaves unfinished ones out', () => {

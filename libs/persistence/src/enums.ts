@@ -1,3 +1,4 @@
+import { TERMINAL_EXECUTION_STATUSES } from '@provisio/contracts';
 /**
  * Every enum of the seeds, as the values stored in the database (lower case; seed 004's upper-case names
  * are stored lower-cased). Each list is the exact value set of a CHECK constraint in `migrations/`;
@@ -32,7 +33,8 @@ export const SCRIPT_STATUS_TRANSITIONS: Readonly<Record<ScriptStatus, readonly S
 export const EXECUTION_STATUSES = ['pending', 'queued', 'running', 'completed', 'failed', 'timeout', 'cancelled', 'skipped'] as const;
 export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
 
-export const TERMINAL_EXECUTION_STATUSES = ['completed', 'failed', 'timeout', 'cancelled', 'skipped'] as const satisfies readonly ExecutionStatus[];
+/** The terminal ones are declared in `@provisio/contracts` (TERMINAL_EXECUTION_STATUSES); they are statuses of this list. */
+TERMINAL_EXECUTION_STATUSES satisfies readonly ExecutionStatus[];
 
 export const EXECUTION_STATUS_TRANSITIONS: Readonly<Record<ExecutionStatus, readonly ExecutionStatus[]>> = {
   pending: ['queued', 'running', 'cancelled', 'skipped'],

@@ -1,3 +1,4 @@
+import type { TerminalExecutionStatus } from '@provisio/contracts';
 import type { ScheduleFailureAction, ScheduleStatus } from '@provisio/persistence';
 
 /**
@@ -16,8 +17,8 @@ import type { ScheduleFailureAction, ScheduleStatus } from '@provisio/persistenc
  * `failure_action` applies: `pause` and `disable` set its status, `notify` is reported to the caller (a log
  * line and a metric), `continue` does nothing.
  */
-export const FINISHED_STATUSES = ['completed', 'failed', 'timeout', 'cancelled', 'skipped'] as const;
-export type FinishedStatus = (typeof FINISHED_STATUSES)[number];
+/** How a run ended: one of the terminal execution statuses (`@provisio/contracts`). */
+export type FinishedStatus = TerminalExecutionStatus;
 
 export interface RunState {
   status: ScheduleStatus;

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { EXECUTION_STATUSES_BY_LOG_STATUS, ExecutionLogStatus, ExecutionStatus, TERMINAL_EXECUTION_STATUSES, TenantDatabase, toExecutionLogStatus } from '@provisio/persistence';
+import { TERMINAL_EXECUTION_STATUSES } from '@provisio/contracts';
+import { EXECUTION_STATUSES_BY_LOG_STATUS, ExecutionLogStatus, ExecutionStatus, TenantDatabase, toExecutionLogStatus } from '@provisio/persistence';
 import { NotFoundError, Page, page, Principal, ValidationError } from '@provisio/platform';
 import { SqlFilters } from '../common/sql-filters';
 import type { ExecutionLogDetailDto, ExecutionLogDto, ExecutionLogLineDto, ListExecutionLogsQueryDto } from './dtos/execution-log.dto';

@@ -50,10 +50,17 @@ export const scriptExecutionRequestedSchema = z.object({
 });
 export type ScriptExecutionRequested = z.infer<typeof scriptExecutionRequestedSchema>;
 
+/**
+ * The statuses an execution ends in (`script_executions.status`, seed 001 + 000): declared once, here,
+ * for the finished event, the scheduler's outcomes, the worker's runs and the registry's logs.
+ */
+export const TERMINAL_EXECUTION_STATUSES = ['completed', 'failed', 'timeout', 'cancelled', 'skipped'] as const;
+export type TerminalExecutionStatus = (typeof TERMINAL_EXECUTION_STATUSES)[number];
+
 export const scriptExecutionFinishedSchema = z.object({
   execution_id: z.uuid(),
   script_id: z.uuid(),
-  status: z.enum(['completed', 'failed', 'timeout', 'cancelled', 'skipped']),
+  status: z.enum(TERMINAL_EXECUTION_STATUSES),
   trigger_type: z.string(),
   duration_ms: z.number().nonnegative(),
   error: z.string().nullable().optional(),
