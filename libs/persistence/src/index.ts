@@ -1,6 +1,7 @@
 /**
- * TypeORM entities of every Provisio table, the seeds' enums, the data source options, and the one
- * tenant-scoped data access layer every app uses (`TenantDatabase`, see `tenant-data/`).
+ * TypeORM entities of every Provisio table (the one declaration of each row: repositories type their
+ * results as `Pick`s of them), the seeds' enums, the data source options, the one tenant-scoped data
+ * access layer every app uses (`TenantDatabase`, see `tenant-data/`), and the tenants' limit caps.
  */
 import 'reflect-metadata';
 

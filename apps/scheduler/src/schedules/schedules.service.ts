@@ -1,47 +1,21 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createCloudEvent, EventType, messageKey, missingPermission, ScriptExecutionRequested, Topic } from '@provisio/contracts';
-import { ScheduleStatus, subjectsOf, TenantDatabase, TenantScoped } from '@provisio/persistence';
+import { ScheduleStatus, ScriptScheduledJob, subjectsOf, TenantDatabase, TenantScoped } from '@provisio/persistence';
 import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, page, Page, Principal } from '@provisio/platform';
 import { CLOCK, Clock } from '../clock';
 import { SCHEDULER_SOURCE } from '../firing/firing.service';
-import { definitionOf, DefinitionRow } from '../scheduled-jobs';
+import { definitionOf } from '../scheduled-jobs';
 import { SchedulerMetrics } from '../scheduler.metrics';
 import { ScheduleDefinitionError } from '../timing/cron';
 import { compileSchedule, formatLocal } from '../timing/schedule-timing';
 import type { ListSchedulesQueryDto } from './dto/schedule-queries.dto';
 import type { OccurrencesDto, ScheduleDto, TriggerAcceptedDto } from './dto/schedule-responses.dto';
 
-interface ScheduleRow extends DefinitionRow {
-  script_id: string;
+/** A schedule as `SELECT_SCHEDULE` reads it: the table's row (its entity) and two columns of its script. */
+type ScheduleRow = Omit<ScriptScheduledJob, 'script' | 'tenant' | 'creator' | 'updater'> & {
   script_name: string;
   script_status: ScheduleDto['script_status'];
-  tenant_id: string;
-  status: ScheduleStatus;
-  next_run_at: Date | null;
-  last_run_at: Date | null;
-  last_run_status: string | null;
-  is_running: boolean | null;
-  allow_concurrent: boolean;
-  misfire_policy: ScheduleDto['misfire_policy'];
-  failure_action: ScheduleDto['failure_action'];
-  failure_threshold: number;
-  consecutive_failures: number;
-  notify_on_success: boolean;
-  notify_on_failure: boolean;
-  notification_emails: string[];
-  run_count: number;
-  success_count: number;
-  failure_count: number;
-  last_duration_ms: number | null;
-  total_duration_ms: string;
-  last_error: string | null;
-  locked_by: string | null;
-  locked_until: Date | null;
-  created_by: number | null;
-  updated_by: number | null;
-  created_at: Date | null;
-  updated_at: Date | null;
-}
+};
 
 const SELECT_SCHEDULE = `
   SELECT j.*, s.name AS script_name, s.status AS script_status

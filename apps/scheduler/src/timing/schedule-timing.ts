@@ -1,5 +1,5 @@
 import { CronExpression, CronExpressionParser, CronFieldCollection } from 'cron-parser';
-import type { ScheduleDayFilter, ScheduleFrequency } from '@provisio/persistence';
+import type { ScheduleDayFilter, ScriptScheduledJob } from '@provisio/persistence';
 import { parseCronExpression, resolveTimeZone, ScheduleDefinitionError } from './cron';
 
 /**
@@ -18,16 +18,11 @@ import { parseCronExpression, resolveTimeZone, ScheduleDefinitionError } from '.
  * `day_filter` (`weekdays`, `weekends`) drops occurrences whose local day (in the schedule's zone) is
  * filtered out.
  */
-export interface ScheduleDefinition {
-  frequency: ScheduleFrequency;
-  cron_expression: string;
-  timezone: string | null;
-  interval_seconds: number | null;
-  run_at: Date | null;
-  day_filter: ScheduleDayFilter;
+/** What the timing needs of a schedule: its definition columns (the `ScriptScheduledJob` entity's). */
+export type ScheduleDefinition = Pick<ScriptScheduledJob, 'frequency' | 'cron_expression' | 'timezone' | 'interval_seconds' | 'run_at' | 'day_filter'> & {
   /** Seeds `H` (hashed) cron fields so they stay put: the schedule's id. */
   seed?: string;
-}
+};
 
 export interface Schedule {
   /** The IANA zone the schedule is evaluated in. */

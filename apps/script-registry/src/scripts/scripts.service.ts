@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { isDeepStrictEqual } from 'node:util';
 import { hasPermission, missingPermission, Permission } from '@provisio/contracts';
-import { CallerTransaction, ResourceLimits, ScriptStatus, TenantDatabase } from '@provisio/persistence';
+import { CallerTransaction, ResourceLimits, Script, TenantDatabase } from '@provisio/persistence';
 import { ConflictError, ForbiddenError, NotFoundError, Page, Principal, ValidationError } from '@provisio/platform';
 import { AuditService } from '../audit/audit.service';
 import { translateUniqueViolation, UniqueConstraints } from '../common/database-errors';
@@ -26,20 +26,9 @@ const SCRIPT_UNIQUES: UniqueConstraints = {
   ...VERSION_UNIQUES,
 };
 
-/** A script row as locked for a change. */
-interface CurrentScript extends Triggers {
-  id: string;
-  name: string;
-  description: string | null;
-  source: string;
-  status: ScriptStatus;
-  resource_limits: ResourceLimits;
-  metadata: Record<string, unknown> | null;
-  tags: string[] | null;
-  required_permissions: string[];
-  is_system: boolean;
-  current_version: number;
-}
+/** A script row as locked for a change (`CURRENT_COLUMNS`): the `Script` entity's columns, with its job's time zone. */
+type CurrentScript = Triggers &
+  Pick<Script, 'id' | 'name' | 'description' | 'source' | 'status' | 'resource_limits' | 'metadata' | 'tags' | 'required_permissions' | 'is_system' | 'current_version'>;
 
 const CURRENT_COLUMNS = `s.id, s.name, s.description, s.source, s.type, s.status, s.resource_limits, s.cron_expression, j.timezone,
   s.http_path, s.http_methods, s.event_types, s.metadata, s.tags, s.required_permissions, s.is_system, s.current_version`;
