@@ -153,7 +153,9 @@ function createScimServer(options = {}) {
     ...(options.basic ? [{ type: 'httpbasic', name: 'HTTP Basic', description: 'Authentication with a username and password', specUri: 'https://datatracker.ietf.org/doc/html/rfc7617' }] : []),
   ];
   // scimmy's config is one per process: each request sets this server's (a test may run several servers).
+  // Config.set appends authentication schemes; an empty list resets them first.
   const setConfig = () =>
+    SCIMMY.Config.set({ authenticationSchemes: [] }) &&
     SCIMMY.Config.set({
       patch: true,
       filter: { supported: true, maxResults },
