@@ -199,7 +199,8 @@ export class ScimConnector implements Connector {
   /** `changedSince`: a delta search, whose pages carry watermarks (from: the one it started from). */
   private async *pages(objectClass: ObjectClass, filter: string | undefined, options: SearchOptions, changedSince?: { from: string | undefined }): AsyncGenerator<SearchPage> {
     const type = this.resourceType(objectClass);
-    const count = Math.min(options.pageSize ?? this.config.pageSize, this.config.pageSize * 10, 10_000);
+    // The server may return fewer than asked (its filter.maxResults): the next page starts after what came.
+    const count = Math.max(1, Math.min(Math.floor(options.pageSize ?? this.config.pageSize), 10_000));
     const startWatermark = changedSince?.from;
     let startIndex = parseCursor(options.cursor);
     let serverClockAtStart: string | undefined;
