@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import { ensureTenant } from '@provisio/persistence';
 import { freePort, uniqueTopicPrefix } from '@provisio/platform/testing';
 import { Caller, ProvisioningTestApp, startProvisioningQueue, testCredentialKey } from '../testing/provisioning-app';
@@ -154,10 +155,12 @@ describe('provisioning-queue: connectors API', () => {
       }
     });
 
-    it('without keys, the service refuses to store credentials (409) and still serves connectors without them', async () => {
+    it('without keys, the service starts, serves its API and refuses to store credentials (409)', async () => {
       const keyless = await startProvisioningQueue({ CONNECTOR_CREDENTIALS_KEYS: '' }, { db: t.db, prefix: uniqueTopicPrefix() });
       try {
-        const response = await keyless.caller().post('/connectors', { name: 'x', type: 'scim', config: scimConfig(), credentials: scimCredentials() });
+        const caller = keyless.caller();
+        expect((await caller.get('/connectors')).status).toBe(200);
+        const response = await caller.post('/connectors', { name: 'x', type: 'scim', config: scimConfig(), credentials: scimCredentials() });
         expect({ status: response.status, field: response.body.field, message: response.body.message }).toEqual({ status: 409, field: 'credentials', message: expect.stringContaining('CONNECTOR_CREDENTIALS_KEYS') });
       } finally {
         await keyless.close();
@@ -215,6 +218,67 @@ describe('provisioning-queue: connectors API', () => {
 
       await own.patch(`/connectors/${connector.id}`, { credentials: { password: 'wrong' } }).expect(200);
       expect((await own.post(`/connectors/${connector.id}/test`)).body).toMatchObject({ ok: false, status: 'error', error: { code: 'unauthorized' } });
+    });
+  });
+
+  describe('SQL: test and schema against a PostgreSQL target table of this suite', () => {
+    const database = 'provisio_connector_api_test';
+    const table = `accounts_${randomUUID().slice(0, 8)}`;
+    const server = () => new URL(target('SQL_TARGET_PG_URL'));
+    const connect = async (db: string) => {
+      const url = server();
+      url.pathname = `/${db}`;
+      const client = new Client({ connectionString: url.toString() });
+      await client.connect();
+      return client;
+    };
+    const sqlConfig = () => ({
+      dialect: 'postgres',
+      host: server().hostname,
+      port: Number(server().port || 5432),
+      database,
+      user: decodeURIComponent(server().username || 'postgres'),
+      accounts: { table, keyColumn: 'id', columns: { userName: 'id', email: 'email', displayName: 'display_name' }, updatedAtColumn: 'updated_at', enabled: { column: 'active' } },
+    });
+
+    beforeAll(async () => {
+      const admin = await connect('postgres');
+      try {
+        const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+        if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${database}`).catch((error: { code?: string }) => { if (error.code !== '42P04') throw error; });
+      } finally {
+        await admin.end();
+      }
+      const db = await connect(database);
+      try {
+        await db.query(`CREATE TABLE ${table} (id text PRIMARY KEY, email text, display_name text NOT NULL DEFAULT '', active boolean NOT NULL DEFAULT true, updated_at timestamptz NOT NULL DEFAULT now())`);
+      } finally {
+        await db.end();
+      }
+    });
+    afterAll(async () => {
+      const db = await connect(database);
+      await db.query(`DROP TABLE IF EXISTS ${table}`).finally(() => db.end());
+    });
+
+    it('tests the connection and reads the table as the account object class', async () => {
+      const connector = await own.createConnector({ type: 'sql', config: sqlConfig(), credentials: { password: '' } });
+      const tested = await own.post(`/connectors/${connector.id}/test`);
+      expect(tested.body).toMatchObject({ ok: true, status: 'active', last_error: null });
+      const schema = await own.get(`/connectors/${connector.id}/schema`);
+      expect(schema.status).toBe(200);
+      const account = schema.body.object_classes.find((c: { name: string }) => c.name === 'account');
+      expect(account.native_name).toContain(table);
+      expect(account.attributes.map((a: { name: string }) => a.name).sort()).toEqual(expect.arrayContaining(['displayName', 'email', 'userName']));
+    });
+
+    it('a table that is not there fails the test: status error with the reason', async () => {
+      const config = sqlConfig();
+      const connector = await own.createConnector({ type: 'sql', config: { ...config, accounts: { ...config.accounts, table: 'no_such_table' } }, credentials: { password: '' } });
+      const tested = await own.post(`/connectors/${connector.id}/test`);
+      expect(tested.body).toMatchObject({ ok: false, status: 'error', last_error: expect.stringContaining('no_such_table') });
+      const refused = await own.post('/connectors', { name: `bad-${randomUUID()}`, type: 'sql', config: { ...config, accounts: { ...config.accounts, table: 'x; DROP TABLE y' } }, credentials: { password: '' } });
+      expect({ status: refused.status, field: refused.body.field }).toEqual({ status: 400, field: 'config.accounts.table' });
     });
   });
 
