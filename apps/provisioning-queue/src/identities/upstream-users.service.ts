@@ -48,8 +48,13 @@ function statedAttributes(data: UserStateEvent): Record<string, unknown> {
  *    `user.disabled`: `inactive`. For an unknown user these change nothing.
  *  - An event older than the identity's last applied one (`isStale`) changes nothing.
  */
+const MAX_KNOWN_TENANTS = 10_000;
+
 @Injectable()
 export class UpstreamUsersService {
+  /** Tenants seen to exist (committed rows, never deleted): their first identity needs no ensureTenant. */
+  private readonly knownTenants = new Set<string>();
+
   constructor(
     private readonly identities: IdentitiesRepository,
     private readonly changes: IdentityChangesService,
@@ -85,7 +90,7 @@ export class UpstreamUsersService {
       // Created through the API before the upstream knew it: this is that user.
       return this.write(tx, namesake, { ...this.stateValues(state, namesake, namesake.status), source_user_id: state.user_id, ...watermark }, cause);
     }
-    await ensureTenant(tx.manager, event.tenantid);
+    await this.ensureTenant(tx, event.tenantid);
     const created = await this.identities.insert(tx, {
       ...this.stateValues(state, null, 'active'),
       source_user_id: state.user_id,
@@ -93,6 +98,21 @@ export class UpstreamUsersService {
     });
     await this.changes.recorded(tx, { before: null, after: created, cause });
     return 'created';
+  }
+
+  /**
+   * The tenant row the identity refers to. Only a tenant found to exist is remembered: one created in
+   * this transaction exists only if it commits.
+   */
+  private async ensureTenant(tx: TenantTransaction, tenantId: string): Promise<void> {
+    if (this.knownTenants.has(tenantId)) return;
+    const found: unknown[] = await tx.manager.query('SELECT 1 FROM tenants WHERE id = $1', [tenantId]);
+    if (found.length === 0) {
+      await ensureTenant(tx.manager, tenantId);
+      return;
+    }
+    if (this.knownTenants.size >= MAX_KNOWN_TENANTS) this.knownTenants.clear();
+    this.knownTenants.add(tenantId);
   }
 
   private stateValues(state: UserStateEvent, current: IdentityRow | null, status: IdentityStatus): IdentityValues {
