@@ -1,14 +1,12 @@
-import { Body, Controller, HttpCode, HttpStatus, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Permission } from '@provisio/contracts';
-import type { Response } from 'express';
-import { CurrentPrincipal, Principal, RateLimitedError, RequirePermission } from '@provisio/platform';
+import { CurrentPrincipal, Principal, RequirePermission } from '@provisio/platform';
 import { ApiErrors } from '../common/api-docs';
 import { UuidParam } from '../common/params';
 import { pickSource } from '../versions/script-versions.service';
 import { DryRunService } from './dry-run.service';
 import { DryRunResultDto, DryRunSourceDto, DryRunStoredDto } from './dtos/dry-run.dto';
-import { DRY_RUN_RETRY_AFTER_SECONDS } from './unsaved-dry-run-slots';
 
 /** Dry runs: run a script without side effects, `script:execute`. */
 @ApiTags('validation')
@@ -22,14 +20,9 @@ export class DryRunsController {
   @ApiOperation({ summary: 'Run an unsaved source with a context, without side effects (fetch is recorded, never sent)' })
   @ApiOkResponse({ type: DryRunResultDto, description: 'Also when the script fails: `success: false` and the error.' })
   @ApiErrors(404, 429)
-  async dryRunSource(@CurrentPrincipal() principal: Principal, @Body() body: DryRunSourceDto, @Res({ passthrough: true }) response: Response): Promise<DryRunResultDto> {
-    try {
-      return await this.dryRuns.runSource(principal, pickSource(body)!, body.context, body.script_id);
-    } catch (error) {
-      // The error filter writes the body; the header it cannot know.
-      if (error instanceof RateLimitedError) response.setHeader('Retry-After', String(DRY_RUN_RETRY_AFTER_SECONDS));
-      throw error;
-    }
+  dryRunSource(@CurrentPrincipal() principal: Principal, @Body() body: DryRunSourceDto): Promise<DryRunResultDto> {
+    // Beyond the unsaved dry-run caps: 429, the error filter adding Retry-After.
+    return this.dryRuns.runSource(principal, pickSource(body)!, body.context, body.script_id);
   }
 
   @Post(':id/dry-run')

@@ -15,7 +15,7 @@ describe('UnsavedDryRunSlots', () => {
     const runs = [s.run('a', () => a.done), s.run('a', () => a.done)];
     await expect(s.run('a', async () => 1)).rejects.toThrow(/for this tenant \(2\)/);
     const b = s.run('b', () => a.done);
-    await expect(s.run('c', async () => 1)).rejects.toBeInstanceOf(RateLimitedError);
+    await expect(s.run('c', async () => 1)).rejects.toMatchObject({ constructor: RateLimitedError, retryAfterSeconds: 1 });
     a.release();
     await Promise.all([...runs, b]);
     await expect(s.run('a', async () => 'again')).resolves.toBe('again');

@@ -21,10 +21,10 @@ export class UnsavedDryRunSlots {
   async run<T>(tenantId: string, work: () => Promise<T>): Promise<T> {
     const tenant = this.byTenant.get(tenantId) ?? 0;
     if (this.inFlight >= this.config.REGISTRY_UNSAVED_DRY_RUNS) {
-      throw new RateLimitedError(`too many unsaved dry runs at once in this process (${this.config.REGISTRY_UNSAVED_DRY_RUNS}); retry in ${DRY_RUN_RETRY_AFTER_SECONDS} s`, undefined, { retry_after_seconds: DRY_RUN_RETRY_AFTER_SECONDS });
+      throw new RateLimitedError(`too many unsaved dry runs at once in this process (${this.config.REGISTRY_UNSAVED_DRY_RUNS}); retry in ${DRY_RUN_RETRY_AFTER_SECONDS} s`, DRY_RUN_RETRY_AFTER_SECONDS);
     }
     if (tenant >= this.config.REGISTRY_UNSAVED_DRY_RUNS_PER_TENANT) {
-      throw new RateLimitedError(`too many unsaved dry runs at once for this tenant (${this.config.REGISTRY_UNSAVED_DRY_RUNS_PER_TENANT}); retry in ${DRY_RUN_RETRY_AFTER_SECONDS} s`, undefined, { retry_after_seconds: DRY_RUN_RETRY_AFTER_SECONDS });
+      throw new RateLimitedError(`too many unsaved dry runs at once for this tenant (${this.config.REGISTRY_UNSAVED_DRY_RUNS_PER_TENANT}); retry in ${DRY_RUN_RETRY_AFTER_SECONDS} s`, DRY_RUN_RETRY_AFTER_SECONDS);
     }
     this.inFlight++;
     this.byTenant.set(tenantId, tenant + 1);
