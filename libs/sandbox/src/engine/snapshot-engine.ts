@@ -9,8 +9,12 @@
 // byte-for-byte the memory the first one started from: no object, prototype, atom, pending job or
 // allocation of an earlier run, script or tenant survives it.
 //
+// The engine's linear memory is a WebAssembly.Memory the engine makes itself: it refuses to grow past
+// the ceiling of the run holding the engine (its max_memory_bytes plus a slack), which is how the memory
+// limit holds for every allocation (QuickJS's own accounting does not, in this build: script-runner.ts).
+//
 // One engine serves one run at a time (a run waiting on fetch keeps its engine); EngineShelf keeps
-// the idle ones of a thread.
+// the idle ones of a thread, within the thread's memory budget.
 import { randomFillSync } from 'node:crypto';
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime, QuickJSWASMModule } from 'quickjs-emscripten';
 import { installFastHostCalls } from './fast-host-calls';
