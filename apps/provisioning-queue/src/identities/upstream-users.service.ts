@@ -9,7 +9,7 @@ import { IdentityChangesService } from './identity-changes.service';
 export type UserEvent = CloudEvent<UserStateEvent | UserLifecycleEvent>;
 
 /** What applying an event did (for tests and logs). */
-export type UpstreamOutcome = 'created' | 'updated' | 'unchanged' | 'stale' | 'unknown-user';
+export type UpstreamOutcome = 'created' | 'updated' | 'unchanged' | 'stale' | 'unknown-user' | 'tombstone';
 
 const LIFECYCLE_STATUS: Record<string, IdentityStatus> = {
   [UserEventType.Deleted]: 'deleted',
@@ -44,8 +44,9 @@ function statedAttributes(data: UserStateEvent): Record<string, unknown> {
  *    `source_user_id` is adopted; one that belongs to another upstream user makes the event permanent
  *    failure (dead-lettered). `user.created` of a deleted identity revives it (`active` unless stated).
  *  - `user.deleted`: status `deleted` (the row and its account links stay: the provisioning queue turns
- *    this into delete operations, the reconciler still knows the accounts). `user.enabled`: `active`;
- *    `user.disabled`: `inactive`. For an unknown user these change nothing.
+ *    this into delete operations, the reconciler still knows the accounts); for an unknown user, a
+ *    `deleted` tombstone keeps the deletion's order. `user.enabled`: `active`; `user.disabled`:
+ *    `inactive`; for an unknown user these change nothing.
  *  - An event older than the identity's last applied one (`isStale`) changes nothing.
  */
 const MAX_KNOWN_TENANTS = 10_000;
@@ -65,12 +66,13 @@ export class UpstreamUsersService {
     const existing = await this.identities.lockBySourceUser(tx, data.user_id);
     if (existing && isStale(existing, { time: event.time, version: data.version })) return 'stale';
     const lifecycle = LIFECYCLE_STATUS[event.type];
-    if (lifecycle !== undefined && !existing) return 'unknown-user';
-
     const watermark = {
       source_version: data.version ?? existing?.source_version ?? null,
       source_event_time: event.time ? new Date(event.time) : existing?.source_event_time ?? null,
     };
+    if (lifecycle !== undefined && !existing) {
+      return event.type === UserEventType.Deleted ? this.tombstone(tx, event, watermark) : 'unknown-user';
+    }
     const cause = { kind: 'event' as const, event_id: event.id, source: event.source, type: event.type };
 
     if (lifecycle !== undefined) return this.write(tx, existing!, { ...valuesOf(existing!), ...watermark, status: lifecycle }, cause);
@@ -98,6 +100,21 @@ export class UpstreamUsersService {
     });
     await this.changes.recorded(tx, { before: null, after: created, cause });
     return 'created';
+  }
+
+  /**
+   * `user.deleted` of a user never seen: a `deleted` identity that only keeps the deletion's version and
+   * time, so an older `user.created` arriving after it (a replay, another partition) does not bring the
+   * user back. Not an identity change (nothing was provisioned for it). Skipped when `user_id` is taken
+   * as a username.
+   */
+  private async tombstone(tx: TenantTransaction, event: UserEvent, watermark: Pick<IdentityValues, 'source_version' | 'source_event_time'>): Promise<UpstreamOutcome> {
+    if (watermark.source_version === null && watermark.source_event_time === null) return 'unknown-user'; // nothing to order by
+    const userId = event.data.user_id;
+    if (await this.identities.lockByUsername(tx, userId)) return 'unknown-user';
+    await this.ensureTenant(tx, event.tenantid);
+    await this.identities.insert(tx, { username: userId, email: null, display_name: null, status: 'deleted', attributes: {}, source_user_id: userId, ...watermark });
+    return 'tombstone';
   }
 
   /**

@@ -62,14 +62,30 @@ describe('provisioning-queue: identities kept from user.* domain events (real br
     await eventually(async () => (await identityOf(user))?.status === 'active', { what: 'revived' });
   });
 
-  it('creates an unknown user from user.updated, and ignores lifecycle events of an unknown user', async () => {
+  it('creates an unknown user from user.updated, and ignores enable/disable (and untimed deletes) of an unknown user', async () => {
     const user = `u-${randomUUID().slice(0, 8)}`;
     const ghost = `ghost-${randomUUID().slice(0, 8)}`;
     // One key, one partition: the ghost's events are consumed before the user's.
-    await publish(user, [event('user.deleted', { user_id: ghost }), event('user.disabled', { user_id: ghost }), event('user.updated', { user_id: user, email: 'new@example.com' })]);
+    const untimed = { ...event('user.deleted', { user_id: ghost }), time: undefined };
+    await publish(user, [untimed, event('user.disabled', { user_id: ghost }), event('user.enabled', { user_id: ghost }), event('user.updated', { user_id: user, email: 'new@example.com' })]);
     await eventually(() => identityOf(user), { what: 'identity created by an update' });
     expect(await identityOf(user)).toMatchObject({ username: user, email: 'new@example.com', status: 'active' });
     expect(await identityOf(ghost)).toBeUndefined();
+  });
+
+  it('keeps the deletion of an unknown user, so an older user.created does not bring it back', async () => {
+    const user = `u-${randomUUID().slice(0, 8)}`;
+    await publish(user, [
+      event('user.deleted', { user_id: user }, { time: at(40) }),
+      event('user.created', { user_id: user, username: 'late.replay' }, { time: at(35) }),
+      event('user.updated', { user_id: user, marker: 'after' }, { time: at(41) }),
+    ]);
+    await eventually(async () => (await identityOf(user))?.attributes.marker === 'after', { what: 'marker applied' });
+    expect(await identityOf(user)).toMatchObject({ username: user, status: 'deleted' });
+    // A newer user.created revives it with what it says.
+    await publish(user, [event('user.created', { user_id: user, username: 'back.again' }, { time: at(50) })]);
+    await eventually(async () => (await identityOf(user))?.status === 'active', { what: 'revived' });
+    expect(await identityOf(user)).toMatchObject({ username: 'back.again', attributes: { marker: 'after' } });
   });
 
   it('applies a redelivered event once', async () => {
