@@ -22,6 +22,7 @@ class ResourceStore {
     this.byId = new Map();
     /** lower-cased unique attribute (userName, displayName) -> id */
     this.unique = new Map();
+    /** The records in creation order (a list page is a slice of it); rebuilt after deletes, lazily. */
     this.order = [];
     this.orderDirty = false;
     /** Prefix of meta.location (`http://host:port/scim`), set when the server listens. */
@@ -47,7 +48,7 @@ class ResourceStore {
     const record = this.record(id, data, { created: stamp, lastModified: stamp }, 1);
     this.byId.set(id, record);
     this.unique.set(key, id);
-    if (!this.orderDirty) this.order.push(id);
+    if (!this.orderDirty) this.order.push(record);
     return record.resource;
   }
 
@@ -59,13 +60,13 @@ class ResourceStore {
     const key = this.uniqueKey(data);
     if (key === null) throw new ScimStoreError(400, 'invalidValue', `${this.kind.uniqueAttribute} is required`);
     if (key !== oldKey && this.unique.has(key)) throw new ScimStoreError(409, 'uniqueness', `a ${this.kind.resourceType} with this ${this.kind.uniqueAttribute} exists`);
-    const record = this.record(id, data, { created: current.resource.meta.created, lastModified: now.toISOString() }, current.version + 1);
-    this.byId.set(id, record);
+    // Changed in place: the record keeps its place in `order`.
+    Object.assign(current, this.record(id, data, { created: current.resource.meta.created, lastModified: now.toISOString() }, current.version + 1));
     if (key !== oldKey) {
       this.unique.delete(oldKey);
       this.unique.set(key, id);
     }
-    return record.resource;
+    return current.resource;
   }
 
   delete(id) {
@@ -97,13 +98,13 @@ class ResourceStore {
     this.orderDirty = false;
   }
 
-  /** Records in creation order (deleted ones dropped lazily). */
+  /** Records in creation order (deleted ones dropped lazily). The store's own array: do not change it. */
   records() {
     if (this.orderDirty) {
-      this.order = [...this.byId.keys()];
+      this.order = [...this.byId.values()];
       this.orderDirty = false;
     }
-    return this.order.map((id) => this.byId.get(id));
+    return this.order;
   }
 
   /** JSON of a record, kept until the record changes (a list page is these strings joined). */
