@@ -2,7 +2,7 @@
  * The SCIM 2.0 connector (RFC 7643/7644): accounts are the configured User resource type, groups the Group
  * one. Writes are POST (create), PATCH computed from the delta (update, enable/disable through `active`)
  * with If-Match when an ETag is known, DELETE; reads are GET by id and list pages by `startIndex`/`count`
- * (the cursor is the next startIndex); deltas filter on `meta.lastModified`; batches go through /Bulk
+ * (the cursor is the next startIndex; one page is read ahead); deltas filter on `meta.lastModified`; batches go through /Bulk
  * when /ServiceProviderConfig says it is supported. Every call goes through the governor.
  */
 import {
@@ -205,12 +205,19 @@ export class ScimConnector implements Connector {
     let startIndex = parseCursor(options.cursor);
     let serverClockAtStart: string | undefined;
     let newestSeen: string | undefined;
-    for (;;) {
-      const query = new URLSearchParams({ startIndex: String(startIndex), count: String(count) });
+    const fetchPage = (start: number) => {
+      const query = new URLSearchParams({ startIndex: String(start), count: String(count) });
       if (filter) query.set('filter', filter);
       if (options.attributes?.length) query.set('attributes', options.attributes.join(','));
+      const request = this.call<ScimListResponse>('read', 'GET', `${type.endpoint}?${query.toString()}`);
+      request.catch(() => undefined); // a read-ahead the caller never gets to is not an unhandled rejection
+      return request;
+    };
+    // One page ahead: the server prepares page k+1 while the caller works through page k.
+    let pending = fetchPage(startIndex);
+    for (;;) {
       const what = `SCIM GET ${type.endpoint} (startIndex ${startIndex})`;
-      const response = await this.call<ScimListResponse>('read', 'GET', `${type.endpoint}?${query.toString()}`);
+      const response = await pending;
       serverClockAtStart ??= serverClock(response.headers);
       const list = response.body;
       if (!list || typeof list !== 'object' || (Array.isArray(list.schemas) && !list.schemas.includes(LIST_RESPONSE))) {
@@ -226,6 +233,7 @@ export class ScimConnector implements Connector {
       const last = objects.length === 0 || (total !== undefined && next > total);
       const page: SearchPage = { objects, nextCursor: last ? null : String(next), ...(total !== undefined ? { total } : {}) };
       if (changedSince) page.watermark = last ? laterOf(startWatermark, serverClockAtStart ?? newestSeen) : startWatermark;
+      if (!last) pending = fetchPage(next);
       yield page;
       if (last) return;
       startIndex = next;
