@@ -73,8 +73,15 @@ export const ldapConfigSchema = z
     accounts: objectClassConfig('ou=people', 'uid', ['top', 'person', 'organizationalPerson', 'inetOrgPerson']),
     groups: objectClassConfig('ou=groups', 'cn', ['top', 'groupOfNames']),
     enable: enableSchema,
-    /** Entries per Simple Paged Results page, unless a search asks for another size. */
+    /** Entries per page a search delivers, unless the search asks for another size. */
     pageSize: z.number().int().min(1).max(10_000).default(500),
+    /**
+     * Entries asked of the server per Simple Paged Results request (at least pageSize; a server may cap it, as
+     * Active Directory does at 1,000). Larger means fewer round trips, and far fewer passes on servers that
+     * evaluate the whole search again for every page (the UnboundID in-memory server does); one such page is
+     * held in memory at a time.
+     */
+    serverPageSize: z.number().int().min(1).max(100_000).default(10_000),
     /**
      * How far a delta watermark is set back from the newest modifyTimestamp seen: changes made while a delta
      * search ran, and a server clock a little behind ours, are read again rather than missed.

@@ -316,7 +316,7 @@ export class LdapConnector implements Connector {
     const startedAt = cursor?.t ?? Date.now();
     let newest = cursor?.m ?? null;
     const settings = this.classes[objectClass];
-    const entries = this.entries(settings.containerDn, filter, this.readAttributes(options.attributes), pageSize);
+    const entries = this.entries(settings.containerDn, filter, this.readAttributes(options.attributes), Math.max(pageSize, this.config.serverPageSize));
 
     // Positions: `position` counts the entries the server has returned in this search; `next` is the position
     // of the entry after the last one delivered (what a cursor's `n` holds).
