@@ -111,15 +111,88 @@ const targets = {
       stop: server.stop,
     };
   },
-  // The LDAP and SQL connectors' sections: each returns a target like scim()'s once its connector exists
-  // (config, credentials, account(key), mutable, seed(prefix, count), stop), or { skip } saying why not.
+  // LDAP: the stack's UnboundID server (LDAP_TARGET_*), in a container of the bench's own, removed after.
   async ldap() {
-    return { skip: 'no LDAP bench target is wired in yet' };
+    const url = env('LDAP_TARGET_URL');
+    const password = env('LDAP_TARGET_PASSWORD');
+    if (!url || !password) return { skip: 'LDAP_TARGET_URL / LDAP_TARGET_PASSWORD are not set (run `npm run stack:up`)' };
+    const { createContainer, removeContainer, seedPeople } = require(join(ROOT, 'libs', 'connectors', 'dist', 'ldap', 'ldap-target.js'));
+    const target = { url, bindDn: env('LDAP_TARGET_BIND_DN'), password, baseDn: env('LDAP_TARGET_BASE_DN') };
+    const ou = `bench-${randomBytes(4).toString('hex')}`;
+    const containerDn = await createContainer(target, ou);
+    return {
+      where: `${url} (the stack's UnboundID in-memory server, ${containerDn})`,
+      config: {
+        url,
+        bindDn: target.bindDn,
+        baseDn: target.baseDn,
+        accounts: { container: `ou=${ou},ou=people` },
+        pageSize: 1000,
+        limits: { maxConnections: 4, maxConcurrency: CONCURRENCY, timeoutMs: 30_000 },
+      },
+      credentials: { password },
+      account: (key) => ({ uid: key, cn: key, sn: 'Bench', description: key }),
+      mutable: 'description',
+      seed: (prefix, count) => seedPeople(target, containerDn, prefix, count),
+      stop: () => removeContainer(target, containerDn),
+    };
   },
-  async sql() {
-    return { skip: 'no SQL bench target is wired in yet' };
-  },
+  // SQL: a table of a random name in the stack's provisio_targets database (PostgreSQL; MariaDB as sql_mariadb),
+  // dropped after. Its writes floor is for batched writes: writeBatch runs of 500 creates, updates, deletes.
+  sql: () => sqlTarget('postgres'),
+  sql_mariadb: () => sqlTarget('mariadb'),
 };
+
+async function sqlTarget(dialect) {
+  const url = env(dialect === 'postgres' ? 'SQL_TARGET_PG_URL' : 'SQL_TARGET_MARIADB_URL');
+  if (!url) return { skip: `${dialect === 'postgres' ? 'SQL_TARGET_PG_URL' : 'SQL_TARGET_MARIADB_URL'} is not set (run \`npm run stack:up\`)` };
+  const sql = require(join(ROOT, 'libs', 'connectors', 'dist', 'sql', 'sql-target.js'));
+  const target = { dialect, url };
+  const table = await sql.createAccountsTable(target, 'bench');
+  const { config, credentials } = sql.sqlTargetConfig(target, table, { pageSize: 1000, limits: { maxConnections: 8, maxConcurrency: CONCURRENCY, timeoutMs: 30_000 } });
+  return {
+    where: `${url.replace(/\/\/[^@]*@/, '//')} table ${table}`,
+    type: 'sql',
+    config,
+    credentials,
+    account: (key) => ({ userName: key, displayName: key, email: `${key}@bench.test` }),
+    mutable: 'displayName',
+    batchedCrud: 500,
+    seed: (prefix, count) => sql.seedRows(target, table, prefix, count),
+    stop: () => sql.dropTable(target, table),
+  };
+}
+
+/** WRITES creates, then updates, then deletes through writeBatch runs of `size`, 4 runs in flight (SQL's floor). */
+async function measureBatchedCrud(connector, target, run, size) {
+  const batches = Math.ceil(WRITES / size);
+  const keys = Array.from({ length: WRITES }, (_, i) => `${run}-c${i}`);
+  const uids = new Array(WRITES);
+  const chunk = (b) => keys.slice(b * size, (b + 1) * size).map((key, i) => ({ key, i: b * size + i }));
+  const check = (outcomes, what) => {
+    const failed = outcomes.find((o) => !o.ok);
+    if (failed) throw new Error(`a batched ${what} failed: ${failed.error.message}`);
+    return outcomes;
+  };
+  const createMs = await pool(batches, 4, async (b) => {
+    const items = chunk(b);
+    const outcomes = check(await connector.writeBatch(items.map(({ key }) => ({ kind: 'create', objectClass: 'account', attributes: target.account(key) }))), 'create');
+    outcomes.forEach((o, j) => (uids[items[j].i] = o.object.uid));
+  });
+  const updateMs = await pool(batches, 4, async (b) => {
+    const ops = chunk(b).map(({ i }) => ({ kind: 'update', objectClass: 'account', uid: uids[i], delta: { replace: { [target.mutable]: `changed ${i}` }, remove: [] } }));
+    check(await connector.writeBatch(ops), 'update');
+  });
+  const deleteMs = await pool(batches, 4, async (b) => {
+    check(await connector.writeBatch(chunk(b).map(({ i }) => ({ kind: 'delete', objectClass: 'account', uid: uids[i] }))), 'delete');
+  });
+  return {
+    crud_batched_writes_per_s: (3 * WRITES * 1000) / (createMs + updateMs + deleteMs),
+    crud_batched_creates_per_s: (WRITES * 1000) / createMs,
+    crud_batched_updates_per_s: (WRITES * 1000) / updateMs,
+    crud_batched_deletes_per_s: (WRITES * 1000) / deleteMs,
+  };
+}
 
 // --- measurements ---------------------------------------------------------------------------------------
 
@@ -192,25 +265,33 @@ async function measureReads(connector, target, prefix) {
   return { reads_per_s: rates[Math.floor(rates.length / 2)], read_trials_per_s: rates.map(round) };
 }
 
-async function benchType(type, connectors) {
+async function benchType(name, connectors) {
+  const type = name === 'sql_mariadb' ? 'sql' : name;
   if (!connectors.registeredConnectorTypes().includes(type)) return { skipped: `the ${type} connector is not built yet` };
-  const target = await targets[type]();
+  const target = await targets[name]();
   if (target.skip) return { skipped: target.skip };
   const connector = connectors.createConnector(type, target.config, target.credentials);
   const run = `bench${Date.now().toString(36)}`;
   try {
-    say(`${type}: target ${target.where ?? ''}`);
+    say(`${name}: target ${target.where ?? ''}`);
     const writes = await measureWrites(connector, target, run);
-    say(`${type}: ${round(writes.writes_per_s)} writes/s (create ${round(writes.creates_per_s)}/s, update ${round(writes.updates_per_s)}/s, delete ${round(writes.deletes_per_s)}/s; ${WRITES} each, ${CONCURRENCY} in flight)`);
+    say(`${name}: ${round(writes.writes_per_s)} writes/s (create ${round(writes.creates_per_s)}/s, update ${round(writes.updates_per_s)}/s, delete ${round(writes.deletes_per_s)}/s; ${WRITES} each, ${CONCURRENCY} in flight)`);
     const batched = await measureBatchedWrites(connector, target, run);
-    say(`${type}: ${round(batched.bulk_writes_per_s)} writes/s batched (writeBatch of 100, 4 in flight)`);
+    say(`${name}: ${round(batched.bulk_writes_per_s)} writes/s batched (writeBatch of 100, 4 in flight)`);
+    const crud = target.batchedCrud ? await measureBatchedCrud(connector, target, run, target.batchedCrud) : {};
+    if (target.batchedCrud) {
+      say(
+        `${name}: ${round(crud.crud_batched_writes_per_s)} writes/s batched create+update+delete (writeBatch of ${target.batchedCrud}, 4 in flight; ` +
+          `create ${round(crud.crud_batched_creates_per_s)}/s, update ${round(crud.crud_batched_updates_per_s)}/s, delete ${round(crud.crud_batched_deletes_per_s)}/s)`,
+      );
+    }
     const prefix = `${run}-r`;
     const seedStart = performance.now();
     await target.seed(prefix, ACCOUNTS);
-    say(`${type}: seeded ${ACCOUNTS} accounts in ${round(performance.now() - seedStart)} ms`);
+    say(`${name}: seeded ${ACCOUNTS} accounts in ${round(performance.now() - seedStart)} ms`);
     const reads = await measureReads(connector, target, prefix);
-    say(`${type}: ${round(reads.reads_per_s)} accounts/s by paged search (pages of 1000; trials ${reads.read_trials_per_s.join(', ')})`);
-    return { ...writes, ...batched, ...reads };
+    say(`${name}: ${round(reads.reads_per_s)} accounts/s by paged search (pages of 1000; trials ${reads.read_trials_per_s.join(', ')})`);
+    return { ...writes, ...batched, ...crud, ...reads };
   } finally {
     await connector.close();
     await target.stop?.();
@@ -245,8 +326,9 @@ async function main() {
   say(`${availableParallelism()} cores, load ${load1.toFixed(2)} at start; ${WRITES} writes of each kind, ${ACCOUNTS} accounts read, ${CONCURRENCY} in flight`);
   const results = {};
   const skipped = {};
-  for (const type of TYPES) {
-    if (ONLY && !ONLY.includes(type)) {
+  // sql_mariadb: the SQL connector against MariaDB, reported under extra keys (sql_* are PostgreSQL's).
+  for (const type of [...TYPES, 'sql_mariadb']) {
+    if (ONLY && !ONLY.includes(type) && !(type === 'sql_mariadb' && ONLY.includes('sql'))) {
       skipped[type] = 'not in --only';
       continue;
     }
@@ -259,20 +341,26 @@ async function main() {
     }
   }
   const summary = { bench: 'connectors' };
+  // SQL's writes figure is its batched create+update+delete (its floor is for batched writes).
+  const writesOf = (type) => results[type]?.crud_batched_writes_per_s ?? results[type]?.writes_per_s;
   for (const type of TYPES) {
-    summary[`${type}_writes_per_s`] = round(results[type]?.writes_per_s);
+    summary[`${type}_writes_per_s`] = round(writesOf(type));
     summary[`${type}_reads_per_s`] = round(results[type]?.reads_per_s);
   }
-  for (const type of TYPES) {
+  for (const type of [...TYPES, 'sql_mariadb']) {
     if (!results[type]) continue;
+    if (type === 'sql_mariadb') {
+      summary.sql_mariadb_writes_per_s = round(writesOf(type));
+      summary.sql_mariadb_reads_per_s = round(results[type].reads_per_s);
+    }
+    if (results[type].crud_batched_writes_per_s !== undefined) summary[`${type}_single_writes_per_s`] = round(results[type].writes_per_s);
     summary[`${type}_creates_per_s`] = round(results[type].creates_per_s);
     summary[`${type}_updates_per_s`] = round(results[type].updates_per_s);
     summary[`${type}_deletes_per_s`] = round(results[type].deletes_per_s);
     summary[`${type}_bulk_writes_per_s`] = round(results[type].bulk_writes_per_s);
     summary[`${type}_read_trials_per_s`] = results[type].read_trials_per_s;
     // SQL's floor is for batched writes; SCIM's and LDAP's for single calls.
-    const writes = type === 'sql' ? results[type].bulk_writes_per_s : results[type].writes_per_s;
-    summary[`meets_${type}_writes_floor`] = writes >= FLOOR[`${type}_writes_per_s`];
+    summary[`meets_${type}_writes_floor`] = writesOf(type) >= FLOOR[`${type === 'sql_mariadb' ? 'sql' : type}_writes_per_s`];
     summary[`meets_${type}_reads_floor`] = results[type].reads_per_s >= FLOOR.reads_per_s;
   }
   summary.skipped = skipped;
