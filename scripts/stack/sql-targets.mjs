@@ -67,11 +67,23 @@ export async function up({ env, log, databaseUrl }) {
   }
 }
 
+/** Whether each target database answers (nothing is created). */
 export async function status({ env, databaseUrl }) {
   const pgUrl = env.SQL_TARGET_PG_URL || (databaseUrl ? Object.assign(new URL(databaseUrl), { pathname: `/${DATABASE}` }).toString() : '');
   const mariadbUrl = env.SQL_TARGET_MARIADB_URL || DEFAULT_MARIADB_URL;
-  const rows = [];
-  rows.push({ name: 'sql-pg', url: redact(pgUrl), up: await ensurePostgres(pgUrl).then(() => true, () => false), managed: false, detail: 'SQL target database' });
-  rows.push({ name: 'sql-maria', url: redact(mariadbUrl), up: await ensureMariadb(mariadbUrl).then(() => true, () => false), managed: false, detail: 'SQL target database' });
-  return rows;
+  const pgUp = async () => {
+    const { Client } = requireDependency('pg');
+    const client = new Client({ connectionString: pgUrl, connectionTimeoutMillis: 3000 });
+    await client.connect();
+    await client.end();
+  };
+  const mariadbUp = async () => {
+    const connection = await requireDependency('mysql2/promise').createConnection({ uri: mariadbUrl, connectTimeout: 3000 });
+    await connection.end();
+  };
+  const answers = (probe) => probe().then(() => true, () => false);
+  return [
+    { name: 'sql-pg', url: redact(pgUrl), up: pgUrl ? await answers(pgUp) : false, managed: false, detail: 'SQL target database' },
+    { name: 'sql-maria', url: redact(mariadbUrl), up: await answers(mariadbUp), managed: false, detail: 'SQL target database' },
+  ];
 }
