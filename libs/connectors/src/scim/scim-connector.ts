@@ -57,6 +57,14 @@ interface ServiceProviderConfig {
   authenticationSchemes?: { type?: string }[];
 }
 
+interface BulkRequestOperation {
+  method: 'POST' | 'PATCH' | 'DELETE';
+  bulkId: string;
+  path: string;
+  data?: unknown;
+  version?: string;
+}
+
 interface BulkResponseOperation {
   method?: string;
   bulkId?: string;
@@ -280,56 +288,84 @@ export class ScimConnector implements Connector {
     }
   }
 
-  /** One /Bulk request (RFC 7644 §3.7) without failOnErrors: every operation is tried, outcomes in order. */
+  /**
+   * One /Bulk request (RFC 7644 §3.7) without failOnErrors: every operation is tried, outcomes in order.
+   * An operation that cannot even be written down (a bad attribute name) fails alone and is not sent; a
+   * failure of the request as a whole (429, a timeout) is every sent operation's outcome — after a timeout
+   * or a 5xx some of them may have been applied, which a retry finds (AlreadyExists, NotFound).
+   */
   private async bulk(operations: WriteOperation[]): Promise<WriteOutcome[]> {
-    const requestOperations = operations.map((operation, i) => {
-      const bulkId = `op${i}`;
-      switch (operation.kind) {
-        case 'create': {
-          const type = this.resourceType(operation.objectClass);
-          return { method: 'POST', bulkId, path: type.endpoint, data: this.resourceBody(operation.objectClass, operation.attributes) };
-        }
-        case 'update':
-          return {
-            method: 'PATCH',
-            bulkId,
-            path: this.resourcePath(operation.objectClass, operation.uid),
-            data: patchRequest(operation.delta),
-            ...(operation.etag && this.config.etags ? { version: operation.etag } : {}),
-          };
-        case 'delete':
-          return { method: 'DELETE', bulkId, path: this.resourcePath(operation.objectClass, operation.uid) };
-        default: {
-          const unknown: never = operation;
-          throw new ConnectorError(ConnectorErrorCode.BadRequest, `unknown write ${JSON.stringify(unknown)}`);
-        }
+    const outcomes: (WriteOutcome | undefined)[] = new Array(operations.length);
+    const sent: { index: number; request: BulkRequestOperation }[] = [];
+    operations.forEach((operation, index) => {
+      try {
+        sent.push({ index, request: this.bulkOperation(operation, `op${index}`) });
+      } catch (error) {
+        if (!(error instanceof ConnectorError)) throw error;
+        outcomes[index] = { ok: false, error };
       }
     });
-    const response = await this.call<{ Operations?: BulkResponseOperation[] }>(
-      'write',
-      'POST',
-      '/Bulk',
-      { body: { schemas: [BULK_REQUEST], Operations: requestOperations } },
-      operations.length,
-    );
-    const answered = Array.isArray(response.body?.Operations) ? response.body!.Operations : [];
+    if (sent.length === 0) return outcomes as WriteOutcome[];
+    let answered: BulkResponseOperation[];
+    try {
+      const response = await this.call<{ Operations?: BulkResponseOperation[] }>(
+        'write',
+        'POST',
+        '/Bulk',
+        { body: { schemas: [BULK_REQUEST], Operations: sent.map((s) => s.request) } },
+        sent.length,
+      );
+      answered = Array.isArray(response.body?.Operations) ? response.body!.Operations : [];
+    } catch (error) {
+      if (!(error instanceof ConnectorError)) throw error;
+      for (const { index } of sent) outcomes[index] = { ok: false, error };
+      return outcomes as WriteOutcome[];
+    }
     const byBulkId = new Map(answered.filter((o) => o && typeof o.bulkId === 'string').map((o) => [o.bulkId!, o]));
-    return operations.map((operation, i): WriteOutcome => {
-      // Operations without a bulkId in the answer are matched by position, as RFC 7644 returns them in order.
-      const answer = byBulkId.get(`op${i}`) ?? (byBulkId.size === 0 ? answered[i] : undefined);
-      const what = `SCIM Bulk ${requestOperations[i].method} ${requestOperations[i].path}`;
-      if (!answer) return { ok: false, error: new ConnectorError(ConnectorErrorCode.InvalidResponse, `${what}: no outcome in the Bulk answer`) };
-      const status = Number(answer.status);
-      if (!Number.isInteger(status)) return { ok: false, error: new ConnectorError(ConnectorErrorCode.InvalidResponse, `${what}: outcome without a status`) };
-      if (status >= 400) return { ok: false, error: httpError(what, status, answer.response, {}, requestOperations[i].method) };
-      if (operation.kind === 'delete') return { ok: true };
-      const resource = answer.response && typeof answer.response === 'object' ? (answer.response as ScimResource) : undefined;
-      if (resource?.id) return { ok: true, object: this.toObject(operation.objectClass, resource) };
-      const uid = operation.kind === 'update' ? operation.uid : lastSegment(answer.location);
-      if (!uid) return { ok: false, error: new ConnectorError(ConnectorErrorCode.InvalidResponse, `${what}: created, but the answer has no location`) };
-      const attributes = operation.kind === 'create' ? operation.attributes : {};
-      return { ok: true, object: { uid, objectClass: operation.objectClass, attributes, ...(typeof answer.version === 'string' ? { etag: answer.version } : {}) } };
+    sent.forEach(({ index, request }, position) => {
+      // Answers without bulkIds are matched by position: RFC 7644 returns them in the request's order.
+      const answer = byBulkId.get(request.bulkId) ?? (byBulkId.size === 0 ? answered[position] : undefined);
+      outcomes[index] = this.bulkOutcome(operations[index], request, answer);
     });
+    return outcomes as WriteOutcome[];
+  }
+
+  private bulkOperation(operation: WriteOperation, bulkId: string): BulkRequestOperation {
+    switch (operation.kind) {
+      case 'create':
+        return { method: 'POST', bulkId, path: this.resourceType(operation.objectClass).endpoint, data: this.resourceBody(operation.objectClass, operation.attributes) };
+      case 'update':
+        return {
+          method: 'PATCH',
+          bulkId,
+          path: this.resourcePath(operation.objectClass, operation.uid),
+          data: patchRequest(operation.delta),
+          ...(operation.etag && this.config.etags ? { version: operation.etag } : {}),
+        };
+      case 'delete':
+        return { method: 'DELETE', bulkId, path: this.resourcePath(operation.objectClass, operation.uid) };
+      default: {
+        const unknown: never = operation;
+        throw new ConnectorError(ConnectorErrorCode.BadRequest, `unknown write ${JSON.stringify(unknown)}`);
+      }
+    }
+  }
+
+  private bulkOutcome(operation: WriteOperation, request: BulkRequestOperation, answer: BulkResponseOperation | undefined): WriteOutcome {
+    const what = `SCIM Bulk ${request.method} ${request.path}`;
+    if (!answer) return { ok: false, error: new ConnectorError(ConnectorErrorCode.InvalidResponse, `${what}: no outcome in the Bulk answer`) };
+    const status = Number(answer.status);
+    if (!Number.isInteger(status)) return { ok: false, error: new ConnectorError(ConnectorErrorCode.InvalidResponse, `${what}: outcome without a status`) };
+    if (status >= 400) return { ok: false, error: httpError(what, status, answer.response, {}, request.method) };
+    if (operation.kind === 'delete') return { ok: true };
+    const resource = answer.response && typeof answer.response === 'object' ? (answer.response as ScimResource) : undefined;
+    if (typeof resource?.id === 'string' && resource.id) return { ok: true, object: this.toObject(operation.objectClass, resource) };
+    // An update answered without the resource: done, but there is no object to report.
+    if (operation.kind === 'update') return { ok: true };
+    const uid = lastSegment(answer.location);
+    if (!uid) return { ok: false, error: new ConnectorError(ConnectorErrorCode.InvalidResponse, `${what}: created, but the answer has no location`) };
+    // Created without the resource in the answer: the object is what was sent, with its new id.
+    return { ok: true, object: { uid, objectClass: operation.objectClass, attributes: operation.attributes, ...(typeof answer.version === 'string' ? { etag: answer.version } : {}) } };
   }
 
   private async bulkLimits(): Promise<{ maxOperations: number } | null> {

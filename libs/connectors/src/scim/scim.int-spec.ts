@@ -143,6 +143,24 @@ describe('SCIM connector (beyond the contract)', () => {
     for (const outcome of outcomes) expect(target.server.stores.User.get(outcome.ok ? outcome.object!.uid : '')).not.toBeNull();
   });
 
+  it('a Bulk write that cannot be written down fails alone; a refused Bulk request fails each of its writes', async () => {
+    const good = name('bulk-good');
+    const outcomes = await connector.writeBatch([
+      { kind: 'create', objectClass: 'account', attributes: { userName: good } },
+      { kind: 'update', objectClass: 'account', uid: randomUUID(), delta: { replace: { 'bad name': 'x' }, remove: [] } },
+    ]);
+    expect(outcomes[0].ok).toBe(true);
+    expect(!outcomes[1].ok && outcomes[1].error.code).toBe(ConnectorErrorCode.InvalidAttribute);
+
+    await target.admin('PUT', '/faults', { rateLimit: { retryAfterSeconds: 1 }, methods: ['POST'] });
+    const limited = await connector.writeBatch([
+      { kind: 'create', objectClass: 'account', attributes: { userName: name('bulk-limited-1') } },
+      { kind: 'create', objectClass: 'account', attributes: { userName: name('bulk-limited-2') } },
+    ]);
+    expect(limited.map((o) => !o.ok && o.error.code)).toEqual([ConnectorErrorCode.RateLimited, ConnectorErrorCode.RateLimited]);
+    expect(limited.every((o) => !o.ok && o.error.transient && o.error.retryAfterMs === 1000)).toBe(true);
+  });
+
   it('writes a batch as single requests when the server has no Bulk', async () => {
     const plain = await startServer({ bulk: false });
     const client = connect(plain.url, plain.token);
