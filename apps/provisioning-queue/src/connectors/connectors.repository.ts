@@ -1,41 +1,21 @@
 import { Injectable } from '@nestjs/common';
-import type { ConnectorStatus, ConnectorType, TenantScoped, TenantTransaction } from '@provisio/persistence';
+import type { Connector, ConnectorStatus, ConnectorType, TenantScoped, TenantTransaction } from '@provisio/persistence';
 import { toStorableJson } from '@provisio/platform';
 import { SqlFilters } from '../common/sql';
 
 /** A `connectors` row as the API shows it: the credentials are summarised, never selected. */
-export interface ConnectorRow {
-  id: string;
-  tenant_id: string;
-  name: string;
-  type: ConnectorType;
-  config: Record<string, unknown>;
-  status: ConnectorStatus;
-  last_error: string | null;
+export type ConnectorRow = Pick<
+  Connector,
+  'id' | 'tenant_id' | 'name' | 'type' | 'config' | 'status' | 'last_error' | 'attribute_mapping' | 'provisioning_policy' | 'mapping_script_id' | 'created_at' | 'updated_at'
+> & {
   has_credentials: boolean;
   credentials_key_id: string | null;
-  attribute_mapping: unknown[];
-  provisioning_policy: Record<string, unknown>;
-  mapping_script_id: string | null;
-  created_at: Date;
-  updated_at: Date;
-}
+};
 
 /** The row with its credentials' ciphertext: only for building a connector or re-encrypting. */
-export interface ConnectorWithSecret extends ConnectorRow {
-  credentials_encrypted: string | null;
-}
+export type ConnectorWithSecret = ConnectorRow & Pick<Connector, 'credentials_encrypted'>;
 
-export interface ConnectorValues {
-  name: string;
-  config: Record<string, unknown>;
-  credentials_encrypted: string | null;
-  status: ConnectorStatus;
-  last_error: string | null;
-  attribute_mapping: unknown[];
-  provisioning_policy: Record<string, unknown>;
-  mapping_script_id: string | null;
-}
+export type ConnectorValues = Pick<Connector, 'name' | 'config' | 'credentials_encrypted' | 'status' | 'last_error' | 'attribute_mapping' | 'provisioning_policy' | 'mapping_script_id'>;
 
 const COLUMNS = `id, tenant_id, name, type, config, status, last_error, credentials_encrypted IS NOT NULL AS has_credentials,
   NULLIF(split_part(credentials_encrypted, ':', 2), '') AS credentials_key_id, attribute_mapping, provisioning_policy, mapping_script_id, created_at, updated_at`;

@@ -1,36 +1,20 @@
 import { Injectable } from '@nestjs/common';
-import type { IdentityStatus, TenantScoped, TenantTransaction } from '@provisio/persistence';
+import type { AccountLink, Connector, Identity, IdentityStatus, TenantScoped, TenantTransaction } from '@provisio/persistence';
 import { toStorableJson } from '@provisio/platform';
 import { SqlFilters } from '../common/sql';
 
-/** An `identities` row, as every statement of this repository returns it. */
-export interface IdentityRow {
-  id: string;
-  tenant_id: string;
-  username: string;
-  email: string | null;
-  display_name: string | null;
-  status: IdentityStatus;
-  attributes: Record<string, unknown>;
-  source_user_id: string | null;
-  /** BIGINT: a number here (upstream versions are safe integers, checked by the event schema). */
-  source_version: number | null;
-  source_event_time: Date | null;
-  created_at: Date;
-  updated_at: Date;
-}
+/**
+ * An `identities` row, as every statement of this repository returns it: the entity's columns, with
+ * `source_version` (BIGINT) read as a number (upstream versions are safe integers, checked by the event
+ * schema).
+ */
+export type IdentityRow = Omit<
+  Pick<Identity, 'id' | 'tenant_id' | 'username' | 'email' | 'display_name' | 'status' | 'attributes' | 'source_user_id' | 'source_version' | 'source_event_time' | 'created_at' | 'updated_at'>,
+  'source_version'
+> & { source_version: number | null };
 
 /** The fields a write sets; `attributes` is the whole new object. */
-export interface IdentityValues {
-  username: string;
-  email: string | null;
-  display_name: string | null;
-  status: IdentityStatus;
-  attributes: Record<string, unknown>;
-  source_user_id: string | null;
-  source_version: number | null;
-  source_event_time: Date | null;
-}
+export type IdentityValues = Pick<IdentityRow, 'username' | 'email' | 'display_name' | 'status' | 'attributes' | 'source_user_id' | 'source_version' | 'source_event_time'>;
 
 export interface IdentityFilter {
   status?: IdentityStatus;
@@ -42,18 +26,11 @@ export interface IdentityFilter {
   sort?: 'username' | 'created_at' | 'updated_at';
 }
 
-export interface AccountLinkRow {
-  id: string;
-  identity_id: string;
-  connector_id: string;
-  connector_name: string;
-  connector_type: string;
-  object_class: string;
-  external_uid: string;
-  attributes_hash: string | null;
-  last_synced_at: Date | null;
-  linked_at: Date;
-}
+/** An `account_links` row with its connector's name and type. */
+export type AccountLinkRow = Pick<AccountLink, 'id' | 'identity_id' | 'connector_id' | 'object_class' | 'external_uid' | 'attributes_hash' | 'last_synced_at' | 'linked_at'> & {
+  connector_name: Connector['name'];
+  connector_type: Connector['type'];
+};
 
 const COLUMNS = `id, tenant_id, username, email, display_name, status, attributes, source_user_id, source_version::float8 AS source_version,
   source_event_time, created_at, updated_at`;
