@@ -122,6 +122,19 @@ describe('ConnectorGovernor', () => {
     expect(governor.stats().pausedUntil).toBeNull();
   });
 
+  it('fails at once, with the time left, a call that would wait out a Retry-After longer than its timeout', async () => {
+    governor = new ConnectorGovernor({ timeoutMs: 200 });
+    const unavailable = new ConnectorError(ConnectorErrorCode.ServiceUnavailable, 'HTTP 503', { retryAfterMs: 5000 });
+    await expect(governor.call({ kind: 'read', description: 'first', run: async () => Promise.reject(unavailable) })).rejects.toBe(unavailable);
+    let sent = false;
+    const startedAt = Date.now();
+    const error = await governor.call({ kind: 'read', description: 'second', run: async () => void (sent = true) }).catch((e: unknown) => e as ConnectorError);
+    expect(Date.now() - startedAt).toBeLessThan(100);
+    expect(sent).toBe(false);
+    expect(error).toMatchObject({ code: ConnectorErrorCode.ServiceUnavailable, transient: true });
+    expect((error as ConnectorError).retryAfterMs).toBeGreaterThan(4500);
+  });
+
   it('passes a call’s own error through unchanged', async () => {
     governor = new ConnectorGovernor();
     const own = new ConnectorError(ConnectorErrorCode.NotFound, 'gone');

@@ -10,6 +10,8 @@
  *   ConnectorError Timeout, even if the protocol library never notices the abort;
  * - a target's Retry-After: once a call fails with a ConnectorError carrying `retryAfterMs` (HTTP 429 or
  *   503), no further call starts before that time has passed. Calls already in flight cannot be recalled.
+ *   A call that would wait longer than its own timeout for that fails at once instead, with the error that
+ *   set the pause and the time left as its retryAfterMs: the caller reschedules rather than holds a worker.
  *
  * Writes wait for their write slot before they queue for a concurrency slot, so writes held back by
  * writesPerMinute never block reads. The governor never retries: whether and when to retry is the
@@ -123,6 +125,8 @@ export class ConnectorGovernor {
   private readonly requests: Spacer | null;
   private readonly writes: Spacer | null;
   private pausedUntilMs = 0;
+  /** The code of the failure that asked for the pause (rate_limited, service_unavailable). */
+  private pausedBy: ConnectorErrorCode = ConnectorErrorCode.RateLimited;
   private readonly closing = new AbortController();
 
   constructor(limits: Partial<ConnectorLimits> = {}) {
@@ -142,7 +146,14 @@ export class ConnectorGovernor {
     try {
       if (this.requests) await this.requests.take(1);
       // Re-checked after every sleep: a call that failed meanwhile may have pushed the pause further.
-      for (let wait = this.pausedUntilMs - Date.now(); wait > 0 && !this.closed; wait = this.pausedUntilMs - Date.now()) await sleep(wait, this.closing.signal);
+      for (let wait = this.pausedUntilMs - Date.now(); wait > 0 && !this.closed; wait = this.pausedUntilMs - Date.now()) {
+        if (wait > this.limits.timeoutMs) {
+          throw new ConnectorError(this.pausedBy, `${call.description}: not sent, the target asked for no requests for another ${Math.ceil(wait / 1000)} s`, {
+            retryAfterMs: wait,
+          });
+        }
+        await sleep(wait, this.closing.signal);
+      }
       if (this.closed) throw closedError(call.description);
       return await this.execute(call);
     } finally {
@@ -151,8 +162,11 @@ export class ConnectorGovernor {
   }
 
   /** No call starts before `epochMs` (a Retry-After learnt some other way than a failed call). */
-  pauseUntil(epochMs: number): void {
-    if (epochMs > this.pausedUntilMs) this.pausedUntilMs = epochMs;
+  pauseUntil(epochMs: number, reason: ConnectorErrorCode = ConnectorErrorCode.RateLimited): void {
+    if (epochMs > this.pausedUntilMs) {
+      this.pausedUntilMs = epochMs;
+      this.pausedBy = reason;
+    }
   }
 
   private get closed(): boolean {
@@ -186,7 +200,7 @@ export class ConnectorGovernor {
     try {
       return await Promise.race([call.run(controller.signal), timeout]);
     } catch (error) {
-      if (error instanceof ConnectorError && error.retryAfterMs !== undefined && error.retryAfterMs > 0) this.pauseUntil(Date.now() + error.retryAfterMs);
+      if (error instanceof ConnectorError && error.retryAfterMs !== undefined && error.retryAfterMs > 0) this.pauseUntil(Date.now() + error.retryAfterMs, error.code);
       // A protocol library that surfaces our own abort as its own error: the timeout is what happened.
       if (controller.signal.aborted && controller.signal.reason instanceof ConnectorError) throw controller.signal.reason;
       throw error;
