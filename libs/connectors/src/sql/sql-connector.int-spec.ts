@@ -5,7 +5,7 @@ import { Connector } from '../connector';
 import { ConnectorErrorCode } from '../connector-errors';
 import { collectSearch, describeConnectorContract, expectConnectorError } from '../testing';
 import { SqlConnector } from './sql-connector';
-import { createAccountsTable, dropTable, execute, SqlDialect, sqlTarget, sqlTargetConfig, seedRows } from './sql-target';
+import { createAccountsTable, dropTable, execute, SqlDialect, sqlTarget, sqlTargetConfig, seedRows, startDelayProxy } from './sql-target';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -28,9 +28,11 @@ for (const dialect of ['postgres', 'mariadb'] as SqlDialect[]) {
     async () => {
       const target = sqlTarget(dialect);
       const table = await createAccountsTable(target, 'contract');
+      // Every connector of the contract goes through a proxy that can delay the database's answers.
+      const proxy = await startDelayProxy(target);
       const connectors: Connector[] = [];
       const connect = (overrides: Record<string, unknown> = {}) => {
-        const { config, credentials } = sqlTargetConfig(target, table, { deltaOverlapMs: 0, ...overrides });
+        const { config, credentials } = sqlTargetConfig(target, table, { deltaOverlapMs: 0, host: '127.0.0.1', port: proxy.port, ...overrides });
         const connector = new SqlConnector(config, credentials);
         connectors.push(connector);
         return connector;
@@ -44,15 +46,23 @@ for (const dialect of ['postgres', 'mariadb'] as SqlDialect[]) {
         invalidAccount: (key) => ({ userName: key, age: 'not a number' }),
         missingUid: () => unique('missing'),
         seedAccounts: (prefix, count) => seedRows(target, table, prefix, count),
-        faults: {},
+        // A database has no 429, 503 or half page to give; latency it has, through the proxy.
+        faults: {
+          latency: async (fault) => {
+            proxy.setDelay(fault.kind === 'latency' ? fault.durationMs : 0);
+            return async () => proxy.setDelay(0);
+          },
+        },
         changeResolutionMs: 20,
         dispose: async () => {
+          proxy.setDelay(0);
           await Promise.all(connectors.map((c) => c.close().catch(() => undefined)));
+          await proxy.close();
           await dropTable(target, table);
         },
       };
     },
-    { faults: [] },
+    { faults: ['latency'] },
   );
 
   describe(`${label} connector (SQL specifics)`, () => {

@@ -107,3 +107,43 @@ export async function seedRows(target: SqlTarget, table: string, prefix: string,
   }
   await execute(target, statements, params);
 }
+
+/**
+ * A TCP proxy to the database that can hold every chunk back by `delayMs` (in order), for the contract's
+ * latency case: a database cannot be told to answer slowly to one client only.
+ */
+export async function startDelayProxy(target: SqlTarget): Promise<{ port: number; setDelay(ms: number): void; close(): Promise<void> }> {
+  const { createServer, connect } = await import('node:net');
+  const url = new URL(target.url);
+  const upstream = { host: url.hostname, port: Number(url.port || (target.dialect === 'postgres' ? 5432 : 3306)) };
+  let delayMs = 0;
+  const sockets = new Set<import('node:net').Socket>();
+  const relay = (from: import('node:net').Socket, to: import('node:net').Socket) => {
+    let chain = Promise.resolve();
+    from.on('data', (chunk) => {
+      const wait = delayMs;
+      chain = chain.then(() => (wait > 0 ? new Promise((resolve) => setTimeout(resolve, wait)) : undefined)).then(() => {
+        if (!to.destroyed) to.write(chunk);
+      });
+    });
+    from.on('close', () => void chain.then(() => to.destroy()));
+    from.on('error', () => to.destroy());
+  };
+  const server = createServer((client) => {
+    const server = connect(upstream);
+    sockets.add(client).add(server);
+    client.on('close', () => sockets.delete(client));
+    server.on('close', () => sockets.delete(server));
+    relay(client, server);
+    relay(server, client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    setDelay: (ms) => (delayMs = ms),
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
