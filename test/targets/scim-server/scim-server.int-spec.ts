@@ -121,6 +121,15 @@ describe('fixture SCIM server', () => {
     expect((await read<Body>(await request(`/Users/${user.id}`))).id).toBe(user.id);
   });
 
+  it('deletes the resources of one prefix', async () => {
+    await request('/_admin/seed', { method: 'POST', body: JSON.stringify({ prefix: 'gone-', count: 30 }) });
+    await createUser('kept-one');
+    const response = await request('/_admin/resources?resourceType=User&prefix=GONE-', { method: 'DELETE' });
+    expect(await read<Body>(response)).toEqual({ deleted: 30 });
+    const left = await read<ListBody>(await request(`/Users?filter=${encodeURIComponent('userName sw "gone-" or userName eq "kept-one"')}`));
+    expect(left.Resources.map((r) => r.userName)).toEqual(['kept-one']);
+  });
+
   it('refuses a bad seed and counts requests', async () => {
     expect((await request('/_admin/seed', { method: 'POST', body: JSON.stringify({ prefix: 'x', count: 0 }) })).status).toBe(400);
     expect((await request('/_admin/seed', { method: 'POST', body: JSON.stringify({ prefix: 'x', count: 1, resourceType: 'Printer' }) })).status).toBe(400);

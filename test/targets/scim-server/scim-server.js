@@ -397,10 +397,27 @@ function adminRouter({ stores, faults, stats }) {
     }
     return res.status(201).json({ created, ms: Date.now() - startedAt });
   });
+  // ?resourceType=User|Group (default both); ?prefix=p deletes only those whose userName/displayName starts with p.
   router.delete('/resources', (req, res) => {
     const types = req.query.resourceType ? [String(req.query.resourceType)] : Object.keys(stores);
-    for (const type of types) stores[type]?.clear();
-    res.status(204).end();
+    if (types.some((type) => !stores[type])) return res.status(400).json({ error: 'resourceType: must be "User" or "Group"' });
+    const prefix = typeof req.query.prefix === 'string' && req.query.prefix ? req.query.prefix.toLowerCase() : null;
+    let deleted = 0;
+    for (const type of types) {
+      const store = stores[type];
+      if (!prefix) {
+        deleted += store.size;
+        store.clear();
+        continue;
+      }
+      for (const record of [...store.records()]) {
+        if (store.uniqueKey(record.resource)?.startsWith(prefix)) {
+          store.delete(record.resource.id);
+          deleted++;
+        }
+      }
+    }
+    return res.json({ deleted });
   });
   router.get('/stats', (_req, res) => res.json({ users: stores.User.size, groups: stores.Group.size, ...stats, faults: faults.describe() }));
   return router;
