@@ -92,6 +92,14 @@ const targets = {
     const server = useStack ? { url: env('SCIM_TARGET_URL'), token: env('SCIM_TARGET_TOKEN'), stop: async () => {} } : await startScimServer();
     if (!server.url || !server.token) return { skip: 'SCIM_TARGET_URL / SCIM_TARGET_TOKEN are not set (run `npm run stack:up`)' };
     const origin = new URL(server.url).origin;
+    let seededPrefix = null;
+    // On the stack's shared server, the accounts this run seeded are deleted again (by their prefix).
+    const stop = async () => {
+      if (useStack && seededPrefix) {
+        await fetch(`${origin}/_admin/resources?resourceType=User&prefix=${encodeURIComponent(seededPrefix)}`, { method: 'DELETE', headers: { authorization: `Bearer ${server.token}` } });
+      }
+      await server.stop();
+    };
     return {
       where: `${server.url}${useStack ? ' (the stack\'s)' : ' (private, child process)'}`,
       config: { baseUrl: server.url, auth: 'bearer', pageSize: 1000, limits: { maxConnections: 16, maxConcurrency: CONCURRENCY, timeoutMs: 30_000 } },
@@ -99,6 +107,7 @@ const targets = {
       account: (key) => ({ userName: key, displayName: key, active: true, emails: [{ value: `${key}@bench.test`, primary: true }] }),
       mutable: 'displayName',
       async seed(prefix, count) {
+        seededPrefix = prefix;
         for (let done = 0; done < count; done += 100_000) {
           const response = await fetch(`${origin}/_admin/seed`, {
             method: 'POST',
@@ -108,7 +117,7 @@ const targets = {
           if (!response.ok) throw new Error(`seeding the SCIM server: HTTP ${response.status} ${await response.text()}`);
         }
       },
-      stop: server.stop,
+      stop,
     };
   },
   // LDAP: the stack's UnboundID server (LDAP_TARGET_*), in a container of the bench's own, removed after.
