@@ -136,6 +136,32 @@ describe('EventConsumerHost: untrusted text from a plain Kafka client', () => {
     expect(n).toBe(0); // not recorded as applied: nothing of it committed
   });
 
+  it('dead-letters a message near 1 MB without its value when an older .dlq topic refuses it as too large', async () => {
+    // A .dlq topic that takes less than the message and its dlq-* headers (one created before dead-letter
+    // topics took 2 MiB takes 1 MB; here 500 KB, so a message of 600 KB stands for one just under 1 MB).
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: [{ type: 2 /* TOPIC */, name: `${prefix}${Topic.DomainEvents}.dlq`, configEntries: [{ name: 'max.message.bytes', value: '500000' }, { name: 'retention.ms', value: String(28 * 24 * 3600 * 1000) }] }],
+      });
+    } finally {
+      await admin.disconnect();
+    }
+    const refused = event('w'.repeat(600_000), { code: 'far-too-long-a-code' }); // 22001, and too large for that .dlq
+    const after = event('behind the too-large one');
+    await send('k-too-large', [JSON.stringify(refused)]);
+    await send('k-too-large', [JSON.stringify(after)]);
+    await eventually(async () => (await stored(after.source, after.id)).length === 1, { what: 'the event behind it applied', timeoutMs: 60_000 });
+    const dlq = await readTopic(kafka, `${prefix}${Topic.DomainEvents}.dlq`, (m) => m.some((x) => x.key === 'k-too-large'), { timeoutMs: 60_000 });
+    const [letter] = dlq.filter((m) => m.key === 'k-too-large');
+    expect(letter.value === null).toBe(true); // (not toBeNull: a failure would print 600 KB)
+    expect(letter.headers[DlqHeader.Reason]).toBe('unstorable');
+    expect(letter.headers[DlqHeader.ValueOmitted]).toMatch(/^\d+ bytes, more than .*\.dlq accepts/);
+    expect(letter.headers[DlqHeader.OriginalOffset]).toMatch(/^\d+$/);
+  });
+
   it('keys idempotency by source and id: the same id from two sources is applied twice, a redelivery never', async () => {
     const fromHr = event('from hr', {}, '//hr.example.com');
     const fromCrm = { ...event('from crm', {}, '//crm.example.com'), id: fromHr.id };

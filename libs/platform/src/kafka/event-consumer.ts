@@ -80,6 +80,8 @@ export const DlqHeader = {
   OriginalTimestamp: 'dlq-original-timestamp',
   ConsumerGroup: 'dlq-consumer-group',
   FailedAt: 'dlq-failed-at',
+  /** Set when the `.dlq` topic refused the message as too large: it was sent without its value. */
+  ValueOmitted: 'dlq-value-omitted',
 } as const;
 
 class PoisonMessage extends Error {
@@ -298,7 +300,16 @@ export class EventConsumerHost implements OnApplicationBootstrap, OnModuleDestro
       [DlqHeader.FailedAt]: new Date().toISOString(),
     };
     // If this send fails, the error propagates and the message is retried: never dropped.
-    await this.kafka.producer.send({ topic: dlqTopicOf(topic), acks: -1, messages: [{ key: message.key, value: message.value, headers }] });
+    try {
+      await this.kafka.producer.send({ topic: dlqTopicOf(topic), acks: -1, messages: [{ key: message.key, value: message.value, headers }] });
+    } catch (sendError) {
+      // A .dlq topic created before it took 2 MiB (DLQ_MAX_MESSAGE_BYTES) refuses a message near 1 MB with
+      // its headers, every time: send the headers alone (they say where the original is) rather than
+      // retry forever and hold the partition.
+      if ((sendError as { type?: string }).type !== 'MESSAGE_TOO_LARGE') throw sendError;
+      const omitted = { ...headers, [DlqHeader.ValueOmitted]: `${message.value?.length ?? 0} bytes, more than ${dlqTopicOf(topic)} accepts: read it at the original offset` };
+      await this.kafka.producer.send({ topic: dlqTopicOf(topic), acks: -1, messages: [{ key: message.key, value: null, headers: omitted }] });
+    }
     this.metrics.deadLettered.inc({ topic: spec.topic, reason });
     this.logger.warn({ message: 'dead-lettered a message', reason, error, topic, partition, offset: message.offset });
   }
