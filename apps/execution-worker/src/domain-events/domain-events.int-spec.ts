@@ -72,6 +72,18 @@ describe('execution-worker: domain events from a plain Kafka client', () => {
     });
   });
 
+  it('runs events of two sources that share an id, in one batch, each once with its own data', async () => {
+    const hr = createCloudEvent({ source: '//hr.example.com', type: 'user.created', tenantid: tenant.tenantId, data: { user_id: 'u-hr' } });
+    const crm = { ...createCloudEvent({ source: '//crm.example.com', type: 'user.created', tenantid: tenant.tenantId, data: { user_id: 'u-crm' } }), id: hr.id };
+    const key = messageKey.tenantAccount(tenant.tenantId, 'shared-id');
+    await producer.send({ topic: prefix + Topic.DomainEvents, messages: [hr, crm, hr].map((e) => ({ key, value: JSON.stringify(e) })) });
+    const rows: { status: string; input: { user_id: string }; trigger_data: { source: string } }[] = await eventually(async () => {
+      const found = await executionsFor(hr.id);
+      return found.length === 2 && found.every((r: { status: string }) => r.status === 'completed') ? found : null;
+    }, { what: 'both events run' });
+    expect(rows.map((r) => [r.trigger_data.source, r.input.user_id]).sort()).toEqual([['//crm.example.com', 'u-crm'], ['//hr.example.com', 'u-hr']]);
+  });
+
   it('ignores events of other tenants and other types, and scripts that are not active', async () => {
     const otherTenant = await createTenantFixture(db.dataSource);
     const foreign = createCloudEvent({ source: 's', type: 'user.created', tenantid: otherTenant.tenantId, data: { user_id: 'x' } });

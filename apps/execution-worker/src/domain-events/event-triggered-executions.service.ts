@@ -41,7 +41,10 @@ export class EventTriggeredExecutionsService {
                ORDER BY e.idx
               RETURNING ${EXECUTION_COLUMNS})
        SELECT c.*, e.idx, ${SCRIPT_TO_RUN_COLUMNS}
-         FROM inserted c JOIN e ON e.trigger_data->>'event_id' = c.trigger_data->>'event_id' ${SCRIPT_TO_RUN_JOINS}`,
+         FROM inserted c
+         -- (source, id) is the event: two sources may send the same id in one batch.
+         JOIN e ON e.trigger_data->>'event_id' = c.trigger_data->>'event_id' AND e.trigger_data->>'source' = c.trigger_data->>'source'
+         ${SCRIPT_TO_RUN_JOINS}`,
       [toStorableJson(rows), EVENT_ATTEMPTS - 1],
     );
     const byEvent: CreatedExecution[][] = events.map(() => []);
