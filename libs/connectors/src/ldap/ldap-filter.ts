@@ -5,6 +5,7 @@
 import { AndFilter, EqualityFilter, Filter, OrFilter, PresenceFilter } from 'ldapts';
 import { SearchFilter } from '../connector';
 import { ConnectorError, ConnectorErrorCode } from '../connector-errors';
+import { wellFormed } from './ldap-values';
 
 /** An attribute description: a name (or OID) with options (`cn;lang-en`). */
 const ATTRIBUTE = /^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)(?:;[A-Za-z0-9-]+)*$/;
@@ -24,7 +25,7 @@ export function filterValue(value: string | number | boolean): string {
 export function toLdapFilter(filter: SearchFilter): Filter {
   switch (filter.op) {
     case 'eq':
-      return new EqualityFilter({ attribute: checkAttributeName(filter.attribute), value: filterValue(filter.value) });
+      return new EqualityFilter({ attribute: checkAttributeName(filter.attribute), value: wellFormed(filter.attribute, filterValue(filter.value)) });
     case 'present':
       return new PresenceFilter({ attribute: checkAttributeName(filter.attribute) });
     case 'and':

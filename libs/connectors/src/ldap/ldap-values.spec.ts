@@ -67,3 +67,10 @@ describe('LDAP subschema parsing', () => {
     expect(byName.objectClass).toBeUndefined();
   });
 });
+
+describe('untrusted strings', () => {
+  it('refuses a lone surrogate instead of sending U+FFFD, and keeps paired ones', () => {
+    expect(() => toLdapValues('cn', 'bad \ud800 value')).toThrow(expect.objectContaining({ code: 'invalid_attribute' }));
+    expect(toLdapValues('cn', 'emoji 😀')).toEqual(['emoji 😀']);
+  });
+});

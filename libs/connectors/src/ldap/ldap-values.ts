@@ -11,7 +11,7 @@ export function toLdapValues(name: string, value: AttributeValue): string[] {
   if (Array.isArray(value)) return value.flatMap((item) => toLdapValues(name, item));
   switch (typeof value) {
     case 'string':
-      return [value];
+      return [wellFormed(name, value)];
     case 'number':
       if (!Number.isFinite(value)) throw new ConnectorError(ConnectorErrorCode.InvalidAttribute, `${name}: ${value} is not a value LDAP can hold`, { attribute: name });
       return [String(value)];
@@ -20,6 +20,12 @@ export function toLdapValues(name: string, value: AttributeValue): string[] {
     default:
       throw new ConnectorError(ConnectorErrorCode.InvalidAttribute, `${name}: an object is not an LDAP value (map its fields to attributes)`, { attribute: name });
   }
+}
+
+/** A lone UTF-16 surrogate has no UTF-8 form: it would reach the server as U+FFFD, silently changed. */
+export function wellFormed(name: string, value: string): string {
+  if (/\p{Cs}/u.test(value)) throw new ConnectorError(ConnectorErrorCode.InvalidAttribute, `${name}: the value holds a lone UTF-16 surrogate`, { attribute: name });
+  return value;
 }
 
 /** An entry's attribute as Provisio reads it: one value → a string, several → an array. */

@@ -95,6 +95,20 @@ for (const dialect of ['postgres', 'mariadb'] as SqlDialect[]) {
       await expectConnectorError(() => connector.create('account', { userName: unique('u4'), age: 1.5e12 }), ConnectorErrorCode.InvalidAttribute);
     });
 
+    it('refuses a lone surrogate (it has no UTF-8 form) and stores a huge string or refuses it cleanly', async () => {
+      await expectConnectorError(() => connector.create('account', { userName: unique('s'), displayName: 'half \ud83d pair' }), ConnectorErrorCode.InvalidAttribute);
+      const huge = 'x'.repeat(1_000_000);
+      // description is text on PostgreSQL (1 MB fits) and TEXT on MariaDB (64 KB: too long → InvalidAttribute)
+      const fits = dialect === 'postgres' ? huge : huge.slice(0, 60_000);
+      const created = await connector.create('account', { userName: unique('big'), description: fits });
+      expect((await connector.get('account', created.uid))?.attributes.description).toBe(fits);
+      if (dialect === 'mariadb') {
+        const key = unique('long');
+        await expectConnectorError(() => connector.create('account', { userName: key, description: huge }), ConnectorErrorCode.InvalidAttribute);
+        expect(await connector.get('account', key)).toBeNull();
+      }
+    });
+
     it('refuses an attribute the mapping lacks, without touching the database', async () => {
       const error = await expectConnectorError(() => connector.create('account', { userName: unique('x'), 'nick"; DROP TABLE x; --': 'x' }), ConnectorErrorCode.InvalidAttribute);
       expect(error.message).toContain('not mapped');

@@ -292,6 +292,7 @@ export class SqlConnector implements Connector {
 
   /** An attribute's value for its column: scalars as they are, arrays (for array columns) or JSON text. */
   private toDb(table: Table, column: string, value: AttributeValue): unknown {
+    if (typeof value === 'string') return wellFormed(column, value);
     if (value === null || typeof value !== 'object') return value;
     const info = table.columns.get(column)!;
     if (Array.isArray(value) && /^ARRAY$/i.test(info.dataType)) return value;
@@ -587,7 +588,7 @@ export class SqlConnector implements Connector {
   private filterSql(table: Table, filter: SearchFilter, params: Params): string {
     switch (filter.op) {
       case 'eq':
-        return `${this.col(this.columnOf(table, filter.attribute))} = ${params.add(filter.value)}`;
+        return `${this.col(this.columnOf(table, filter.attribute))} = ${params.add(typeof filter.value === 'string' ? wellFormed(filter.attribute, filter.value) : filter.value)}`;
       case 'present':
         return `${this.col(this.columnOf(table, filter.attribute))} IS NOT NULL`;
       case 'and':
@@ -635,6 +636,12 @@ class KeySet {
     this.folded.delete(key.toLowerCase());
     return found;
   }
+}
+
+/** A lone UTF-16 surrogate has no UTF-8 form: the driver would send U+FFFD, silently changing the value. */
+function wellFormed(name: string, value: string): string {
+  if (/\p{Cs}/u.test(value)) throw new ConnectorError(ConnectorErrorCode.InvalidAttribute, `${name}: the value holds a lone UTF-16 surrogate`, { attribute: name });
+  return value;
 }
 
 function sortedMap(map: Map<string, unknown>): Map<string, unknown> {
