@@ -249,16 +249,18 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
     this.logger.error({ message: 'retries abandoned after too many recoveries', execution_id: rootId, recoveries });
   }
 
-    /** An execution abandoned too often (its run may be what kills the worker): failed, announced, its event dead-lettered. */
+  /** An execution abandoned too often (its run may be what kills the worker): failed, announced, its event dead-lettered. */
   private async failAbandoned(id: string, recoveries: number): Promise<void> {
     const error = `abandoned: the run was re-queued ${recoveries} times after its worker stopped or lost it (EXECUTION_MAX_RECOVERIES); it is not run again`;
-    await this.dataSource.transaction(async (manager) => {
+    const failed = await this.dataSource.transaction(async (manager) => {
       const execution = await this.executions.failAbandoned(manager, id, error);
-      if (!execution) return;
+      if (!execution) return undefined;
       await this.runner.announce(manager, execution, 'failed', 0, error);
       if (execution.trigger_type === 'event') await this.deadLetter(manager, execution, execution, error);
+      return execution;
     });
-    this.metrics.scriptExecutions.inc({ trigger: 'recovery', status: 'failed' });
+    if (!failed) return; // recorded meanwhile
+    this.metrics.scriptExecutions.inc({ trigger: failed.trigger_type, status: 'failed' });
     this.logger.error({ message: 'execution failed after too many recoveries', execution_id: id, recoveries });
   }
 
