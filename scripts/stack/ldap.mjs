@@ -1,13 +1,14 @@
 // The LDAP target server: the UnboundID LDAP SDK's in-memory directory server (com.unboundid:unboundid-ldapsdk
-// from Maven Central, fetched once into .stack/ldap/<version>/libs) run with Java through ldap/TargetDirectory.java:
+// from Maven Central, fetched once into .stack/ldap/<version>/libs) run with Java through ldap/TargetDirectory.java
+// (compiled once per change into .stack/ldap/<version>/classes):
 // plain LDAP with StartTLS and LDAPS over one data set seeded from ldap/seed.ldif. Its key store (self-signed,
 // 127.0.0.1/localhost) and the admin's password are generated at every start into .stack/ldap, never committed.
 // LDAP_TARGET_URL + LDAP_TARGET_BIND_DN + LDAP_TARGET_PASSWORD name an external directory to use instead.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDir, indent, isAlive, portFree, readPid, rel, removeFile, requireDependency, run, sleep, STACK_DIR, StackError, stopProcess, tail, waitFor, which } from './util.mjs';
 
@@ -80,8 +81,24 @@ const envOf = (state) => ({
 async function findJava() {
   const home = process.env.JAVA_HOME && join(process.env.JAVA_HOME, 'bin', 'java');
   const java = home && existsSync(home) ? home : which('java');
-  if (!java) throw new StackError(`Java 11+ (\`java\`, a JDK: the server starts from source) is needed to run the LDAP target server: install it (${INSTALL_HINT})`);
-  return java;
+  const javac = java && existsSync(join(dirname(java), 'javac')) ? join(dirname(java), 'javac') : which('javac');
+  if (!java || !javac) throw new StackError(`a JDK 11+ (\`java\` and \`javac\`: the server's launcher is compiled from source) is needed to run the LDAP target server: install it (${INSTALL_HINT})`);
+  return { java, javac };
+}
+
+/** Compiles the launcher once per change of its source, into .stack/ldap/<version>/classes. */
+async function ensureLauncher(javac, jar, version) {
+  const source = join(SOURCE_DIR, `${MAIN_CLASS}.java`);
+  const classes = join(LDAP_DIR, version, 'classes');
+  const digest = createHash('sha256').update(readFileSync(source)).digest('hex');
+  const marker = join(classes, '.source-sha256');
+  if (existsSync(marker) && readFileSync(marker, 'utf8').trim() === digest) return classes;
+  rmSync(classes, { recursive: true, force: true });
+  ensureDir(classes);
+  const result = await run(javac, ['-d', classes, '-cp', jar, source], { timeoutMs: 120_000 });
+  if (result.code !== 0) throw new StackError(`compiling ${rel(source)} failed:\n${indent(result.output.trim().split('\n').slice(-15).join('\n'))}`);
+  writeFileSync(marker, `${digest}\n`);
+  return classes;
 }
 
 async function ensureJar(version, log) {
@@ -123,11 +140,12 @@ async function generateKeyStore(java, password) {
 }
 
 async function start(version, port, ldapsPort, log) {
-  const java = await findJava();
+  const { java, javac } = await findJava();
   for (const p of [port, ldapsPort]) {
     if (!(await portFree(p))) throw new StackError(`port ${p} is taken by a program that is not the stack's LDAP server: free it, or set LDAP_TARGET_PORT / LDAP_TARGET_LDAPS_PORT`);
   }
   const jar = await ensureJar(version, log);
+  const classes = await ensureLauncher(javac, jar, version);
   ensureDir(LDAP_DIR);
   const storePassword = randomBytes(18).toString('base64url');
   const password = randomBytes(18).toString('base64url');
@@ -136,7 +154,7 @@ async function start(version, port, ldapsPort, log) {
   if (existsSync(LOG_FILE)) renameSync(LOG_FILE, `${LOG_FILE}.1`);
   log(`starting the LDAP target server (UnboundID ${version}) on 127.0.0.1:${port}, LDAPS ${ldapsPort} (log ${rel(LOG_FILE)})...`);
   const args = [
-    '-Xms64m', '-Xmx768m', '-XX:+UseG1GC', '-cp', jar, join(SOURCE_DIR, `${MAIN_CLASS}.java`),
+    '-Xms64m', '-Xmx768m', '-XX:+UseG1GC', '-cp', `${jar}${delimiter}${classes}`, MAIN_CLASS,
     BASE_DN, join(SOURCE_DIR, 'seed.ldif'), join(SOURCE_DIR, 'schema', 'account-lock.ldif'), String(port), String(ldapsPort), KEY_STORE, storePassword, ADMIN_DN, PASSWORD_FILE,
   ];
   const out = openSync(LOG_FILE, 'a');

@@ -1,7 +1,7 @@
 // The LDAP target server of the local stack: the UnboundID LDAP SDK's in-memory directory server with two
 // listeners over one data set (plain LDAP that offers StartTLS, and LDAPS), the SDK's standard schema plus the
 // account-lock attributes in schema/, seeded from an LDIF file. The in-memory server tool serves a single
-// listener, hence this launcher; `java -cp <sdk jar> TargetDirectory.java` runs it from source (JDK 11+).
+// listener, hence this launcher; scripts/stack/ldap.mjs compiles it with javac (JDK 11+) and runs it.
 //
 // Arguments (all required, in this order): base DN, LDIF file, extra schema file, LDAP port, LDAPS port, PKCS12
 // key store, key store password, admin bind DN, admin password file (read, not passed on the command line).
