@@ -159,6 +159,8 @@ describe('LDAP connector (LDAP specifics)', () => {
     const group = await connector.create('group', { cn: name, member: person.uid });
     expect(group.uid).toBe(`cn=${name},ou=groups,${target.baseDn}`);
     expect((await collectSearch(connector.search('group', { filter: { op: 'eq', attribute: 'cn', value: name } }))).map((g) => g.uid)).toEqual([group.uid]);
+    expect(await connector.get('account', group.uid)).toBeNull();
+    expect((await connector.get('group', group.uid))?.attributes.member).toBe(person.uid);
     await connector.delete('group', group.uid);
   });
 

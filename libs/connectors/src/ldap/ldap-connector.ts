@@ -149,7 +149,9 @@ export class LdapConnector implements Connector {
       const { searchEntries } = await this.call('read', `get ${uid}`, (client) =>
         client.search(uid, { scope: 'base', attributes: this.readAttributes(), sizeLimit: 1 }),
       );
-      return searchEntries[0] ? this.toObject(objectClass, searchEntries[0]) : null;
+      // an entry of the other class (a group's DN asked for as an account) is not one of these
+      const entry = searchEntries[0];
+      return entry && this.isOfClass(objectClass, entry) ? this.toObject(objectClass, entry) : null;
     } catch (error) {
       if (error instanceof ConnectorError && error.code === ConnectorErrorCode.NotFound) return null;
       throw error;
@@ -280,7 +282,14 @@ export class LdapConnector implements Connector {
   }
 
   private readAttributes(requested?: string[]): string[] {
-    return [...(requested?.map(checkAttributeName) ?? ['*']), 'modifyTimestamp', this.enableAttribute];
+    return [...(requested?.map(checkAttributeName) ?? ['*']), 'objectClass', 'modifyTimestamp', this.enableAttribute];
+  }
+
+  private isOfClass(objectClass: ObjectClass, entry: SearchEntry): boolean {
+    const wanted = this.classes[objectClass].objectClasses.at(-1)!.toLowerCase();
+    const key = Object.keys(entry).find((name) => name.toLowerCase() === 'objectclass');
+    const values = key ? entry[key] : [];
+    return (Array.isArray(values) ? values : [values]).some((value) => String(value).toLowerCase() === wanted);
   }
 
   private toObject(objectClass: ObjectClass, entry: SearchEntry): TargetObject {
