@@ -139,7 +139,7 @@ async function generateKeyStore(java, password) {
   if (exported.code !== 0) throw new StackError(`keytool could not export the LDAP server's certificate:\n${indent(exported.output.trim())}`);
 }
 
-async function start(version, port, ldapsPort, log) {
+async function start(version, port, ldapsPort, log, accessLog) {
   const { java, javac } = await findJava();
   for (const p of [port, ldapsPort]) {
     if (!(await portFree(p))) throw new StackError(`port ${p} is taken by a program that is not the stack's LDAP server: free it, or set LDAP_TARGET_PORT / LDAP_TARGET_LDAPS_PORT`);
@@ -156,6 +156,8 @@ async function start(version, port, ldapsPort, log) {
   const args = [
     '-Xms64m', '-Xmx768m', '-XX:+UseG1GC', '-cp', `${jar}${delimiter}${classes}`, MAIN_CLASS,
     BASE_DN, join(SOURCE_DIR, 'seed.ldif'), join(SOURCE_DIR, 'schema', 'account-lock.ldif'), String(port), String(ldapsPort), KEY_STORE, storePassword, ADMIN_DN, PASSWORD_FILE,
+    // LDAP_TARGET_ACCESS_LOG=1: every request and result into .stack/ldap/access.log (slower)
+    ...(accessLog ? [join(LDAP_DIR, 'access.log')] : []),
   ];
   const out = openSync(LOG_FILE, 'a');
   let exited = null;
@@ -203,7 +205,7 @@ export async function up({ env, log }) {
     if (answer.answers) return { ...envOf(state), managed: true, started: false };
   }
   if (state) await stopProcess(state.pid, { timeoutMs: 10_000, commandIncludes: MAIN_CLASS });
-  const started = await start(version, port, ldapsPort, log);
+  const started = await start(version, port, ldapsPort, log, env.LDAP_TARGET_ACCESS_LOG === '1');
   return { ...envOf(started), managed: true, started: true };
 }
 

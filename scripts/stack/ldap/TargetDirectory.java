@@ -4,7 +4,8 @@
 // listener, hence this launcher; scripts/stack/ldap.mjs compiles it with javac (JDK 11+) and runs it.
 //
 // Arguments (all required, in this order): base DN, LDIF file, extra schema file, LDAP port, LDAPS port, PKCS12
-// key store, key store password, admin bind DN, admin password file (read, not passed on the command line).
+// key store, key store password, admin bind DN, admin password file (read, not passed on the command line);
+// optionally an access log file (every request and result, for debugging; off by default: it slows the server).
 import com.unboundid.ldap.listener.InMemoryDirectoryServer;
 import com.unboundid.ldap.listener.InMemoryDirectoryServerConfig;
 import com.unboundid.asn1.ASN1OctetString;
@@ -38,8 +39,8 @@ import java.util.concurrent.ConcurrentHashMap;
 
 public final class TargetDirectory {
   public static void main(String[] args) throws Exception {
-    if (args.length != 9) {
-      System.err.println("usage: TargetDirectory baseDN ldif schema ldapPort ldapsPort keyStore keyStorePassword adminDN adminPasswordFile");
+    if (args.length != 9 && args.length != 10) {
+      System.err.println("usage: TargetDirectory baseDN ldif schema ldapPort ldapsPort keyStore keyStorePassword adminDN adminPasswordFile [accessLogFile]");
       System.exit(2);
     }
     String baseDN = args[0];
@@ -54,7 +55,18 @@ public final class TargetDirectory {
     // extended operation, stays open before the bind).
     config.setAuthenticationRequiredOperationTypes(EnumSet.of(OperationType.ADD, OperationType.DELETE,
         OperationType.MODIFY, OperationType.MODIFY_DN, OperationType.COMPARE, OperationType.SEARCH));
-    config.setAccessLogHandler(null);
+    if (args.length == 10) {
+      java.util.logging.FileHandler accessLog = new java.util.logging.FileHandler(args[9], true);
+      accessLog.setFormatter(new java.util.logging.Formatter() {
+        @Override
+        public String format(java.util.logging.LogRecord record) {
+          return record.getMessage() + System.lineSeparator();
+        }
+      });
+      config.setAccessLogHandler(accessLog);
+    } else {
+      config.setAccessLogHandler(null);
+    }
     config.setVendorName("Provisio local stack (UnboundID in-memory directory server)");
     Faults faults = new Faults(new DN(args[7]));
     config.addInMemoryOperationInterceptor(faults);
