@@ -18,6 +18,7 @@ import { KeyProcessedEventsBySource1764800000000 } from './1764800000000-key-pro
 import { AddExecutionRecoveryAndRetrySchedule1764801000000 } from './1764801000000-add-execution-recovery-and-retry-schedule';
 import { AddScheduleOwnerPermissions1764900000000 } from './1764900000000-add-schedule-owner-permissions';
 import { AddConnectorMappingAndIdentitySourceOrder1765000000000 } from './1765000000000-add-connector-mapping-and-identity-source-order';
+import { AddOperationScheduling1765100000000 } from './1765100000000-add-operation-scheduling';
 
 export const migrations = [
   CreateTenancy1763900000000,
@@ -35,6 +36,7 @@ export const migrations = [
   AddExecutionRecoveryAndRetrySchedule1764801000000,
   AddScheduleOwnerPermissions1764900000000,
   AddConnectorMappingAndIdentitySourceOrder1765000000000,
+  AddOperationScheduling1765100000000,
 ];
 
 export const MIGRATIONS_TABLE_NAME = 'typeorm_migrations';
@@ -55,4 +57,5 @@ export {
   AddExecutionRecoveryAndRetrySchedule1764801000000,
   AddScheduleOwnerPermissions1764900000000,
   AddConnectorMappingAndIdentitySourceOrder1765000000000,
+  AddOperationScheduling1765100000000,
 };

@@ -17,6 +17,8 @@ import { Tenant } from './tenant.entity';
 @Index('idx_operations_dead_letter', { synchronize: false })
 @Index('idx_operations_pending', { synchronize: false })
 @Index('idx_operations_tenant_created', { synchronize: false })
+@Index('idx_operations_account_open', { synchronize: false })
+@Index('idx_operations_open_updated', { synchronize: false })
 export class ProvisioningOperation {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -87,4 +89,16 @@ export class ProvisioningOperation {
   /** Notes when resolved from the dead-letter queue. */
   @Column({ type: 'text', nullable: true })
   resolution_notes: string | null;
+
+  /** The account it is about (identity id, or target uid): one operation per connector and key runs at a time. */
+  @Column({ type: 'varchar', length: 500, nullable: true })
+  account_key: string | null;
+
+  /** When a `failed` operation's automatic retry is due; NULL when none is. */
+  @Column({ type: 'timestamptz', nullable: true })
+  next_attempt_at: Date | null;
+
+  /** When the current (or last) attempt started. */
+  @Column({ type: 'timestamptz', nullable: true })
+  started_at: Date | null;
 }
