@@ -22,3 +22,7 @@ export * from './platform.module';
 export * from './bootstrap/bootstrap';
 export * from './storable/storable-text';
 export * from './storable/data-errors';
+export * from './http/uuid-param';
+export * from './http/api-errors';
+export * from './http/sql-filters';
+export * from './http/unique-violations';

@@ -1,9 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { Permission } from '@provisio/contracts';
-import { CurrentPrincipal, Page, Principal, RequirePermission } from '@provisio/platform';
-import { ApiErrors } from '../common/api-docs';
-import { UuidParam } from '../common/params';
+import { CurrentPrincipal, Page, Principal, RequirePermission, ApiErrors, UuidParam } from '@provisio/platform';
 import { ConnectorsService, ReEncryptionDto } from './connectors.service';
 import {
   ConnectionTestDto,

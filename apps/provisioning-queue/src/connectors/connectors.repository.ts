@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Connector, ConnectorStatus, ConnectorType, TenantScoped, TenantTransaction } from '@provisio/persistence';
-import { toStorableJson } from '@provisio/platform';
-import { SqlFilters } from '../common/sql';
+import { toStorableJson, SqlFilters } from '@provisio/platform';
 
 /** A `connectors` row as the API shows it: the credentials are summarised, never selected. */
 export type ConnectorRow = Pick<

@@ -1,9 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Permission } from '@provisio/contracts';
-import { CurrentPrincipal, Page, PageQueryDto, Principal, RequirePermission } from '@provisio/platform';
-import { ApiErrors } from '../common/api-docs';
-import { UuidParam } from '../common/params';
+import { CurrentPrincipal, Page, PageQueryDto, Principal, RequirePermission, ApiErrors, UuidParam } from '@provisio/platform';
 import { AccountLinkDto, AccountLinkPageDto, CreateIdentityDto, IdentityDto, IdentityPageDto, ListIdentitiesQueryDto, UpdateIdentityDto } from './dtos/identity.dto';
 import { IdentitiesService } from './identities.service';
 

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { AccountLink, Connector, Identity, IdentityStatus, TenantScoped, TenantTransaction } from '@provisio/persistence';
-import { toStorableJson } from '@provisio/platform';
-import { SqlFilters } from '../common/sql';
+import { toStorableJson, SqlFilters } from '@provisio/platform';
 
 /**
  * An `identities` row, as every statement of this repository returns it: the entity's columns, with

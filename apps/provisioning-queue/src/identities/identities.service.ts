@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { TenantDatabase } from '@provisio/persistence';
-import { NotFoundError, Page, page, Principal, toStorable, toStorableTextOrNull, ValidationError } from '@provisio/platform';
+import { NotFoundError, Page, page, Principal, toStorable, toStorableTextOrNull, ValidationError, guardUniques } from '@provisio/platform';
 import { MAX_IDENTITY_ATTRIBUTES_CHARS } from '@provisio/contracts';
-import { guardUniques } from '../common/sql';
 import { AccountLinkDto, CreateIdentityDto, IdentityDto, ListIdentitiesQueryDto, UpdateIdentityDto } from './dtos/identity.dto';
 import { IDENTITY_UNIQUES, IdentitiesRepository, IdentityRow, IdentityValues } from './identities.repository';
 import { IdentityChangesService } from './identity-changes.service';

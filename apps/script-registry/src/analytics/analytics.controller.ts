@@ -1,9 +1,7 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Permission } from '@provisio/contracts';
-import { CurrentPrincipal, Principal, RequirePermission } from '@provisio/platform';
-import { ApiErrors } from '../common/api-docs';
-import { UuidParam } from '../common/params';
+import { CurrentPrincipal, Principal, RequirePermission, ApiErrors, UuidParam } from '@provisio/platform';
 import { AnalyticsService } from './analytics.service';
 import { AnalyticsDashboardDto, AnalyticsRangeQueryDto, DashboardQueryDto, ScriptAnalyticsDto } from './dtos/analytics.dto';
 

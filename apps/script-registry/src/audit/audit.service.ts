@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { NotFoundError, OutboxEntry, Page, page, Principal } from '@provisio/platform';
+import { NotFoundError, OutboxEntry, Page, page, Principal, SqlFilters } from '@provisio/platform';
 import { CallerTransaction, TenantDatabase, TenantScoped } from '@provisio/persistence';
-import { SqlFilters } from '../common/sql-filters';
 import type { AuditEventDto } from './dtos/audit-event.dto';
 import type { ListAuditQueryDto, ListScriptAuditQueryDto } from './dtos/list-audit.query';
 

@@ -1,9 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { CallerTransaction, HookFailurePolicy, TenantDatabase, TenantScoped } from '@provisio/persistence';
-import { ConflictError, NotFoundError, Page, page, Principal, ValidationError } from '@provisio/platform';
+import { ConflictError, NotFoundError, Page, page, Principal, ValidationError, translateUniqueViolation, UniqueConstraints, SqlFilters } from '@provisio/platform';
 import { AuditService } from '../audit/audit.service';
-import { translateUniqueViolation, UniqueConstraints } from '../common/database-errors';
-import { SqlFilters } from '../common/sql-filters';
 import {
   BindingDto,
   CreateBindingDto,

@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { TERMINAL_EXECUTION_STATUSES } from '@provisio/contracts';
 import { EXECUTION_STATUSES_BY_LOG_STATUS, ExecutionLogStatus, ExecutionStatus, TenantDatabase, toExecutionLogStatus } from '@provisio/persistence';
-import { NotFoundError, Page, page, Principal, ValidationError } from '@provisio/platform';
-import { SqlFilters } from '../common/sql-filters';
+import { NotFoundError, Page, page, Principal, ValidationError, SqlFilters } from '@provisio/platform';
 import type { ExecutionLogDetailDto, ExecutionLogDto, ExecutionLogLineDto, ListExecutionLogsQueryDto } from './dtos/execution-log.dto';
 
 interface ExecutionRow extends Omit<ExecutionLogDto, 'status' | 'input_context' | 'output'> {

@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { Page, page } from '@provisio/platform';
+import { Page, page, SqlFilters } from '@provisio/platform';
 import type { CallerTransaction, ResourceLimits, ScriptStatus, TenantScoped } from '@provisio/persistence';
 import type { ScriptLock } from '../common/script-lock';
 import type { ColumnChange } from '../versions/script-versions.service';
-import { SqlFilters } from '../common/sql-filters';
 import type { ScriptDto, ScriptSummaryDto } from './dtos/script.dto';
 import { resolveStatus, Triggers } from './script-rules';
 

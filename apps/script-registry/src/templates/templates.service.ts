@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { isDeepStrictEqual } from 'node:util';
 import { hasPermission, Permission } from '@provisio/contracts';
-import { ConflictError, ForbiddenError, NotFoundError, Page, Principal, ValidationError } from '@provisio/platform';
+import { ConflictError, ForbiddenError, NotFoundError, Page, Principal, ValidationError, translateUniqueViolation, UniqueConstraints } from '@provisio/platform';
 import { CallerTransaction, TenantDatabase } from '@provisio/persistence';
 import { AuditService } from '../audit/audit.service';
-import { translateUniqueViolation, UniqueConstraints } from '../common/database-errors';
 import type { CreateScriptDto } from '../scripts/dtos/create-script.dto';
 import { SCRIPT_LIMITS } from '../scripts/dtos/create-script.dto';
 import type { ScriptDto } from '../scripts/dtos/script.dto';

@@ -1,8 +1,7 @@
 import { Body, Controller, Get, Put, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Permission } from '@provisio/contracts';
-import { CurrentPrincipal, Principal, RequirePermission } from '@provisio/platform';
-import { ApiErrors } from '../common/api-docs';
+import { CurrentPrincipal, Principal, RequirePermission, ApiErrors } from '@provisio/platform';
 import { NoQueryDto, SetTenantLimitsDto, TenantLimitsDto } from './dtos/tenant-limits.dto';
 import { TenantLimitsService } from './tenant-limits.service';
 

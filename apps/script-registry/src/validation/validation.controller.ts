@@ -1,9 +1,7 @@
 import { Body, Controller, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Permission } from '@provisio/contracts';
-import { CurrentPrincipal, Principal, RequirePermission } from '@provisio/platform';
-import { ApiErrors } from '../common/api-docs';
-import { UuidParam } from '../common/params';
+import { CurrentPrincipal, Principal, RequirePermission, ApiErrors, UuidParam } from '@provisio/platform';
 import { pickSource } from '../versions/script-versions.service';
 import { SourceDto, ValidationResultDto, VersionQueryDto } from './dtos/validation.dto';
 import { ValidationService } from './validation.service';

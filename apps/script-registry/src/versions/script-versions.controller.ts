@@ -1,9 +1,8 @@
 import { Body, Controller, Get, Param, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Permission } from '@provisio/contracts';
-import { CurrentPrincipal, Page, PageQueryDto, Principal, RequirePermission } from '@provisio/platform';
-import { ApiErrors } from '../common/api-docs';
-import { UuidParam, VersionNumberParam } from '../common/params';
+import { CurrentPrincipal, Page, PageQueryDto, Principal, RequirePermission, ApiErrors, UuidParam } from '@provisio/platform';
+import { VersionNumberParam } from '../common/params';
 import { CreateVersionDto, DiffQueryDto, RollbackDto } from './dtos/create-version.dto';
 import { ScriptVersionDiffDto, ScriptVersionDto, ScriptVersionPageDto, ScriptVersionSummaryDto } from './dtos/version.dto';
 import { ScriptVersionsService } from './script-versions.service';

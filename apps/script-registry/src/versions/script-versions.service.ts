@@ -1,13 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { FILE_HEADERS_ONLY, formatPatch, structuredPatch } from 'diff';
-import { ConflictError, NotFoundError, Page, page, Principal, ValidationError } from '@provisio/platform';
+import { ConflictError, NotFoundError, Page, page, Principal, ValidationError, translateUniqueViolation, SqlFilters } from '@provisio/platform';
 import { CallerTransaction, TenantDatabase, TenantScoped } from '@provisio/persistence';
 import { AuditService } from '../audit/audit.service';
-import { translateUniqueViolation } from '../common/database-errors';
 import { lockScript, ScriptLock } from '../common/script-lock';
 import { scriptChanged } from '../common/script-events';
-import { SqlFilters } from '../common/sql-filters';
 import type { CreateVersionDto, DiffQueryDto, RollbackDto } from './dtos/create-version.dto';
 import type { ScriptVersionDiffDto, ScriptVersionDto, ScriptVersionSummaryDto } from './dtos/version.dto';
 

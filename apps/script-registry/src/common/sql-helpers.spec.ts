@@ -1,4 +1,4 @@
-import { SqlFilters } from './sql-filters';
+import { SqlFilters } from '@provisio/platform';
 import { toPrefixTsQuery } from '../scripts/scripts.repository';
 
 describe('registry SQL helpers', () => {

@@ -1,5 +1,5 @@
 import { QueryFailedError } from 'typeorm';
-import { ConflictError } from '@provisio/platform';
+import { ConflictError } from '../errors/domain-errors';
 
 /** What a unique constraint means to a caller: the field it guards and how to say so. */
 export type UniqueConstraints = Record<string, { field: string; message: string }>;
@@ -15,4 +15,13 @@ export function translateUniqueViolation(error: unknown, constraints: UniqueCons
     if (known) throw new ConflictError(known.message, known.field);
   }
   throw error;
+}
+
+/** Runs `work`, turning a unique violation of a known constraint into a 409 naming the field. */
+export async function guardUniques<T>(constraints: UniqueConstraints, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    translateUniqueViolation(error, constraints);
+  }
 }

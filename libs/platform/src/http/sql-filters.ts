@@ -1,6 +1,7 @@
 /**
  * `AND`-ed conditions of a tenant-scoped list query, with values bound as parameters: `$1` is always the
- * tenant (see `TenantScoped`), so the first value is `$2`. Conditions are code, never request text.
+ * tenant (see `TenantScoped` of `@provisio/persistence`), so the first value is `$2`. Conditions are code,
+ * never request text.
  */
 export class SqlFilters {
   readonly params: unknown[] = [];
