@@ -44,6 +44,11 @@ describe('runScript', () => {
     expect(Date.parse(result.logs[0].at)).not.toBeNaN();
   });
 
+  it('logs a string holding NUL whole, each NUL as U+FFFD (what storing it would make of it)', async () => {
+    const result = await run('export default async () => { console.log("a\\u0000b\\u0000", "after", { k: "c\\u0000d" }); console.info("\\u0000"); console.warn("lone \\ud800 kept"); }');
+    expect(result.logs.map((l) => l.message)).toEqual(['a\uFFFDb\uFFFD after {"k":"c\\u0000d"}', '\uFFFD', 'lone \ud800 kept']);
+  });
+
   it('bounds console output with one truncation marker', async () => {
     const result = await run('export default async () => { for (let i = 0; i < 5000; i++) console.log("line", i); return "done" }');
     expect(result.status).toBe('completed');

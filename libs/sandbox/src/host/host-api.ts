@@ -34,13 +34,15 @@ export interface HostBridge {
 }
 
 const MAX_HEADER_COUNT = 100;
+/** What a NUL in a logged string becomes (U+FFFD, as in `toStorableText` of `@provisio/platform`). */
+const REPLACEMENT_CHARACTER = '\uFFFD';
 
 /** Renders one console argument the way a developer expects to read it. */
 export function formatValue(vm: QuickJSContext, handle: QuickJSHandle): string {
   const type = vm.typeof(handle);
   switch (type) {
     case 'string':
-      return vm.getString(handle);
+      return fullString(vm, handle);
     case 'number':
       return String(vm.getNumber(handle));
     case 'undefined':
@@ -60,6 +62,27 @@ export function formatValue(vm: QuickJSContext, handle: QuickJSHandle): string {
       return json === undefined ? String(dumped) : json;
     }
   }
+}
+
+/**
+ * A VM string whole. `getString` reads a C string, which ends at the first NUL: a string holding one (its
+ * VM length is longer than what was read) is read again through QuickJS's JSON, which escapes NUL, and
+ * each NUL becomes U+FFFD, the escaping of every stored text (`toStorableText` of `@provisio/platform`).
+ * Other strings cost one length lookup.
+ */
+function fullString(vm: QuickJSContext, handle: QuickJSHandle): string {
+  const read = vm.getString(handle);
+  const lengthHandle = vm.getProp(handle, 'length');
+  const length = vm.getNumber(lengthHandle);
+  lengthHandle.dispose();
+  if (read.length >= length) return read;
+  const box = vm.newArray();
+  vm.setProp(box, 0, handle);
+  const dumped: unknown = vm.dump(box);
+  box.dispose();
+  // A script that redefined Array.prototype.toJSON only spoils its own line: the part before the NUL, marked.
+  if (!Array.isArray(dumped) || typeof dumped[0] !== 'string') return read + REPLACEMENT_CHARACTER;
+  return dumped[0].replaceAll('\u0000', REPLACEMENT_CHARACTER);
 }
 
 /** Plain data from a VM value (via QuickJS's own JSON), for arguments of host functions. */
