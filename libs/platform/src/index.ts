@@ -26,3 +26,5 @@ export * from './http/uuid-param';
 export * from './http/api-errors';
 export * from './http/sql-filters';
 export * from './http/unique-violations';
+export * from './crypto/key-ring';
+export * from './crypto/sealed-json';
