@@ -85,4 +85,6 @@ export const ConsumerGroup = {
   SchedulerScriptChanges: 'scheduler.script-changes',
   /** The identity store's consumer of `user.*` domain events (provisioning-queue). */
   ProvisioningDomainEvents: 'provisioning-queue.domain-events',
+  /** The provisioning queue's consumer of its own operation announcements: enqueues each created operation. */
+  ProvisioningOperations: 'provisioning-queue.provisioning-operations',
 } as const;
