@@ -119,11 +119,10 @@ export class ExecutionRunner {
    */
   async record(manager: EntityManager, execution: ExecutionRow, scriptVersion: number, run: SandboxRun): Promise<RecordedRun> {
     const { result } = run;
-    const statement = this.executions.recordStatement(execution.id, run, scriptVersion, result);
     let recorded: boolean;
     try {
       // The record and its "finished" event in one statement: only a run that records announces.
-      recorded = await withSavepoint(manager, () => this.outbox.enqueueAfter(manager, statement.sql, statement.params, this.finished(execution, result.status, result.metrics.duration_ms, result.error)));
+      recorded = await withSavepoint(manager, () => this.executions.record(manager, execution.id, run, scriptVersion, result, this.finished(execution, result.status, result.metrics.duration_ms, result.error)));
     } catch (error) {
       if (!isDataError(error)) throw error;
       return this.recordUnrecordable(manager, execution, scriptVersion, run, error);
@@ -135,8 +134,7 @@ export class ExecutionRunner {
 
   private async recordUnrecordable(manager: EntityManager, execution: ExecutionRow, scriptVersion: number, run: SandboxRun, refusal: unknown): Promise<RecordedRun> {
     const error = `the run ended ${run.result.status} but its result could not be stored (${describeDataError(refusal, 500)}); recorded failed without its output and logs`;
-    const statement = this.executions.recordUnrecordableStatement(execution.id, run, scriptVersion, error);
-    if (await this.outbox.enqueueAfter(manager, statement.sql, statement.params, this.finished(execution, 'failed', run.result.metrics.duration_ms, error))) {
+    if (await this.executions.recordUnrecordable(manager, execution.id, run, scriptVersion, error, this.finished(execution, 'failed', run.result.metrics.duration_ms, error))) {
       return { status: 'failed', error, recordedNow: true, unrecordable: true };
     }
     const current = await this.executions.find(manager, execution.id);
@@ -151,10 +149,9 @@ export class ExecutionRunner {
    */
   async recordMany(manager: EntityManager, runs: { execution: ExecutionRow; scriptVersion: number; run: SandboxRun; nextRetryAt?: Date | null }[]): Promise<Map<string, RecordedRun>> {
     if (runs.length === 0) return new Map();
-    const statement = this.executions.recordManyStatement(runs.map(({ execution, scriptVersion, run, nextRetryAt }) => ({ id: execution.id, scriptVersion, nextRetryAt, ...run })));
     const events = new Map(runs.map(({ execution, run: { result } }) => [execution.id, this.finished(execution, result.status, result.metrics.duration_ms, result.error)]));
     try {
-      const ids = await this.outbox.enqueueForChanged(manager, statement.sql, statement.params, events);
+      const ids = await this.executions.recordMany(manager, runs.map(({ execution, scriptVersion, run, nextRetryAt }) => ({ id: execution.id, scriptVersion, nextRetryAt, ...run })), events);
       const byId = new Map(runs.map((r) => [r.execution.id, r.run.result]));
       return new Map([...ids].map((id) => [id, { status: byId.get(id)!.status, error: byId.get(id)!.error, recordedNow: true, unrecordable: false }]));
     } catch (error) {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import { toStorableJson, toStorableText, toStorableTextOrNull } from '@provisio/platform';
+import { OutboxEntry, OutboxService, toStorableJson, toStorableText, toStorableTextOrNull } from '@provisio/platform';
 import { DEFAULT_RESOURCE_LIMITS, type ExecutionResult, type ResourceLimits } from '@provisio/sandbox';
 
 /** An execution row as the worker needs it. */
@@ -90,6 +90,8 @@ export function splitClaimedRow({ script_status, source, resource_limits, curren
  */
 @Injectable()
 export class ExecutionsRepository {
+  constructor(private readonly outbox: OutboxService) {}
+
   isTerminal(status: string): boolean {
     return TERMINAL.includes(status);
   }
@@ -170,8 +172,11 @@ export class ExecutionsRepository {
     return rows.map(splitClaimedRow);
   }
 
-  /** Records many runs in one statement, each only if not recorded yet (RETURNING id). */
-  recordManyStatement(runs: RunToRecord[]): { sql: string; params: unknown[] } {
+  /**
+   * Records many runs in one statement, each only if not recorded yet, with the `finished` event of each
+   * run recorded (keyed by execution id); answers the ids recorded.
+   */
+  async recordMany(manager: EntityManager, runs: RunToRecord[], finished: Map<string, OutboxEntry>): Promise<Set<string>> {
     const data = runs.map((r) => ({
       id: r.id,
       status: r.result.status,
@@ -184,15 +189,20 @@ export class ExecutionsRepository {
       script_version: r.scriptVersion,
       next_retry_at: r.nextRetryAt?.toISOString() ?? null,
     }));
-    return {
-      sql: `UPDATE script_executions e
-          SET status = d.status, output = d.output, error = d.error, metrics = d.metrics, logs = d.logs,
-              started_at = d.started_at, completed_at = d.completed_at, script_version = d.script_version, next_retry_at = d.next_retry_at
-         FROM jsonb_to_recordset($1::jsonb) AS d(id uuid, status text, output jsonb, error text, metrics jsonb, logs jsonb, started_at timestamptz, completed_at timestamptz, script_version int, next_retry_at timestamptz)
-        WHERE e.id = d.id AND e.status NOT IN (${TERMINAL_LIST})
-        RETURNING e.id`,
-      params: [toStorableJson(data)],
-    };
+    const announced = this.outbox.announceEach('recorded', finished, 2);
+    const rows: { id: string }[] = await manager.query(
+      `WITH recorded AS (
+         UPDATE script_executions e
+            SET status = d.status, output = d.output, error = d.error, metrics = d.metrics, logs = d.logs,
+                started_at = d.started_at, completed_at = d.completed_at, script_version = d.script_version, next_retry_at = d.next_retry_at
+           FROM jsonb_to_recordset($1::jsonb) AS d(id uuid, status text, output jsonb, error text, metrics jsonb, logs jsonb, started_at timestamptz, completed_at timestamptz, script_version int, next_retry_at timestamptz)
+          WHERE e.id = d.id AND e.status NOT IN (${TERMINAL_LIST})
+          RETURNING e.id),
+       ${announced.cte}
+       SELECT id FROM recorded`,
+      [toStorableJson(data), ...announced.params],
+    );
+    return new Set(rows.map((r) => r.id));
   }
 
   async find(manager: EntityManager, id: string): Promise<ExecutionRow | undefined> {
@@ -200,15 +210,19 @@ export class ExecutionsRepository {
     return rows[0];
   }
 
-  /** The statement that records a run, only if the execution is not recorded yet (RETURNING id). */
-  recordStatement(id: string, at: { startedAt: Date; completedAt: Date }, scriptVersion: number, result: ExecutionResult): { sql: string; params: unknown[] } {
-    return {
-      sql: `UPDATE script_executions
-          SET status = $2, output = $3::jsonb, error = $4, metrics = $5::jsonb, logs = $6::jsonb,
-              started_at = $7, completed_at = $9, script_version = $8
-        WHERE id = $1 AND status NOT IN (${TERMINAL_LIST})
-        RETURNING id`,
-      params: [
+  /** Records a run and its `finished` event in one statement, only if the execution is not recorded yet; answers whether it recorded. */
+  async record(manager: EntityManager, id: string, at: { startedAt: Date; completedAt: Date }, scriptVersion: number, result: ExecutionResult, finished: OutboxEntry): Promise<boolean> {
+    const announced = this.outbox.announceIfAny('recorded', finished, 10);
+    const rows: unknown[] = await manager.query(
+      `WITH recorded AS (
+         UPDATE script_executions
+            SET status = $2, output = $3::jsonb, error = $4, metrics = $5::jsonb, logs = $6::jsonb,
+                started_at = $7, completed_at = $9, script_version = $8
+          WHERE id = $1 AND status NOT IN (${TERMINAL_LIST})
+          RETURNING id),
+       ${announced.cte}
+       SELECT id FROM recorded`,
+      [
         id,
         result.status,
         result.status === 'completed' ? toStorableJson(result.output ?? null) : null,
@@ -218,22 +232,29 @@ export class ExecutionsRepository {
         at.startedAt,
         scriptVersion,
         at.completedAt,
+        ...announced.params,
       ],
-    };
+    );
+    return rows.length > 0;
   }
 
   /**
    * The fallback when a run's own record was refused (a data error): the execution is recorded `failed`
    * with why, without its output and logs, so it is never left running nor run again for it.
    */
-  recordUnrecordableStatement(id: string, at: { startedAt: Date; completedAt: Date }, scriptVersion: number, error: string): { sql: string; params: unknown[] } {
-    return {
-      sql: `UPDATE script_executions
-          SET status = 'failed', output = NULL, error = $2, logs = '[]'::jsonb, started_at = $3, completed_at = $4, script_version = $5, next_retry_at = NULL
-        WHERE id = $1 AND status NOT IN (${TERMINAL_LIST})
-        RETURNING id`,
-      params: [id, toStorableText(error), at.startedAt, at.completedAt, scriptVersion],
-    };
+  async recordUnrecordable(manager: EntityManager, id: string, at: { startedAt: Date; completedAt: Date }, scriptVersion: number, error: string, finished: OutboxEntry): Promise<boolean> {
+    const announced = this.outbox.announceIfAny('recorded', finished, 6);
+    const rows: unknown[] = await manager.query(
+      `WITH recorded AS (
+         UPDATE script_executions
+            SET status = 'failed', output = NULL, error = $2, logs = '[]'::jsonb, started_at = $3, completed_at = $4, script_version = $5, next_retry_at = NULL
+          WHERE id = $1 AND status NOT IN (${TERMINAL_LIST})
+          RETURNING id),
+       ${announced.cte}
+       SELECT id FROM recorded`,
+      [id, toStorableText(error), at.startedAt, at.completedAt, scriptVersion, ...announced.params],
+    );
+    return rows.length > 0;
   }
 
   /** A run that could not start (script gone or no longer active). */

@@ -56,7 +56,9 @@ export class AuditService {
    * share of a write. Its own name, so that the caller reads that the change is announced.
    */
   async recordAndAnnounce(tx: CallerTransaction, entry: AuditEntry, announce: OutboxEntry): Promise<void> {
-    await tx.executeAndPublish(INSERT_AUDIT_ROW, this.params(tx, entry), announce);
+    const params = this.params(tx, entry);
+    const announced = tx.announceIfAny('audited', announce, params.length + 2);
+    await tx.query(`WITH audited AS (${INSERT_AUDIT_ROW}), ${announced.cte} SELECT event_id FROM audited`, [...params, ...announced.params]);
   }
 
   private params(tx: CallerTransaction, entry: AuditEntry): unknown[] {

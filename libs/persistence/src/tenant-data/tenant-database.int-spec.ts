@@ -23,7 +23,7 @@ describe('TenantDatabase (real PostgreSQL)', () => {
         await manager.query('INSERT INTO outbox (id, tenant_id, topic, message_key, event_type, payload) VALUES ($1, $2, $3, $4, $5, $6::jsonb)', [e.event.id, e.event.tenantid, e.topic, e.key, e.event.type, JSON.stringify(e.event)]);
       }
     },
-    async enqueueAfter() {
+    announceIfAny() {
       throw new Error('not used here');
     },
   };

@@ -8,6 +8,7 @@ describe('tenant scope', () => {
     'DELETE FROM script_http_endpoints WHERE tenant_id = $1 AND script_id = $2',
     'INSERT INTO audit_events (tenant_id, action) VALUES ($1, $2)',
     'INSERT INTO script_event_subscriptions (tenant_id, script_id, event_type) SELECT $1, $2, e FROM unnest($3::text[]) e',
+    'WITH audited AS (INSERT INTO audit_events (tenant_id, action) VALUES ($1, $2) RETURNING event_id), announced AS (INSERT INTO outbox (id) SELECT $3) SELECT event_id FROM audited',
   ])('accepts %s', (sql) => expect(() => assertTenantScoped(sql)).not.toThrow());
 
   it.each([
@@ -18,6 +19,7 @@ describe('tenant scope', () => {
     'DELETE FROM scripts',
     'INSERT INTO audit_events (action, tenant_id) VALUES ($2, $1)',
     'INSERT INTO audit_events (tenant_id, action) VALUES ($2, $1)',
+    'WITH audited AS (INSERT INTO audit_events (action, tenant_id) VALUES ($2, $1) RETURNING event_id) SELECT event_id FROM audited',
   ])('refuses %s', (sql) => expect(() => assertTenantScoped(sql)).toThrow(UnscopedQueryError));
 
   it('binds the tenant as $1 and the parameters after it', async () => {

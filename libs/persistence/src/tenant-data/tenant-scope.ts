@@ -13,7 +13,10 @@ import type { CloudEvent } from '@provisio/contracts';
  * carries the reason in its name and in the code that makes one: it cannot be mistaken for a forgotten filter.
  */
 const TENANT_FILTER = /\btenant_id\s*=\s*\$1(?!\d)/i;
-const TENANT_INSERT = /^\s*INSERT\s+INTO\s+[\w."]+\s*\(\s*tenant_id\s*[,)][\s\S]*?\b(?:VALUES\s*\(\s*\$1(?!\d)|SELECT\s+\$1(?!\d))/i;
+/** A statement whose first CTE is its INSERT (`WITH audited AS (INSERT …), announced AS (…) SELECT …`) is checked as that INSERT. */
+const LEADING_CTE = String.raw`(?:WITH\s+\w+\s+AS\s*\(\s*)?`;
+const TENANT_INSERT = new RegExp(String.raw`^\s*${LEADING_CTE}INSERT\s+INTO\s+[\w."]+\s*\(\s*tenant_id\s*[,)][\s\S]*?\b(?:VALUES\s*\(\s*\$1(?!\d)|SELECT\s+\$1(?!\d))`, 'i');
+const IS_INSERT = new RegExp(String.raw`^\s*${LEADING_CTE}INSERT\b`, 'i');
 
 export class UnscopedQueryError extends Error {
   constructor(sql: string) {
@@ -23,7 +26,7 @@ export class UnscopedQueryError extends Error {
 }
 
 export function assertTenantScoped(sql: string): void {
-  if (/^\s*INSERT\b/i.test(sql) ? !TENANT_INSERT.test(sql) : !TENANT_FILTER.test(sql)) throw new UnscopedQueryError(sql);
+  if (IS_INSERT.test(sql) ? !TENANT_INSERT.test(sql) : !TENANT_FILTER.test(sql)) throw new UnscopedQueryError(sql);
 }
 
 /** Runs one statement; `rows` also for `UPDATE … RETURNING` (TypeORM's plain `query` wraps those). */
@@ -55,8 +58,8 @@ export interface OutboxEntryLike {
 /** What a transaction needs of the outbox (`OutboxService` of `@provisio/platform` is one). */
 export interface TenantOutbox {
   enqueue(manager: EntityManager, entries: OutboxEntryLike | OutboxEntryLike[]): Promise<void>;
-  /** `change` (one data-modifying statement with RETURNING) and the event, in one statement. */
-  enqueueAfter(manager: EntityManager, change: string, params: unknown[], entry: OutboxEntryLike): Promise<boolean>;
+  /** The outbox's CTE for another statement's WITH list: `entry` written if that statement's CTE `rows` returned a row. */
+  announceIfAny(rows: string, entry: OutboxEntryLike, firstParam: number): { cte: string; params: unknown[] };
 }
 
 /** Reads (and, in a transaction, writes) of one tenant. */
@@ -103,13 +106,14 @@ export class TenantTransaction extends TenantScoped {
   }
 
   /**
-   * Runs one data-modifying statement with RETURNING (tenant-scoped like `query`) and adds `entry` to the
-   * outbox in the SAME statement (`OutboxService.enqueueAfter`): one round trip instead of two.
+   * The outbox's part of a statement of this tenant, so that a change and its announcement are one
+   * round trip: a CTE (`announced`) for the statement's WITH list that writes `entry` (checked to be this
+   * tenant's) if the statement's CTE `rows` returned a row. `firstParam` is the statement's first free
+   * parameter (the tenant is `$1`, `query`'s params `$2` …); pass the part's params after the others.
    */
-  async executeAndPublish(sql: string, params: readonly unknown[], entry: OutboxEntryLike): Promise<void> {
-    assertTenantScoped(sql);
+  announceIfAny(rows: string, entry: OutboxEntryLike, firstParam: number): { cte: string; params: unknown[] } {
     this.checkEvent(entry);
-    await this.outbox.enqueueAfter(this.manager, sql, [this.tenantId, ...params], entry);
+    return this.outbox.announceIfAny(rows, entry, firstParam);
   }
 
   private checkEvent(entry: OutboxEntryLike): void {

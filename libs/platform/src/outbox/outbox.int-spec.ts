@@ -130,6 +130,22 @@ describe('transactional outbox and relay against the real broker', () => {
     expect(byKey.size).toBe(7);
   });
 
+  it("takes part in a repository's statement: an event for each row it changed, or one if it changed any", async () => {
+    const event = (note: string) => createCloudEvent({ source: 'test', type: 'provisio.script.changed', tenantid: TENANT, data: { note } });
+    const [kept, skipped, once, never] = [event('kept'), event('skipped'), event('once'), event('never')];
+    const entry = (e: typeof kept) => ({ topic: Topic.ScriptChanges, key: `${TENANT}:script:part`, event: e });
+    const [{ id }] = await db.dataSource.query('INSERT INTO test_orders (note) VALUES ($1) RETURNING id', ['part']);
+    const each = outbox.announceEach('changed', new Map([[String(id), entry(kept)], ['-1', entry(skipped)]]), 3);
+    const changed = await db.dataSource.query(`WITH changed AS (UPDATE test_orders SET note = $2 WHERE id = $1 RETURNING id), ${each.cte} SELECT id FROM changed`, [id, 'changed', ...each.params]);
+    expect(changed).toEqual([{ id }]);
+    for (const [e, where] of [[once, 'id = $1'], [never, 'id < 0 AND id = $1']] as const) {
+      const ifAny = outbox.announceIfAny('changed', entry(e), 2);
+      await db.dataSource.query(`WITH changed AS (UPDATE test_orders SET note = 'again' WHERE ${where} RETURNING id), ${ifAny.cte} SELECT id FROM changed`, [id, ...ifAny.params]);
+    }
+    const written: { id: string }[] = await db.dataSource.query('SELECT id FROM outbox WHERE id = ANY($1) ORDER BY seq', [[kept.id, skipped.id, once.id, never.id]]);
+    expect(written.map((r) => r.id)).toEqual([kept.id, once.id]);
+  });
+
   it('commits events whose text PostgreSQL refuses (NUL, unpaired surrogates) with the change, as U+FFFD', async () => {
     const note = 'nul \u0000 high \uD800 low \uDC00 tab\t';
     const single = createCloudEvent({ source: 'test', type: 'provisio.script.changed', tenantid: TENANT, data: { note, ['k\u0000']: 1 } });
@@ -137,7 +153,8 @@ describe('transactional outbox and relay against the real broker', () => {
     await db.dataSource.transaction(async (manager) => {
       const [{ id }] = await manager.query('INSERT INTO test_orders (note) VALUES ($1) RETURNING id', ['unstorable']);
       await outbox.enqueue(manager, { topic: Topic.ScriptChanges, key: `${TENANT}:script:\u0000`, event: single });
-      await outbox.enqueueForChanged(manager, 'SELECT id FROM test_orders WHERE id = $1', [id], new Map([[String(id), { topic: Topic.ScriptChanges, key: `${TENANT}:script:x`, event: many }]]));
+      const announced = outbox.announceEach('changed', new Map([[String(id), { topic: Topic.ScriptChanges, key: `${TENANT}:script:x`, event: many }]]), 2);
+      await manager.query(`WITH changed AS (SELECT id FROM test_orders WHERE id = $1), ${announced.cte} SELECT id FROM changed`, [id, ...announced.params]);
     });
     const rows: { id: string; message_key: string; note: string; data: Record<string, unknown> }[] = await db.dataSource.query(
       `SELECT id, message_key, payload->'data'->>'note' AS note, payload->'data' AS data FROM outbox WHERE id = ANY($1) ORDER BY seq`,

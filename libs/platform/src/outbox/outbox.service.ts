@@ -10,6 +10,13 @@ export interface OutboxEntry {
   event: CloudEvent;
 }
 
+/** The outbox's part of another statement: CTEs for its WITH list, and their parameters. */
+export interface OutboxStatementPart {
+  cte: string;
+  /** Numbered from the `firstParam` the part was made for. */
+  params: unknown[];
+}
+
 /**
  * Writes events to the `outbox` table inside the caller's transaction: the event exists if and only if
  * the business change committed. The relay publishes it. Payloads are written with toStorableJson (NUL
@@ -30,44 +37,36 @@ export class OutboxService {
   }
 
   /**
-   * Runs `change` (one data-modifying statement with RETURNING, using `$1…$n` for `params`) and writes the
-   * event only if it returned a row: change and announcement in ONE statement, atomic without an
-   * explicit transaction (one round trip on hot paths). Resolves to whether the change applied.
+   * The outbox's part of a statement a repository writes: a CTE (`announced AS (INSERT INTO outbox …)`) for
+   * the statement's WITH list that writes the event of each row its CTE `rows` returns, matched on
+   * `rows.id` = the entry's key. The change and its announcement are then ONE statement (one round trip,
+   * atomic without a transaction) and the statement stays the repository's: the outbox never sees it.
+   * `firstParam` is the statement's first free parameter number.
    */
-  async enqueueAfter(manager: EntityManager, change: string, params: unknown[], entry: OutboxEntry): Promise<boolean> {
-    const p = params.length;
-    const inserted: unknown[] = await manager.query(
-      `WITH changed AS (${change})
-       INSERT INTO outbox (id, tenant_id, topic, message_key, event_type, payload)
-       SELECT $${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5}, $${p + 6}::jsonb FROM changed LIMIT 1
-       RETURNING id`,
-      [...params, ...this.columns(entry)],
-    );
-    return inserted.length > 0;
-  }
-
-  /**
-   * The many-rows form of `enqueueAfter`: `change` returns `id`s; the event keyed by each returned id is
-   * written, in the same statement. Resolves to the keys whose change applied.
-   */
-  async enqueueForChanged(manager: EntityManager, change: string, params: unknown[], entries: Map<string, OutboxEntry>): Promise<Set<string>> {
-    if (entries.size === 0) return new Set();
+  announceEach(rows: string, entries: Map<string, OutboxEntry>, firstParam: number): OutboxStatementPart {
     const events = [...entries].map(([key, entry]) => {
       const [id, tenant_id, topic, message_key, event_type, payload] = this.columns(entry);
       return { key, id, tenant_id, topic, message_key, event_type, payload: JSON.parse(payload as string) };
     });
-    const rows: { key: string }[] = await manager.query(
-      `WITH changed AS (${change}),
-            events AS (SELECT * FROM jsonb_to_recordset($${params.length + 1}::jsonb)
-                         AS e(key text, id uuid, tenant_id uuid, topic text, message_key text, event_type text, payload jsonb)),
-            inserted AS (INSERT INTO outbox (id, tenant_id, topic, message_key, event_type, payload)
-                         SELECT e.id, e.tenant_id, e.topic, e.message_key, e.event_type, e.payload
-                           FROM events e JOIN changed c ON c.id::text = e.key
-                         RETURNING id)
-       SELECT e.key FROM events e JOIN inserted i ON i.id = e.id`,
-      [...params, toStorableJson(events)],
-    );
-    return new Set(rows.map((r) => r.key));
+    return {
+      cte: `announced AS (
+              INSERT INTO outbox (id, tenant_id, topic, message_key, event_type, payload)
+              SELECT e.id, e.tenant_id, e.topic, e.message_key, e.event_type, e.payload
+                FROM jsonb_to_recordset($${firstParam}::jsonb) AS e(key text, id uuid, tenant_id uuid, topic text, message_key text, event_type text, payload jsonb)
+                JOIN ${rows} r ON r.id::text = e.key)`,
+      params: [toStorableJson(events)],
+    };
+  }
+
+  /** `announceEach` of one event, written if the statement's CTE `rows` returned at least one row. */
+  announceIfAny(rows: string, entry: OutboxEntry, firstParam: number): OutboxStatementPart {
+    const p = firstParam;
+    return {
+      cte: `announced AS (
+              INSERT INTO outbox (id, tenant_id, topic, message_key, event_type, payload)
+              SELECT $${p}::uuid, $${p + 1}::uuid, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5}::jsonb WHERE EXISTS (SELECT 1 FROM ${rows}))`,
+      params: this.columns(entry),
+    };
   }
 
   private columns(entry: OutboxEntry): unknown[] {
