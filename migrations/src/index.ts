@@ -19,6 +19,7 @@ import { AddExecutionRecoveryAndRetrySchedule1764801000000 } from './17648010000
 import { AddScheduleOwnerPermissions1764900000000 } from './1764900000000-add-schedule-owner-permissions';
 import { AddConnectorMappingAndIdentitySourceOrder1765000000000 } from './1765000000000-add-connector-mapping-and-identity-source-order';
 import { AddOperationScheduling1765100000000 } from './1765100000000-add-operation-scheduling';
+import { AddExecutionCancellation1765200000000 } from './1765200000000-add-execution-cancellation';
 
 export const migrations = [
   CreateTenancy1763900000000,
@@ -37,6 +38,7 @@ export const migrations = [
   AddScheduleOwnerPermissions1764900000000,
   AddConnectorMappingAndIdentitySourceOrder1765000000000,
   AddOperationScheduling1765100000000,
+  AddExecutionCancellation1765200000000,
 ];
 
 export const MIGRATIONS_TABLE_NAME = 'typeorm_migrations';
@@ -58,4 +60,5 @@ export {
   AddScheduleOwnerPermissions1764900000000,
   AddConnectorMappingAndIdentitySourceOrder1765000000000,
   AddOperationScheduling1765100000000,
+  AddExecutionCancellation1765200000000,
 };

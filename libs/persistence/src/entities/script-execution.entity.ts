@@ -127,6 +127,13 @@ export class ScriptExecution {
   @Column({ type: 'varchar', length: 255, nullable: true })
   executed_by: string | null;
 
+  /** Who cancelled it (JWT `sub`, `POST /executions/{id}/cancel`), and when. */
+  @Column({ type: 'varchar', length: 255, nullable: true })
+  cancelled_by: string | null;
+
+  @Column({ type: 'timestamptz', nullable: true })
+  cancelled_at: Date | null;
+
   // ---- seed 004 ----
   /** 0 for a first run; a retry has its parent's + 1. */
   @Column({ type: 'integer', default: 0 })
