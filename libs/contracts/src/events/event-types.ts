@@ -8,6 +8,7 @@ export const EventType = {
   ScriptChanged: 'provisio.script.changed',
   ScriptExecutionRequested: 'provisio.script.execution.requested',
   ScriptExecutionFinished: 'provisio.script.execution.finished',
+  ScriptExecutionCancelled: 'provisio.script.execution.cancelled',
   ScriptEventDeadLettered: 'provisio.script.event.dead-lettered',
   OperationCreated: 'provisio.operation.created',
   OperationFinished: 'provisio.operation.finished',
@@ -44,6 +45,11 @@ export const scriptExecutionRequestedSchema = z.object({
   input: z.record(z.string(), z.unknown()).default({}),
   trigger_data: z.record(z.string(), z.unknown()).default({}),
   requested_by: z.string().optional(),
+  /**
+   * Set by the registry's run-now (`POST /scripts/{id}/executions`): the pending execution it already
+   * recorded (with the input checked and secrets sealed). The worker runs that row instead of creating one.
+   */
+  execution_id: z.uuid().optional(),
   /** Set by the scheduler: the occurrence this request fires, so its outcome can be matched back. */
   scheduled_job_id: z.uuid().optional(),
   scheduled_for: z.iso.datetime({ offset: true }).optional(),
@@ -69,11 +75,20 @@ export const scriptExecutionFinishedSchema = z.object({
 });
 export type ScriptExecutionFinished = z.infer<typeof scriptExecutionFinishedSchema>;
 
+/** A running execution was cancelled (its row already says `cancelled`): the worker holding it interrupts the sandbox. */
+export const scriptExecutionCancelledSchema = z.object({
+  execution_id: z.uuid(),
+  script_id: z.uuid(),
+  cancelled_by: z.string(),
+});
+export type ScriptExecutionCancelled = z.infer<typeof scriptExecutionCancelledSchema>;
+
 /** Payload schemas by event type, for consumers that validate at the edge. */
 export const EVENT_DATA_SCHEMAS: Record<EventTypeName, z.ZodType> = {
   [EventType.ScriptChanged]: scriptChangedSchema,
   [EventType.ScriptExecutionRequested]: scriptExecutionRequestedSchema,
   [EventType.ScriptExecutionFinished]: scriptExecutionFinishedSchema,
+  [EventType.ScriptExecutionCancelled]: scriptExecutionCancelledSchema,
   [EventType.ScriptEventDeadLettered]: z.object({ dead_letter_id: z.uuid(), script_id: z.uuid(), event_type: z.string(), error: z.string() }).catchall(z.unknown()),
   [EventType.OperationCreated]: z.object({ operation_id: z.uuid() }).catchall(z.unknown()),
   [EventType.OperationFinished]: z.object({ operation_id: z.uuid(), status: z.string() }).catchall(z.unknown()),

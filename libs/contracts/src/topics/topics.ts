@@ -13,6 +13,11 @@ export const Topic = {
   ScriptExecutionRequests: 'provisio.script-execution-requests',
   /** One event per finished script execution. */
   ScriptExecutions: 'provisio.script-executions',
+  /**
+   * Executions cancelled while running (from the registry): every worker replica reads every message
+   * (a consumer group per replica) and interrupts the run if it holds it.
+   */
+  ScriptExecutionCancellations: 'provisio.script-execution-cancellations',
   /** Script definitions changed (created, updated, status changed, deleted): workers and scheduler refresh. */
   ScriptChanges: 'provisio.script-changes',
   /** Event-triggered runs that exhausted their retries (mirrors `script_event_dead_letters`). */
@@ -40,6 +45,7 @@ export const TOPICS: readonly TopicSpec[] = [
   { name: Topic.DomainEvents, partitions: 12, consumed: true },
   { name: Topic.ScriptExecutionRequests, partitions: 12, consumed: true },
   { name: Topic.ScriptExecutions, partitions: 6, consumed: true },
+  { name: Topic.ScriptExecutionCancellations, partitions: 3, consumed: true, retentionMs: 24 * 3600 * 1000 },
   { name: Topic.ScriptChanges, partitions: 3, consumed: true },
   { name: Topic.ScriptEventsDlq, partitions: 3, consumed: false, retentionMs: 4 * WEEK_MS },
   { name: Topic.ProvisioningOperations, partitions: 12, consumed: true },
@@ -81,6 +87,8 @@ export const messageKey = {
 export const ConsumerGroup = {
   WorkerDomainEvents: 'execution-worker.domain-events',
   WorkerExecutionRequests: 'execution-worker.execution-requests',
+  /** Prefix of the per-replica groups of `ScriptExecutionCancellations` (`<prefix>.<replica id>`): a broadcast. */
+  WorkerExecutionCancellations: 'execution-worker.execution-cancellations',
   SchedulerExecutions: 'scheduler.script-executions',
   SchedulerScriptChanges: 'scheduler.script-changes',
   /** The identity store's consumer of `user.*` domain events (provisioning-queue). */
