@@ -42,7 +42,9 @@ async function main() {
     const up = await stack.up();
     const databaseUrl = testDatabaseUrl(up.DATABASE_URL);
     await stack.ensureDatabase(databaseUrl);
-    env = { DATABASE_URL: databaseUrl, REDIS_URL: up.REDIS_URL, KAFKA_BROKERS: up.KAFKA_BROKERS, startedNow: up.startedNow, started: up.started };
+    // The target servers' variables (SCIM_TARGET_*, LDAP_TARGET_*, SQL_TARGET_*) go to the suites as they are.
+    const targets = Object.fromEntries(Object.entries(up).filter(([name, value]) => /_TARGET_/.test(name) && typeof value === 'string'));
+    env = { DATABASE_URL: databaseUrl, REDIS_URL: up.REDIS_URL, KAFKA_BROKERS: up.KAFKA_BROKERS, targets, startedNow: up.startedNow, started: up.started };
     log(`integration tests use ${databaseUrl.replace(/\/\/[^@]*@/, '//')}, ${up.REDIS_URL}, kafka ${up.KAFKA_BROKERS}`);
   }
 
@@ -58,6 +60,7 @@ async function main() {
             DATABASE_URL: env.DATABASE_URL ?? '',
             REDIS_URL: env.REDIS_URL ?? '',
             KAFKA_BROKERS: env.KAFKA_BROKERS ?? '',
+            ...env.targets,
             PROVISIO_TEST_SUMMARY: phaseFile,
           },
         });
