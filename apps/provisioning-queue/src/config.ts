@@ -21,6 +21,19 @@ export const appConfigSchema = refineAuth(
     CONNECTOR_CREDENTIALS_KEY_ID: z.string().regex(KEY_ID, 'must be 1-32 letters, digits, _ or -').optional(),
     /** How long `POST /connectors/{id}/test` and `GET /connectors/{id}/schema` wait for the target. */
     CONNECTOR_CALL_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+    /** Retries of an operation's transient failures before it is dead-lettered (seed 002's default max_retries). */
+    PROVISIONING_MAX_RETRIES: z.coerce.number().int().min(0).max(100).default(3),
+    /** Operations one process runs at once (each connector's own limits apply within it). */
+    PROVISIONING_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
+    /** First retry delay; each further one doubles, with full jitter, up to PROVISIONING_RETRY_MAX_MS. */
+    PROVISIONING_RETRY_BASE_MS: z.coerce.number().int().min(1).max(3_600_000).default(1_000),
+    PROVISIONING_RETRY_MAX_MS: z.coerce.number().int().min(1).max(86_400_000).default(300_000),
+    /** How often the sweep re-enqueues operations whose job Redis lost, and takes back abandoned attempts. */
+    PROVISIONING_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
+    /** An attempt running longer than this is taken to be abandoned by a dead process (keep it above connector timeouts). */
+    PROVISIONING_ABANDONED_AFTER_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(120_000),
+    /** How often an open circuit's target is probed (testConnection). */
+    PROVISIONING_PROBE_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(5_000),
   }),
 ).superRefine((env, ctx) => {
   if (env.CONNECTOR_CREDENTIALS_KEYS) {

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Counter } from 'prom-client';
 import type { TenantTransaction } from '@provisio/persistence';
 import { Metrics } from '@provisio/platform';
+import { OperationPlanner } from '../operations/operation-planner.service';
 import type { IdentityRow } from './identities.repository';
 
 /** What caused an identity change: an API caller, or an upstream domain event. */
@@ -28,9 +29,9 @@ export function kindOf(change: IdentityChange): IdentityChangeKind {
 /**
  * THE place every identity change goes through — the identities API and the domain-event consumer call
  * `recorded` for each change that altered a row, inside the transaction that made it, with the row
- * before and after. The provisioning operations that an identity change causes (one per connector whose
- * policy covers the identity: create, update, delete) are to be created here, in the same transaction,
- * so a change and its operations commit together. Until then it only counts changes
+ * before and after. The provisioning operations the change causes (one per connector whose policy
+ * covers the identity: create, update, delete; OperationPlanner) are created here, in the same
+ * transaction, so a change and its operations commit together. Changes are counted
  * (`provisio_identity_changes_total`; counted when recorded, so a transaction that then rolls back —
  * a consumer batch re-applied event by event after a poison message — may count a change twice).
  */
@@ -38,7 +39,10 @@ export function kindOf(change: IdentityChange): IdentityChangeKind {
 export class IdentityChangesService {
   private readonly changes: Counter<'kind' | 'cause'>;
 
-  constructor(metrics: Metrics) {
+  constructor(
+    metrics: Metrics,
+    private readonly planner: OperationPlanner,
+  ) {
     this.changes = new Counter({
       name: 'provisio_identity_changes_total',
       help: 'Identity store changes, by kind (created, updated, deleted, removed) and cause (api, event)',
@@ -47,7 +51,8 @@ export class IdentityChangesService {
     });
   }
 
-  async recorded(_tx: TenantTransaction, change: IdentityChange): Promise<void> {
+  async recorded(tx: TenantTransaction, change: IdentityChange): Promise<void> {
     this.changes.inc({ kind: kindOf(change), cause: change.cause.kind });
+    await this.planner.planChange(tx, { before: change.before, after: change.after, cause: { ...change.cause } });
   }
 }
