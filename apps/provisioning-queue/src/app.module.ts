@@ -4,6 +4,7 @@ import { CommonModule } from './common/common.module';
 import type { AppConfig } from './config';
 import { ConnectorsModule } from './connectors/connectors.module';
 import { IdentitiesModule } from './identities/identities.module';
+import { OperationsModule } from './operations/operations.module';
 
 /**
  * Provisioning queue: the identity store (kept from the upstream's domain events), the connectors and
@@ -19,6 +20,7 @@ export class AppModule {
         CommonModule,
         IdentitiesModule,
         ConnectorsModule,
+        OperationsModule,
       ],
     };
   }

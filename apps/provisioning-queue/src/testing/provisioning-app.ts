@@ -38,7 +38,16 @@ export async function startProvisioningQueue(env: Record<string, string> = {}, e
   try {
     const config = loadConfig(
       appConfigSchema,
-      testEnv({ DATABASE_SCHEMA: db.schema, KAFKA_TOPIC_PREFIX: prefix, DATABASE_POOL_SIZE: '5', CONNECTOR_CREDENTIALS_KEYS: credentialKeys, CONNECTOR_CALL_TIMEOUT_MS: '10000', ...env }),
+      testEnv({
+        DATABASE_SCHEMA: db.schema,
+        KAFKA_TOPIC_PREFIX: prefix,
+        // Each suite its own queues: another suite's workers never take this one's jobs.
+        REDIS_KEY_PREFIX: `pq-${prefix.replace(/\W/g, '')}`,
+        DATABASE_POOL_SIZE: '5',
+        CONNECTOR_CREDENTIALS_KEYS: credentialKeys,
+        CONNECTOR_CALL_TIMEOUT_MS: '10000',
+        ...env,
+      }),
     );
     const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
     app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });

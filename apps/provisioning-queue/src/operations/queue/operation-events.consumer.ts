@@ -1,0 +1,33 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { z } from 'zod';
+import { ConsumerGroup, EventType, Topic } from '@provisio/contracts';
+import { EventConsumerHost } from '@provisio/platform';
+import { OperationQueue } from './operation-queue.service';
+
+const createdSchema = z.object({ operation_id: z.uuid(), priority: z.number().int().default(0) }).catchall(z.unknown());
+type Created = z.infer<typeof createdSchema>;
+
+/**
+ * Enqueues operations once their creation has committed: every creation is announced on
+ * `provisio.provisioning-operations` through the outbox (in the creating transaction), and this
+ * consumer of the queue's own topic turns each announcement into a BullMQ job. Enqueueing is idempotent
+ * (the job id is the operation id); should an announcement be lost, the sweep finds the operation.
+ */
+@Injectable()
+export class OperationEventsConsumer implements OnModuleInit {
+  constructor(
+    private readonly host: EventConsumerHost,
+    private readonly queue: OperationQueue,
+  ) {}
+
+  onModuleInit(): void {
+    this.host.register<Created>({
+      groupId: ConsumerGroup.ProvisioningOperations,
+      topic: Topic.ProvisioningOperations,
+      schemaFor: (type) => (type === EventType.OperationCreated ? createdSchema : null),
+      handleMany: async (events) => events.map(() => null),
+      handle: async () => null,
+      afterCommitAll: (applied) => this.queue.enqueue(applied.map(({ event }) => ({ tenant_id: event.tenantid, id: event.data.operation_id, priority: event.data.priority }))),
+    });
+  }
+}

@@ -1,0 +1,184 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Job as BullJob, Queue as BullQueue, DelayedError, Worker } from 'bullmq';
+import { Job, Queue } from '@provisio/contracts';
+import { TenantDatabase } from '@provisio/persistence';
+import { APP_CONFIG, RedisService } from '@provisio/platform';
+import type { AppConfig } from '../../config';
+import { asConnectorError } from '../../connectors/target-calls';
+import { OperationsRepository } from '../operations.repository';
+import { Circuits } from './circuits';
+import { ConnectorPool } from './connector-pool';
+import { OperationRunner } from './operation-runner.service';
+
+export interface ExecuteOperationJob {
+  tenant_id: string;
+  operation_id: string;
+}
+
+/** How soon an operation held back by an earlier one of its account looks again (the earlier one's end also wakes it). */
+const BLOCKED_RECHECK_MS = 1_000;
+const SWEEP_BATCH = 5_000;
+
+/** BullMQ priorities run 1 (first) … 2^21; an operation's priority is higher-first around 0. */
+export function bullPriority(priority: number): number {
+  return Math.min(2_097_152, Math.max(1, 1_000_001 - Math.round(priority)));
+}
+
+/**
+ * The provisioning queue on BullMQ, with PostgreSQL as the truth. A job carries only the operation's id
+ * and tenant, and its job id IS the operation id, so enqueueing twice is a no-op; jobs are removed when
+ * they end, so the same operation can be enqueued again later (a retry, a resume).
+ *
+ *  - A failed operation's retry is the same job moved to BullMQ's delayed set until `next_attempt_at`.
+ *  - An operation held back by an earlier one of its account is delayed briefly; the earlier one's end
+ *    promotes it at once.
+ *  - The sweep re-enqueues what Redis may have lost: pending operations and due retries without a live
+ *    job, and attempts abandoned by a dead process (a Redis restart or a kill -9 loses nothing).
+ *  - The probe tests the targets of open circuits (and of connectors with `awaiting_system` operations,
+ *    after a restart); when one answers, its circuit closes and its operations go back to pending.
+ */
+@Injectable()
+export class OperationQueue implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(OperationQueue.name);
+  readonly queue: BullQueue<ExecuteOperationJob>;
+  private worker?: Worker<ExecuteOperationJob>;
+  private sweepTimer?: NodeJS.Timeout;
+  private probeTimer?: NodeJS.Timeout;
+  private sweeping = false;
+  private probing = false;
+
+  constructor(
+    private readonly db: TenantDatabase,
+    private readonly operations: OperationsRepository,
+    private readonly runner: OperationRunner,
+    private readonly circuits: Circuits,
+    private readonly pool: ConnectorPool,
+    private readonly redis: RedisService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    this.queue = new BullQueue<ExecuteOperationJob>(Queue.ProvisioningOperations, { connection: redis.connectionOptions(), prefix: redis.key('bull') });
+    this.queue.on('error', (error) => this.logger.warn({ message: 'provisioning queue connection error', error: error.message }));
+  }
+
+  onApplicationBootstrap(): void {
+    this.worker = new Worker<ExecuteOperationJob>(Queue.ProvisioningOperations, (job, token) => this.process(job, token), {
+      connection: this.redis.connectionOptions(),
+      prefix: this.redis.key('bull'),
+      concurrency: this.config.PROVISIONING_CONCURRENCY,
+      lockDuration: 30_000,
+      stalledInterval: 10_000,
+      maxStalledCount: 5,
+    });
+    this.worker.on('error', (error) => this.logger.warn({ message: 'provisioning worker error', error: error.message }));
+    this.sweepTimer = setInterval(() => void this.sweep(), this.config.PROVISIONING_SWEEP_INTERVAL_MS);
+    this.probeTimer = setInterval(() => void this.probe(), this.config.PROVISIONING_PROBE_INTERVAL_MS);
+    void this.sweep();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    clearInterval(this.probeTimer);
+    await this.worker?.close();
+    await this.queue.close();
+  }
+
+  async enqueue(operations: { tenant_id: string; id: string; priority: number }[]): Promise<void> {
+    if (operations.length === 0) return;
+    await this.queue.addBulk(
+      operations.map((op) => ({
+        name: Job.ExecuteOperation,
+        data: { tenant_id: op.tenant_id, operation_id: op.id },
+        opts: { jobId: op.id, priority: bullPriority(op.priority), removeOnComplete: true, removeOnFail: true, attempts: 1 },
+      })),
+    );
+  }
+
+  private async process(job: BullJob<ExecuteOperationJob>, token?: string): Promise<void> {
+    const { tenant_id: tenantId, operation_id: operationId } = job.data;
+    const outcome = await this.runner.run(tenantId, operationId);
+    if (outcome.kind === 'blocked' || outcome.kind === 'retry') {
+      const at = outcome.kind === 'retry' ? outcome.at.getTime() : Date.now() + BLOCKED_RECHECK_MS;
+      await job.moveToDelayed(at, token);
+      throw new DelayedError();
+    }
+    if (outcome.operation?.account_key && outcome.status !== 'in_progress') await this.wakeNext(tenantId, outcome.operation.connector_id, outcome.operation.account_key);
+  }
+
+  /** The next open operation of an account runs now rather than at its next look. */
+  private async wakeNext(tenantId: string, connectorId: string, accountKey: string): Promise<void> {
+    const [next] = await this.operations.openOnAccount(this.db.read(tenantId), connectorId, accountKey, null);
+    if (!next || next.status !== 'pending') return;
+    const job = await this.queue.getJob(next.id);
+    if (!job) return this.enqueue([next]);
+    if (await job.isDelayed()) await job.promote().catch(() => undefined); // it may have started meanwhile
+  }
+
+  /** Re-enqueues open operations without a live job. Answers how many were re-enqueued. */
+  async sweep(): Promise<number> {
+    if (this.sweeping) return 0;
+    this.sweeping = true;
+    try {
+      const stale = await this.operations.stale(
+        this.db.allTenants('provisioning sweep: operations of every tenant the queue may have lost'),
+        Math.min(this.config.PROVISIONING_SWEEP_INTERVAL_MS, 5_000),
+        this.config.PROVISIONING_ABANDONED_AFTER_MS,
+        SWEEP_BATCH,
+      );
+      const lost = [];
+      for (const op of stale) {
+        const job = await this.queue.getJob(op.id);
+        if (job) {
+          const state = await job.getState();
+          if (state !== 'completed' && state !== 'failed' && state !== 'unknown') continue; // alive in the queue
+          await job.remove().catch(() => undefined);
+        }
+        lost.push(op);
+      }
+      await this.enqueue(lost);
+      if (lost.length) this.logger.log({ message: 'sweep re-enqueued operations', count: lost.length });
+      return lost.length;
+    } catch (error) {
+      this.logger.warn({ message: 'provisioning sweep failed', error: (error as Error).message });
+      return 0;
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  /** Tests the target of each open circuit (and of connectors whose operations await their target); resumes them when it answers. */
+  async probe(): Promise<void> {
+    if (this.probing) return;
+    this.probing = true;
+    try {
+      const awaiting = await this.operations.awaitingConnectors(this.db.allTenants('provisioning probe: connectors of every tenant whose operations await their target'));
+      const targets = new Map<string, string>(awaiting.map((a) => [a.connector_id, a.tenant_id]));
+      for (const circuit of this.circuits.all()) targets.set(circuit.connectorId, circuit.tenantId);
+      for (const [connectorId, tenantId] of targets) await this.probeOne(tenantId, connectorId);
+    } catch (error) {
+      this.logger.warn({ message: 'provisioning probe failed', error: (error as Error).message });
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private async probeOne(tenantId: string, connectorId: string): Promise<void> {
+    let error: string | null = null;
+    try {
+      const connector = await this.pool.get(tenantId, connectorId);
+      const result = await connector.testConnection();
+      if (!result.ok) error = `${result.error?.code ?? 'error'}: ${result.error?.message ?? 'the connection test failed'}`;
+    } catch (failure) {
+      const connectorError = asConnectorError(failure);
+      error = `${connectorError.code}: ${connectorError.message}`;
+    }
+    if (error) {
+      if (!this.circuits.isOpen(connectorId)) this.circuits.trip(tenantId, connectorId, error);
+      this.circuits.probed(connectorId, error);
+      return;
+    }
+    this.circuits.close(connectorId);
+    const resumed = await this.db.transaction(tenantId, (tx) => this.operations.resumeAwaiting(tx, connectorId, 'the target answers again: resumed'));
+    if (resumed.length) this.logger.log({ message: 'target answers again; operations resumed', connector_id: connectorId, count: resumed.length });
+    await this.enqueue(resumed);
+  }
+}

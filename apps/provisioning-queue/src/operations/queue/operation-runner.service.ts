@@ -1,0 +1,309 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { Counter } from 'prom-client';
+import { Attributes, Connector, ConnectorError, ConnectorErrorCode, isConnectorError, isEmptyDelta, isTargetUnavailable, ObjectClass } from '@provisio/connectors';
+import { createCloudEvent, EventType, messageKey, Topic } from '@provisio/contracts';
+import { TenantDatabase, TenantTransaction } from '@provisio/persistence';
+import { APP_CONFIG, Metrics } from '@provisio/platform';
+import type { AppConfig } from '../../config';
+import { asConnectorError } from '../../connectors/target-calls';
+import { OPERATION_SOURCE } from '../operation-planner.service';
+import { OperationRow, OperationsRepository } from '../operations.repository';
+import { Circuits } from './circuits';
+import { ConnectorPool } from './connector-pool';
+import { retryDelayMs } from './retry-policy';
+
+/** What the queue does with an operation's job after a run. */
+export type RunOutcome =
+  /** Nothing more for this job: finished, cancelled, waiting for its target, or someone else's. */
+  | { kind: 'done'; status: OperationRow['status'] | 'gone'; operation?: OperationRow }
+  /** An earlier operation of the same account is open: look again later (its end also wakes this one). */
+  | { kind: 'blocked' }
+  /** A failed operation whose retry is due at `at`. */
+  | { kind: 'retry'; at: Date };
+
+/** Attributes a connector may correlate an existing account by, when a create finds it exists already (a create re-run after a crash). */
+const CORRELATION_ATTRIBUTES = ['userName', 'uid', 'username', 'login', 'cn', 'email', 'mail'];
+
+export const attributesHash = (attributes: Attributes | undefined) => createHash('sha256').update(stableJson(attributes ?? {})).digest('hex');
+
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.keys(value)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${stableJson((value as Record<string, unknown>)[key])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+interface CallResult {
+  uid: string | null;
+  message: string;
+}
+
+/**
+ * Runs one operation: claims it (pending → in_progress, one ExecutionAttempt), calls the target
+ * outside any transaction, and records the outcome with its account link, logs and events:
+ *
+ *  - success → `completed`; the account link created (create), refreshed (update) or removed (delete);
+ *  - target down (`isTargetUnavailable`) → `awaiting_system`, the connector's circuit opens, no retry spent;
+ *  - rate limited → `failed` with its retry at the target's Retry-After, no retry spent;
+ *  - other transient failures → `failed` with a retry after exponential backoff with jitter (never
+ *    before Retry-After), `retry_count` + 1; once `max_retries` are spent → `dead_letter`;
+ *  - permanent failures → `failed` → `dead_letter` at once, published on `provisio.provisioning-operations.dlq`.
+ *
+ * Per-account ordering: the claim holds a transaction-scoped advisory lock on (connector, account) and
+ * refuses while an earlier operation of the account is open, so two operations of one account never
+ * run at once and the later waits.
+ */
+@Injectable()
+export class OperationRunner {
+  readonly outcomes: Counter<'outcome' | 'operation_type'>;
+
+  constructor(
+    private readonly db: TenantDatabase,
+    private readonly operations: OperationsRepository,
+    private readonly pool: ConnectorPool,
+    private readonly circuits: Circuits,
+    metrics: Metrics,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    this.outcomes = new Counter({
+      name: 'provisio_provisioning_operations_total',
+      help: 'Provisioning operation attempts by outcome (completed, retry, rate_limited, awaiting_system, dead_letter)',
+      labelNames: ['outcome', 'operation_type'],
+      registers: [metrics.registry],
+    });
+  }
+
+  async run(tenantId: string, operationId: string): Promise<RunOutcome> {
+    const claimed = await this.claim(tenantId, operationId);
+    if (claimed.kind !== 'claimed') return claimed.outcome;
+    const { operation, attemptId } = claimed;
+    let result: CallResult | undefined;
+    let failure: ConnectorError | undefined;
+    try {
+      result = await this.call(operation);
+    } catch (error) {
+      failure = asConnectorError(error);
+    }
+    return this.db.transaction(tenantId, (tx) => (result ? this.succeeded(tx, operation, attemptId, result) : this.failed(tx, operation, attemptId, failure!)));
+  }
+
+  private async claim(tenantId: string, operationId: string): Promise<{ kind: 'claimed'; operation: OperationRow; attemptId: string } | { kind: 'not'; outcome: RunOutcome }> {
+    const peek = await this.operations.find(this.db.read(tenantId), operationId);
+    if (!peek) return { kind: 'not', outcome: { kind: 'done', status: 'gone' } };
+    return this.db.transaction(tenantId, async (tx) => {
+      if (peek.account_key) await this.operations.lockAccount(tx, peek.connector_id, peek.account_key);
+      let operation = (await this.operations.lock(tx, operationId))!;
+      if (operation.status === 'in_progress') {
+        const abandoned = operation.started_at !== null && Date.now() - new Date(operation.started_at).getTime() > this.config.PROVISIONING_ABANDONED_AFTER_MS;
+        if (!abandoned) return { kind: 'not', outcome: { kind: 'done', status: 'in_progress' } }; // another worker runs it
+        operation = await this.takeBackAbandoned(tx, operation);
+      }
+      if (operation.status === 'failed' && operation.next_attempt_at !== null) {
+        if (new Date(operation.next_attempt_at).getTime() > Date.now()) return { kind: 'not', outcome: { kind: 'retry', at: new Date(operation.next_attempt_at) } };
+        operation = (await this.operations.transition(tx, operation.id, ['failed'], 'pending', { next_attempt_at: null }))!;
+        await this.operations.log(tx, operation.id, 'info', `retry ${operation.retry_count} of ${operation.max_retries} due`);
+      }
+      if (operation.status !== 'pending') return { kind: 'not', outcome: { kind: 'done', status: operation.status, operation } };
+      if (operation.account_key) {
+        const open = await this.operations.openOnAccount(tx, operation.connector_id, operation.account_key, operation.id);
+        if (open.some((other) => other.status === 'in_progress' || isEarlier(other, operation))) return { kind: 'not', outcome: { kind: 'blocked' } };
+      }
+      const attemptNumber = await this.operations.nextAttemptNumber(tx, operation.id);
+      const running = (await this.operations.transition(tx, operation.id, ['pending'], 'in_progress', { started_at: new Date() }))!;
+      const circuit = this.circuits.state(operation.connector_id);
+      if (circuit) {
+        // The target is known to be down: the operation waits without a call (and without spending a retry).
+        const waiting = await this.operations.transition(tx, operation.id, ['in_progress'], 'awaiting_system', { error_message: circuit.lastError });
+        await this.operations.log(tx, operation.id, 'warn', `awaiting the target: the connector's circuit is open since ${circuit.openedAt.toISOString()} (${circuit.lastError})`);
+        this.outcomes.inc({ outcome: 'awaiting_system', operation_type: operation.operation_type });
+        return { kind: 'not', outcome: { kind: 'done', status: 'awaiting_system', operation: waiting } };
+      }
+      const attempt = await this.operations.startAttempt(tx, operation.id, attemptNumber);
+      await this.operations.log(tx, operation.id, 'info', `attempt ${attemptNumber} started`);
+      return { kind: 'claimed', operation: running, attemptId: attempt.id };
+    });
+  }
+
+  /** An attempt whose process died mid-call: it is closed as failed and the operation goes back to pending (no retry spent). */
+  private async takeBackAbandoned(tx: TenantTransaction, operation: OperationRow): Promise<OperationRow> {
+    const attempt = await this.operations.unfinishedAttempt(tx, operation.id);
+    if (attempt) await this.operations.finishAttempt(tx, attempt.id, { success: false, error_code: 'abandoned', error_message: 'the process running the attempt stopped before recording it' });
+    await this.operations.transition(tx, operation.id, ['in_progress'], 'failed', { error_message: 'attempt abandoned by a stopped process', next_attempt_at: new Date() });
+    await this.operations.log(tx, operation.id, 'warn', `attempt ${attempt?.attempt_number ?? '?'} abandoned (its process stopped); running it again`);
+    return (await this.operations.find(tx, operation.id))!;
+  }
+
+  /** The connector call itself. Idempotent where the target allows: a create that finds its account already there adopts it. */
+  private async call(operation: OperationRow): Promise<CallResult> {
+    const payload = operation.payload;
+    if (payload.missing?.length) throw new ConnectorError(ConnectorErrorCode.InvalidAttribute, `the mapping leaves required attributes empty: ${payload.missing.join(', ')}`);
+    const connector = await this.pool.get(operation.tenant_id, operation.connector_id);
+    const objectClass = operation.object_class as ObjectClass;
+    const link = operation.user_id ? await this.operations.link(this.db.read(operation.tenant_id), operation.user_id, operation.connector_id, operation.object_class) : undefined;
+    const uid = operation.target_uid ?? link?.external_uid ?? null;
+    switch (operation.operation_type) {
+      case 'create': {
+        const attributes = payload.attributes ?? {};
+        let created: string;
+        let how = 'created';
+        if (uid) {
+          await connector.update(objectClass, uid, { replace: attributes, remove: [] });
+          created = uid;
+          how = 'existed (linked); attributes written';
+        } else {
+          try {
+            created = (await connector.create(objectClass, attributes)).uid;
+          } catch (error) {
+            if (!isConnectorError(error) || error.code !== ConnectorErrorCode.AlreadyExists) throw error;
+            const existing = await this.correlate(connector, objectClass, attributes);
+            if (!existing) throw error;
+            await connector.update(objectClass, existing, { replace: attributes, remove: [] });
+            created = existing;
+            how = 'existed already (adopted); attributes written';
+          }
+        }
+        if (payload.enabled === false) await connector.disable(objectClass, created);
+        return { uid: created, message: `account ${how}: ${created}${payload.enabled === false ? ', disabled' : ''}` };
+      }
+      case 'update': {
+        if (!uid) throw new ConnectorError(ConnectorErrorCode.NotFound, 'no account to update: the identity has no account link on this connector');
+        const steps: string[] = [];
+        if (payload.delta && !isEmptyDelta(payload.delta)) {
+          await connector.update(objectClass, uid, payload.delta);
+          steps.push(`attributes changed (${[...Object.keys(payload.delta.replace), ...payload.delta.remove].join(', ')})`);
+        }
+        if (payload.enabled === true) {
+          await connector.enable(objectClass, uid);
+          steps.push('enabled');
+        } else if (payload.enabled === false) {
+          await connector.disable(objectClass, uid);
+          steps.push('disabled');
+        }
+        return { uid, message: `account ${uid}: ${steps.join(', ') || 'nothing to change'}` };
+      }
+      case 'delete': {
+        if (!uid) return { uid: null, message: 'no account to delete (the identity has no account link on this connector)' };
+        try {
+          await connector.delete(objectClass, uid);
+        } catch (error) {
+          if (isConnectorError(error) && error.code === ConnectorErrorCode.NotFound) return { uid, message: `account ${uid} was already gone` };
+          throw error;
+        }
+        return { uid, message: `account ${uid} deleted` };
+      }
+    }
+  }
+
+  private async correlate(connector: Connector, objectClass: ObjectClass, attributes: Attributes): Promise<string | null> {
+    for (const attribute of CORRELATION_ATTRIBUTES) {
+      const value = attributes[attribute];
+      if (typeof value !== 'string' || value === '') continue;
+      for await (const page of connector.search(objectClass, { filter: { op: 'eq', attribute, value }, pageSize: 2 })) {
+        if (page.objects.length === 1) return page.objects[0].uid;
+        return null;
+      }
+    }
+    return null;
+  }
+
+  private async succeeded(tx: TenantTransaction, operation: OperationRow, attemptId: string, result: CallResult): Promise<RunOutcome> {
+    await this.operations.finishAttempt(tx, attemptId, { success: true, error_code: null, error_message: null });
+    const hash = attributesHash(operation.payload.attributes);
+    if (operation.user_id && result.uid) {
+      if (operation.operation_type === 'create') await this.operations.upsertLink(tx, operation.user_id, operation.connector_id, operation.object_class, result.uid, hash);
+      if (operation.operation_type === 'update') await this.operations.refreshLink(tx, operation.user_id, operation.connector_id, operation.object_class, hash);
+    }
+    if (operation.operation_type === 'delete' && result.uid) await this.operations.removeLink(tx, operation.connector_id, operation.object_class, result.uid);
+    const done = await this.operations.transition(tx, operation.id, ['in_progress'], 'completed', { completed_at: new Date(), target_uid: result.uid ?? operation.target_uid, error_message: null });
+    await this.operations.log(tx, operation.id, 'info', `completed: ${result.message}`);
+    await this.announce(tx, operation, 'completed');
+    this.outcomes.inc({ outcome: 'completed', operation_type: operation.operation_type });
+    return { kind: 'done', status: 'completed', operation: done };
+  }
+
+  private async failed(tx: TenantTransaction, operation: OperationRow, attemptId: string, error: ConnectorError): Promise<RunOutcome> {
+    const message = `${error.code}: ${error.message}`.slice(0, 2000);
+    await this.operations.finishAttempt(tx, attemptId, { success: false, error_code: error.code, error_message: error.message });
+    if (isTargetUnavailable(error.code)) {
+      this.circuits.trip(operation.tenant_id, operation.connector_id, message);
+      const waiting = await this.operations.transition(tx, operation.id, ['in_progress'], 'awaiting_system', { error_message: message });
+      await this.operations.log(tx, operation.id, 'warn', `the target is unavailable (${message}): awaiting it; no retry spent`);
+      this.outcomes.inc({ outcome: 'awaiting_system', operation_type: operation.operation_type });
+      return { kind: 'done', status: 'awaiting_system', operation: waiting };
+    }
+    const rateLimited = error.code === ConnectorErrorCode.RateLimited;
+    if (error.transient && (rateLimited || operation.retry_count < operation.max_retries)) {
+      const retryCount = rateLimited ? operation.retry_count : operation.retry_count + 1;
+      const delay = retryDelayMs(operation.retry_count, { baseMs: this.config.PROVISIONING_RETRY_BASE_MS, maxMs: this.config.PROVISIONING_RETRY_MAX_MS, retryAfterMs: error.retryAfterMs });
+      const at = new Date(Date.now() + delay);
+      await this.operations.transition(tx, operation.id, ['in_progress'], 'failed', { error_message: message, retry_count: retryCount, next_attempt_at: at });
+      await this.operations.log(
+        tx,
+        operation.id,
+        'warn',
+        rateLimited
+          ? `rate limited by the target (${message}); next attempt at ${at.toISOString()}, no retry spent`
+          : `transient failure (${message}); retry ${retryCount} of ${operation.max_retries} at ${at.toISOString()}`,
+      );
+      this.outcomes.inc({ outcome: rateLimited ? 'rate_limited' : 'retry', operation_type: operation.operation_type });
+      return { kind: 'retry', at };
+    }
+    // Permanent, or out of retries: failed, then the dead-letter queue.
+    await this.operations.transition(tx, operation.id, ['in_progress'], 'failed', { error_message: message, next_attempt_at: null });
+    const dead = await this.operations.transition(tx, operation.id, ['failed'], 'dead_letter', {});
+    await this.operations.log(
+      tx,
+      operation.id,
+      'error',
+      error.transient ? `failed (${message}) after ${operation.retry_count} retries: dead letter` : `failed permanently (${message}): dead letter, not retried`,
+    );
+    await tx.publish({
+      topic: Topic.ProvisioningOperationsDlq,
+      key: messageKey.tenantAccount(tx.tenantId, operation.account_key ?? operation.id),
+      event: createCloudEvent({
+        source: OPERATION_SOURCE,
+        type: EventType.OperationDeadLettered,
+        tenantid: tx.tenantId,
+        subject: operation.id,
+        data: {
+          operation_id: operation.id,
+          connector_id: operation.connector_id,
+          connector_name: operation.connector_name,
+          user_id: operation.user_id,
+          operation_type: operation.operation_type,
+          error_code: error.code,
+          error_message: message,
+          retry_count: operation.retry_count,
+        },
+      }),
+    });
+    await this.announce(tx, operation, 'dead_letter');
+    this.outcomes.inc({ outcome: 'dead_letter', operation_type: operation.operation_type });
+    return { kind: 'done', status: 'dead_letter', operation: dead };
+  }
+
+  private async announce(tx: TenantTransaction, operation: OperationRow, status: string): Promise<void> {
+    await tx.publish({
+      topic: Topic.ProvisioningOperations,
+      key: messageKey.tenantAccount(tx.tenantId, operation.account_key ?? operation.id),
+      event: createCloudEvent({
+        source: OPERATION_SOURCE,
+        type: EventType.OperationFinished,
+        tenantid: tx.tenantId,
+        subject: operation.id,
+        data: { operation_id: operation.id, connector_id: operation.connector_id, user_id: operation.user_id, operation_type: operation.operation_type, status },
+      }),
+    });
+  }
+}
+
+function isEarlier(other: OperationRow, operation: OperationRow): boolean {
+  const a = new Date(other.created_at).getTime();
+  const b = new Date(operation.created_at).getTime();
+  return a < b || (a === b && other.id < operation.id);
+}
