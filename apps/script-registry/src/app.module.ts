@@ -7,6 +7,7 @@ import { CommonModule } from './common/common.module';
 import type { AppConfig } from './config';
 import { DryRunsModule } from './dry-runs/dry-runs.module';
 import { ExecutionLogsModule } from './execution-logs/execution-logs.module';
+import { ScriptParametersModule } from './parameters/script-parameters.module';
 import { ScriptsModule } from './scripts/scripts.module';
 import { TemplatesModule } from './templates/templates.module';
 import { TenantLimitsModule } from './tenant-limits/tenant-limits.module';
@@ -35,6 +36,7 @@ export class AppModule {
         ExecutionLogsModule,
         AnalyticsModule,
         TenantLimitsModule,
+        ScriptParametersModule,
       ],
     };
   }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { authEnv, databaseEnv, httpEnv, kafkaEnv, outboxEnv, refineAuth, serviceEnv } from '@provisio/platform';
+import { authEnv, databaseEnv, httpEnv, kafkaEnv, outboxEnv, refineAuth, scriptSecretsEnv, serviceEnv } from '@provisio/platform';
 
 /** Every variable script-registry reads; validated once at start-up (see README, "Configuration"). */
 export const appConfigSchema = refineAuth(
@@ -10,6 +10,7 @@ export const appConfigSchema = refineAuth(
     ...kafkaEnv,
     ...outboxEnv,
     ...authEnv,
+    ...scriptSecretsEnv,
     /** QuickJS worker threads for validation and dry runs (interactive and rare: one is usually enough). */
     REGISTRY_SANDBOX_POOL_SIZE: z.coerce.number().int().min(1).max(16).default(1),
     /** Unsaved dry runs (`POST /scripts/dry-run`) one process serves at once; more are answered 429. */

@@ -28,3 +28,4 @@ export * from './http/sql-filters';
 export * from './http/unique-violations';
 export * from './crypto/key-ring';
 export * from './crypto/sealed-json';
+export * from './crypto/script-secrets';

@@ -91,16 +91,16 @@ describe('script parameters (seed 004) as one JSON Schema per script', () => {
 
   it('refuses definitions that cannot work, naming the field', () => {
     const check = (p: Partial<ScriptParameterDefinition> & Pick<ScriptParameterDefinition, 'name' | 'type'>, others: ScriptParameterDefinition[] = []) => checkParameterDefinitions([...others, param(p)]);
-    expect(check({ name: 'a', type: 'string', validation_rules: { pattern: '(' } })).toEqual({ field: 'parameters[0].validation_rules.pattern', message: 'is not a valid regular expression' });
+    expect(check({ name: 'a', type: 'string', validation_rules: { pattern: '(' } })).toEqual({ field: 'parameters.0.validation_rules.pattern', message: 'is not a valid regular expression' });
     expect(check({ name: 'a', type: 'string', validation_rules: { pattern: '^(a+)+$' } })?.message).toMatch(/catastrophic/);
-    expect(check({ name: 'a', type: 'string', validation_rules: { min_length: 5, max_length: 2 } })?.field).toBe('parameters[0].validation_rules.min_length');
-    expect(check({ name: 'a', type: 'integer', validation_rules: { min: 'x' } })?.field).toBe('parameters[0].validation_rules.min');
-    expect(check({ name: 'a', type: 'date', validation_rules: { min: '2026-13-01' } })?.field).toBe('parameters[0].validation_rules.min');
-    expect(check({ name: 'a', type: 'select' })?.field).toBe('parameters[0].options');
-    expect(check({ name: 'a', type: 'string', options: [{ value: 1 }] })?.field).toBe('parameters[0].options');
-    expect(check({ name: 'a', type: 'integer', default_value: 'x' })?.field).toBe('parameters[0].default_value');
-    expect(check({ name: 'a', type: 'string', depends_on: 'nope', depends_on_condition: { equals: 1 } })?.field).toBe('parameters[0].depends_on');
-    expect(check({ name: 'a', type: 'string', depends_on: 'b', depends_on_condition: { maybe: 1 } as never }, [param({ name: 'b', type: 'string' })])?.field).toBe('parameters[1].depends_on_condition');
+    expect(check({ name: 'a', type: 'string', validation_rules: { min_length: 5, max_length: 2 } })?.field).toBe('parameters.0.validation_rules.min_length');
+    expect(check({ name: 'a', type: 'integer', validation_rules: { min: 'x' } })?.field).toBe('parameters.0.validation_rules.min');
+    expect(check({ name: 'a', type: 'date', validation_rules: { min: '2026-13-01' } })?.field).toBe('parameters.0.validation_rules.min');
+    expect(check({ name: 'a', type: 'select' })?.field).toBe('parameters.0.options');
+    expect(check({ name: 'a', type: 'string', options: [{ value: 1 }] })?.field).toBe('parameters.0.options');
+    expect(check({ name: 'a', type: 'integer', default_value: 'x' })?.field).toBe('parameters.0.default_value');
+    expect(check({ name: 'a', type: 'string', depends_on: 'nope', depends_on_condition: { equals: 1 } })?.field).toBe('parameters.0.depends_on');
+    expect(check({ name: 'a', type: 'string', depends_on: 'b', depends_on_condition: { maybe: 1 } as never }, [param({ name: 'b', type: 'string' })])?.field).toBe('parameters.1.depends_on_condition');
     const cycle = [param({ name: 'a', type: 'string', depends_on: 'b', depends_on_condition: { equals: 'x' } }), param({ name: 'b', type: 'string', depends_on: 'a', depends_on_condition: { equals: 'y' } })];
     expect(checkParameterDefinitions(cycle)?.message).toBe('makes a cycle of dependencies');
     expect(checkParameterDefinitions([param({ name: 'ok', type: 'multiselect', options: [{ value: 'a' }], default_value: ['a'] })])).toBeNull();

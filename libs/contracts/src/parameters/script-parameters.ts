@@ -273,7 +273,7 @@ export function revealSecretInput(input: Record<string, unknown>, defaults: Read
 const NESTED_QUANTIFIER = /\((?:[^()\\]|\\.)*(?:[+*]|\{\d+,\d*\})(?:[^()\\]|\\.)*\)\s*(?:[+*]|\{\d+,\d*\})/;
 
 export interface DefinitionProblem {
-  /** e.g. `parameters[2].validation_rules.pattern`. */
+  /** e.g. `parameters.2.validation_rules.pattern` (as class-validator names nested fields). */
   field: string;
   message: string;
 }
@@ -286,7 +286,7 @@ export interface DefinitionProblem {
 export function checkParameterDefinitions(parameters: readonly ScriptParameterDefinition[]): DefinitionProblem | null {
   const names = new Map(parameters.map((p, i) => [p.name, i]));
   for (const [i, p] of parameters.entries()) {
-    const at = (field: string) => `parameters[${i}]${field ? `.${field}` : ''}`;
+    const at = (field: string) => `parameters.${i}${field ? `.${field}` : ''}`;
     const r = p.validation_rules ?? {};
     if (r.pattern !== undefined) {
       if (typeof r.pattern !== 'string' || r.pattern.length > 500) return { field: at('validation_rules.pattern'), message: 'must be a regular expression of at most 500 characters' };
@@ -347,7 +347,7 @@ export function checkParameterDefinitions(parameters: readonly ScriptParameterDe
   for (const [i, p] of parameters.entries()) {
     let next = p.depends_on;
     for (let steps = 0; next; steps++) {
-      if (steps > parameters.length) return { field: `parameters[${i}].depends_on`, message: 'makes a cycle of dependencies' };
+      if (steps > parameters.length) return { field: `parameters.${i}.depends_on`, message: 'makes a cycle of dependencies' };
       next = parameters[names.get(next)!]?.depends_on ?? null;
     }
   }

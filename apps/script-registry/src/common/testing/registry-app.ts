@@ -4,7 +4,7 @@
  */
 import { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { Permission } from '@provisio/contracts';
 import { migrations } from '@provisio/migrations';
@@ -26,12 +26,13 @@ export interface RegistryTestApp {
   close(): Promise<void>;
 }
 
-export async function startRegistry(): Promise<RegistryTestApp> {
+/** `env` adds to or overrides the test environment (a fresh SCRIPT_SECRETS_KEYS ring by default). */
+export async function startRegistry(env: Record<string, string> = {}): Promise<RegistryTestApp> {
   const db = await createIsolatedSchema(migrations);
   const prefix = uniqueTopicPrefix();
   let app: INestApplication | undefined;
   try {
-    const config = loadConfig(appConfigSchema, testEnv({ DATABASE_SCHEMA: db.schema, KAFKA_TOPIC_PREFIX: prefix, DATABASE_POOL_SIZE: '5' }));
+    const config = loadConfig(appConfigSchema, testEnv({ DATABASE_SCHEMA: db.schema, KAFKA_TOPIC_PREFIX: prefix, DATABASE_POOL_SIZE: '5', SCRIPT_SECRETS_KEYS: `test:${randomBytes(32).toString('base64')}`, ...env }));
     const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
     app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
     configureApp(app, { docs: { title: 'script-registry', description: 'tests' } });
