@@ -69,6 +69,14 @@ export class TenantDatabase {
     return new TenantScoped(tenantOf(tenant), (sql, params) => this.onPool(sql, params));
   }
 
+  /**
+   * Statements of a tenant that each commit on their own, on the pool like `read`: a write that is one
+   * statement (recording a run and its event) needs no transaction around it.
+   */
+  statements(tenant: TenantRef | string): TenantScoped {
+    return this.read(tenant);
+  }
+
   /** One transaction of a tenant without a caller (a consumer, a job, a hook run). */
   transaction<T>(tenant: TenantRef | string, work: (tx: TenantTransaction) => Promise<T>): Promise<T> {
     return this.dataSource.transaction((manager) => work(this.join(manager, tenant)));
@@ -108,6 +116,14 @@ export class TenantDatabase {
   /** One transaction across tenants (claims of due work of every tenant, a sweep); `reason` says why. */
   allTenantsTransaction<T>(reason: string, work: (tx: CrossTenant) => Promise<T>): Promise<T> {
     return this.dataSource.transaction((manager) => work(new CrossTenant(reason, runIn(manager), { manager, outbox: this.outbox })));
+  }
+
+  /**
+   * Cross-tenant statements inside a transaction the caller already holds (a Kafka consumer's batch holds
+   * events of many tenants and writes them in one statement); `reason` says why.
+   */
+  joinAllTenants(manager: EntityManager, reason: string): CrossTenant {
+    return new CrossTenant(reason, runIn(manager), { manager, outbox: this.outbox });
   }
 
   private async onPool(sql: string, params: unknown[], prepared = true): Promise<{ rows: unknown[]; rowCount: number }> {
