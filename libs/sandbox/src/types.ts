@@ -1,7 +1,8 @@
 // The public shapes of the sandbox: what a caller asks for and what it gets back.
 import type { ResourceLimits } from './limits';
 
-export type ExecutionStatus = 'completed' | 'failed' | 'timeout';
+/** `cancelled`: SandboxPool.cancel(executionId) ended the run. */
+export type ExecutionStatus = 'completed' | 'failed' | 'timeout' | 'cancelled';
 export type LogLevel = 'log' | 'info' | 'warn' | 'error' | 'debug';
 
 export interface LogEntry {
@@ -64,7 +65,13 @@ export interface ExecuteRequest {
   tenantId: string;
   /** Keys the per-minute API call budget and the concurrency limit; defaults to a hash of tenant + source. */
   scriptId?: string;
+  /** What `SandboxPool.cancel` names the run by. */
   executionId?: string;
+  /**
+   * The caller already holds the run's `max_concurrent_runs` place (`ScriptRunGate` of
+   * `@provisio/script-execution`): the pool takes no per-script slot of its own.
+   */
+  scriptSlotHeld?: boolean;
   /** Hosts this tenant allows `fetch` to reach even when they resolve to private addresses (`api.corp.local`, `*.corp.local`). */
   allowedHosts?: string[];
   /**

@@ -118,6 +118,28 @@ describe('SandboxPool', () => {
     expect(peak).toBe(2);
   });
 
+  it('cancels a run by execution id: queued it never starts, running it is stopped, and the pool goes on', async () => {
+    const own = new SandboxPool({ size: 1, maxQueuedPerWorker: 1 });
+    try {
+      await own.ready();
+      const spin = 'export default async () => { for (;;) {} }';
+      const running = own.execute({ source: spin, tenantId: 't', executionId: 'run-1', limits: { max_execution_time_ms: 20_000 } });
+      const queued = own.execute({ source: 'export default async () => "ran"', tenantId: 't', executionId: 'run-2' });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const started = Date.now();
+      expect(own.cancel('run-2')).toBe(true);
+      expect(own.cancel('run-1')).toBe(true);
+      expect(await queued).toMatchObject({ status: 'cancelled', output: null });
+      expect(await running).toMatchObject({ status: 'cancelled', error: expect.stringMatching(/cancelled while it ran/) });
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(own.cancel('run-1')).toBe(false);
+      expect(own.cancel('never-seen')).toBe(false);
+      expect(await own.execute({ source: 'export default async () => 42', tenantId: 't' })).toMatchObject({ status: 'completed', output: 42 });
+    } finally {
+      await own.close();
+    }
+  });
+
   it('reaches a host the tenant allows, and refuses loopback otherwise before connecting', async () => {
     const before = connections;
     const refused = await pool.execute({ source: `export default async () => fetch("http://127.0.0.1:${port}/x").then(r => r.status, e => e.message)`, tenantId: 't' });

@@ -86,7 +86,7 @@ interface TaskCommon {
   requeues?: number;
 }
 type Task =
-  | (TaskCommon & { kind: 'run'; job: RunJobMessage; fetchImpl?: FetchImpl; scriptKey?: string; resolve: (r: ExecutionResult) => void; startedAt: number; sentUnsafeFetch?: boolean })
+  | (TaskCommon & { kind: 'run'; job: RunJobMessage; fetchImpl?: FetchImpl; scriptKey?: string; executionId?: string; cancelled?: boolean; resolve: (r: ExecutionResult) => void; startedAt: number; sentUnsafeFetch?: boolean })
   | (TaskCommon & { kind: 'validate'; source: string; resolve: (r: ValidationResult) => void; reject: (e: Error) => void });
 
 interface Slot {
@@ -197,6 +197,8 @@ export class SandboxPool {
   private readonly running = new Map<string, number>();
   private readonly waitingForSlot = new Map<string, (() => void)[]>();
   private readonly sourceKeys = new Map<string, string>();
+  /** Runs queued or running, by the execution id their caller gave (cancel). */
+  private readonly byExecution = new Map<string, Extract<Task, { kind: 'run' }>>();
   private nextId = 1;
   private watchdog?: NodeJS.Timeout;
   private closed = false;
@@ -271,18 +273,43 @@ export class SandboxPool {
       apiKey,
       proxyFetch: typeof request.fetchImpl === 'function',
     };
-    const scriptKey = request.scriptId === undefined ? undefined : apiKey;
+    const scriptKey = request.scriptId === undefined || request.scriptSlotHeld ? undefined : apiKey;
     if (scriptKey !== undefined) await this.acquireScriptSlot(scriptKey, limits.max_concurrent_runs);
+    const executionId = typeof request.executionId === 'string' ? request.executionId : undefined;
     try {
       const startedAt = Date.now();
       const result = await new Promise<ExecutionResult>((resolve) => {
-        this.enqueue({ kind: 'run', id: this.nextId++, tenant: request.tenantId, job, fetchImpl: request.fetchImpl, scriptKey, resolve, startedAt });
+        const task = { kind: 'run' as const, id: this.nextId++, tenant: request.tenantId, job, fetchImpl: request.fetchImpl, scriptKey, executionId, resolve, startedAt };
+        if (executionId !== undefined) this.byExecution.set(executionId, task);
+        this.enqueue(task);
       });
       this.averageRunMs += (Date.now() - startedAt - this.averageRunMs) / 32;
       return result;
     } finally {
+      if (executionId !== undefined) this.byExecution.delete(executionId);
       if (scriptKey !== undefined) this.releaseScriptSlot(scriptKey);
     }
+  }
+
+  /**
+   * Ends the run of `executionId` (its ExecuteRequest's `executionId`) as `cancelled`: one still queued
+   * never starts; one in a worker is interrupted by replacing that worker, as for a stuck run (QuickJS
+   * is stopped at once, whatever it is doing; the worker's other runs start again elsewhere unless they
+   * had sent a fetch that changes something). Answers false when no such run is queued or running here.
+   */
+  cancel(executionId: string): boolean {
+    const task = this.byExecution.get(executionId);
+    if (!task || task.cancelled) return false;
+    task.cancelled = true;
+    this.byExecution.delete(executionId);
+    const slot = [...this.slots, ...this.draining].find((s) => s.tasks.has(task.id));
+    if (slot) {
+      this.replace(slot, `a run on the same worker (execution ${executionId}) was cancelled`, task.id);
+    } else {
+      // Still queued: answered now, dropped when the queue hands it out.
+      task.resolve(failed('cancelled before it started', 'cancelled', task.startedAt));
+    }
+    return true;
   }
 
   /** The error execute() rejects with while the queue is full, or undefined. */
@@ -363,6 +390,7 @@ export class SandboxPool {
       for (;;) {
         const next = this.queue.take((tenant) => this.workerFor(tenant, now));
         if (!next) break;
+        if (next.item.kind === 'run' && next.item.cancelled) continue; // answered when cancelled
         this.send(next.accepted, next.item);
       }
     }
@@ -620,7 +648,9 @@ export class SandboxPool {
     if (!this.closed && !this.broken && index >= 0 && !slot.draining) this.slots[index] = this.spawn();
     const requeue: Task[] = [];
     for (const task of tasks) {
-      if (task.id === stuckTaskId && task.kind === 'run') {
+      if (task.id === stuckTaskId && task.kind === 'run' && task.cancelled) {
+        task.resolve(failed('cancelled while it ran: its worker was stopped', 'cancelled', task.startedAt));
+      } else if (task.id === stuckTaskId && task.kind === 'run') {
         task.resolve(
           failed(
             `timeout: the run exceeded max_execution_time_ms (${task.job.limits.max_execution_time_ms} ms) inside an operation QuickJS cannot interrupt; its worker was replaced`,
