@@ -1,11 +1,13 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { PlatformModule } from '@provisio/platform';
+import { TenantDataModule } from '@provisio/persistence';
+import { OutboxService, PlatformModule } from '@provisio/platform';
+import { ScriptExecutionModule } from '@provisio/script-execution';
 import type { AppConfig } from './config';
 import { DeadLettersModule } from './dead-letters/dead-letters.module';
 import { DomainEventsModule } from './domain-events/domain-events.module';
 import { ExecutionsModule } from './executions/executions.module';
 import { HttpTriggersModule } from './http-triggers/http-triggers.module';
-import { SandboxModule } from './sandbox/sandbox.module';
+import { EXECUTION_SOURCE } from './execution-source';
 
 /** Execution worker: turns domain events and execution requests into sandboxed script executions. */
 @Module({})
@@ -15,7 +17,13 @@ export class AppModule {
       module: AppModule,
       imports: [
         PlatformModule.forRoot({ service: 'execution-worker', config, database: true, redis: true, kafka: true, outboxRelay: true }),
-        SandboxModule,
+        TenantDataModule.forRoot({ outbox: OutboxService }),
+        ScriptExecutionModule.forRoot({
+          pool: config.SANDBOX_POOL_SIZE > 0 ? { size: config.SANDBOX_POOL_SIZE } : {},
+          runsPerProcess: config.EXECUTION_CONCURRENCY,
+          acrossReplicas: true,
+          eventSource: EXECUTION_SOURCE,
+        }),
         ExecutionsModule,
         DomainEventsModule,
         DeadLettersModule,

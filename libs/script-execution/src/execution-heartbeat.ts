@@ -1,6 +1,5 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import { ExecutionsRepository, RUNNING_GRACE_MS } from './executions.repository';
+import { ExecutionRecords, RUNNING_GRACE_MS } from './execution-records.repository';
 
 /** How often the heartbeat looks for rows due a refresh. */
 const TICK_MS = 500;
@@ -13,7 +12,7 @@ const MIN_REFRESH_MS = 1_000;
  * A row says `running` from the moment a worker commits to its run (event executions are created
  * running), but the run may first wait its turn: behind the script's other runs when
  * `max_concurrent_runs` is low, for a run slot, for a sandbox thread. The recovery sweep
- * (`ExecutionQueue.sweep`) re-queues rows running for longer than their time limit + RUNNING_GRACE_MS,
+ * (the execution worker's `ExecutionQueue.sweep`) re-queues rows running for longer than their time limit + RUNNING_GRACE_MS,
  * taking them for runs whose worker died, so without this a long wait here would be run twice. While
  * this process holds a run, its row's `started_at` moves forward each time a third of that threshold
  * has passed: a normal run (done well within a third) costs no write at all. Recording sets the run's
@@ -27,10 +26,7 @@ export class ExecutionHeartbeat implements OnModuleInit, OnModuleDestroy {
   private timer?: NodeJS.Timeout;
   private beating?: Promise<number>;
 
-  constructor(
-    private readonly dataSource: DataSource,
-    private readonly executions: ExecutionsRepository,
-  ) {}
+  constructor(private readonly records: ExecutionRecords) {}
 
   onModuleInit(): void {
     this.timer = setInterval(() => void this.beat(), TICK_MS);
@@ -63,8 +59,8 @@ export class ExecutionHeartbeat implements OnModuleInit, OnModuleDestroy {
       entry.due = now + entry.every;
     }
     if (due.length === 0) return Promise.resolve(0);
-    this.beating = this.executions
-      .touchRunning(this.dataSource.manager, due)
+    this.beating = this.records
+      .touchRunning(due)
       .then(
         () => due.length,
         (error: Error) => {

@@ -1,11 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { createCloudEvent, EventType, messageKey, ScriptExecutionFinished, Topic } from '@provisio/contracts';
-import { APP_CONFIG, describeDataError, isDataError, Metrics, OutboxEntry, OutboxService, RateLimitedError } from '@provisio/platform';
-import { ExecutionResult, resolveLimits, SandboxPool, ScriptContext } from '@provisio/sandbox';
-import type { AppConfig } from '../config';
-import { ExecutionHeartbeat } from './execution-heartbeat.service';
-import { ExecutionRow, ExecutionsRepository, RUNNING_GRACE_MS, ScriptToRun } from './executions.repository';
+import { capResourceLimits, TenantDatabase, tenantLimitCaps, TenantScoped } from '@provisio/persistence';
+import { describeDataError, isDataError, Metrics, OutboxEntry } from '@provisio/platform';
+import { ExecutionResult, FetchImpl, ResourceLimits, resolveLimits, SandboxPool, ScriptContext } from '@provisio/sandbox';
+import { ExecutionHeartbeat } from './execution-heartbeat';
+import { ExecutionRecords, ExecutionRow, RUNNING_GRACE_MS, ScriptToRun } from './execution-records.repository';
+import { ScriptRunGate } from './gate/script-run-gate';
+import { SCRIPT_EXECUTION_OPTIONS, type ScriptExecutionOptions } from './script-execution.options';
 
 /** How a run was recorded. `unrecordable`: its record was refused (a data error) and it was recorded failed instead. */
 export interface RecordedRun {
@@ -14,15 +17,6 @@ export interface RecordedRun {
   recordedNow: boolean;
   unrecordable: boolean;
 }
-import { RunSlots, ScriptRunGates } from './run-slots';
-import { ScriptConcurrency } from './script-concurrency.service';
-
-export const EXECUTION_SOURCE = 'provisio/execution-worker';
-
-/** The script already runs `max_concurrent_runs` times (across replicas): try again shortly. */
-export class ConcurrencyLimitReached extends RateLimitedError {}
-
-type ResourceLimitsResolved = ReturnType<typeof resolveLimits>;
 
 export interface SandboxRun {
   result: ExecutionResult;
@@ -30,26 +24,71 @@ export interface SandboxRun {
   completedAt: Date;
 }
 
+/** What `run` needs to know of a run besides the script and its context. */
+export interface RunOptions {
+  /** `trigger_type` of the row (`hook`, `manual`, …). */
+  trigger: string;
+  /** The hook binding that ran it (provisioning hooks). */
+  bindingId?: string;
+  /** The connector whose operation it ran for (provisioning hooks). */
+  connectorId?: string;
+  /** `script_executions.input` (default: the context's `input`, else the whole context). */
+  input?: unknown;
+  /** `trigger_data`; serialised when the run is recorded (after it), so it may hold what the run filled in. */
+  triggerData?: Record<string, unknown>;
+  executedBy?: string | null;
+  /** The version that runs (`script_version`); default the script's current one. */
+  scriptVersion?: number | null;
+  /** At most this long, whatever the script's limit says (a dry run waits in an HTTP request). */
+  maxExecutionTimeMs?: number;
+  /**
+   * A dry run: `fetch` answered by `fetchImpl`, recorded `dry_run = true`, never announced. Without a
+   * script `id` nothing is recorded.
+   */
+  dryRun?: { fetchImpl: FetchImpl };
+  /** Known before the run, so it can be cancelled by id (default: a new UUID). */
+  executionId?: string;
+}
+
+/** A run of `run`, recorded (or not: `executionId` null when the script was deleted meanwhile, or has no id). */
+export interface FinishedExecution extends SandboxRun {
+  executionId: string | null;
+  scriptVersion: number | null;
+}
+
+/** A script as `run` takes it: its row (ScriptToRun), or a source that is not saved yet (dry runs). */
+export type RunnableScript = Omit<ScriptToRun, 'id' | 'status' | 'current_version'> & { id?: string; current_version?: number | null };
+
 /**
- * Runs executions in the sandbox and records them. Running holds no database transaction (a run may
- * wait for a sandbox slot or for `fetch`); recording is one statement that only applies to an execution
- * not recorded yet, so it is recorded (and announced) once even if two workers ran it.
+ * Runs scripts in the sandbox and records them: the one way a service runs a script (the execution
+ * worker's queue, HTTP triggers, the registry's dry runs, the provisioning queue's hooks).
+ *
+ * Every run goes through the one per-script gate (ScriptRunGate: max_concurrent_runs in this process
+ * and across replicas, the process's run bound) and runs under its script's limits lowered to the
+ * tenant's caps, with the tenant's allowed hosts and ports. Running holds no database transaction (a
+ * run may wait its turn or for `fetch`); recording is one statement with its `finished` event.
+ *
+ *  - `run(script, context, options)`: a run that has no row yet (a hook, a dry run), recorded as a new
+ *    row when it ends.
+ *  - `execute(execution, script)` then `record` / `recordMany`: a run whose row exists (`running`),
+ *    recorded only if not recorded yet, so it is recorded (and announced) once even if two workers ran it.
+ *  - `cancel(executionId)`: ends a run of this process as `cancelled`.
  */
 @Injectable()
-export class ExecutionRunner {
-  private readonly slots: RunSlots;
-  private readonly gates = new ScriptRunGates();
-
+export class ScriptExecution {
   constructor(
-    private readonly executions: ExecutionsRepository,
+    private readonly records: ExecutionRecords,
     private readonly pool: SandboxPool,
-    private readonly concurrency: ScriptConcurrency,
-    private readonly outbox: OutboxService,
+    private readonly gate: ScriptRunGate,
     private readonly heartbeat: ExecutionHeartbeat,
+    private readonly db: TenantDatabase,
     private readonly metrics: Metrics,
-    @Inject(APP_CONFIG) config: AppConfig,
-  ) {
-    this.slots = new RunSlots(config.EXECUTION_CONCURRENCY);
+    @Inject(SCRIPT_EXECUTION_OPTIONS) private readonly options: ScriptExecutionOptions,
+  ) {}
+
+  /** The limits a run of `script` gets: its own, each lowered to its tenant's current cap. */
+  limitsOf(script: Pick<ScriptToRun, 'resource_limits' | 'limit_caps'>): ResourceLimits {
+    return capResourceLimits(resolveLimits(script.resource_limits), tenantLimitCaps({ limits: script.limit_caps }));
   }
 
   /** The context a script sees for an execution, by trigger. */
@@ -65,49 +104,95 @@ export class ExecutionRunner {
   }
 
   /**
-   * Runs the script under its limits and `max_concurrent_runs`: the run waits its turn behind the
-   * script's other runs in this process (ScriptRunGates), then for one of this process's run slots, and
-   * only then takes one of the script's slots (ScriptConcurrency, across replicas). So a backlog never
-   * holds slots it cannot use yet, and only other replicas' runs can leave none free:
-   * ConcurrencyLimitReached, and the caller queues the run. The execution's row says `running` all that
-   * time; the heartbeat keeps it from looking abandoned while the run waits.
+   * Runs `script` with `context` and records it as a new `script_executions` row (binding_id,
+   * connector_id and script_version included), announced on `provisio.script-executions` unless it is a
+   * dry run. Never rejects for what the script does; rejects with ConcurrencyLimitReached when other
+   * replicas hold every slot of the script, and with SandboxBusyError when the sandbox queue is full.
+   */
+  async run(script: RunnableScript, context: ScriptContext, options: RunOptions): Promise<FinishedExecution> {
+    const executionId = options.executionId ?? randomUUID();
+    const limits = this.limitsOf(script);
+    if (options.maxExecutionTimeMs !== undefined) limits.max_execution_time_ms = Math.min(limits.max_execution_time_ms, options.maxExecutionTimeMs);
+    const inSandbox = () => this.runInSandbox(script, context, limits, executionId, options.trigger, options.dryRun?.fetchImpl);
+    // A source that is no script yet (an unsaved dry run) has no runs to share a limit with.
+    const run = script.id
+      ? await this.gate.use(
+          // Dry runs wait in a line of their own: trying a script out never takes its live runs' places.
+          { scriptId: options.dryRun ? `dry:${script.id}` : script.id, limit: limits.max_concurrent_runs, leaseMs: limits.max_execution_time_ms + RUNNING_GRACE_MS, acrossReplicas: !options.dryRun },
+          inSandbox,
+        )
+      : await inSandbox();
+    const scriptVersion = options.scriptVersion === undefined ? (script.current_version ?? null) : options.scriptVersion;
+    if (!script.id) return { ...run, executionId: null, scriptVersion };
+    const triggerData = options.triggerData ?? {};
+    const finished = options.dryRun
+      ? null
+      : this.finished({ id: executionId, script_id: script.id, tenant_id: script.tenant_id, trigger_type: options.trigger, scheduled_job_id: null, scheduled_for: null }, run.result.status, run.result.metrics.duration_ms, run.result.error);
+    const recorded = await this.records.recordFinished(
+      this.db.statements(script.tenant_id),
+      {
+        id: executionId,
+        scriptId: script.id,
+        scriptVersion,
+        trigger: options.trigger,
+        triggerData,
+        input: options.input ?? context.input ?? context,
+        result: run.result,
+        startedAt: run.startedAt,
+        completedAt: run.completedAt,
+        executedBy: options.executedBy ?? null,
+        bindingId: options.bindingId ?? null,
+        connectorId: options.connectorId ?? null,
+        dryRun: !!options.dryRun,
+      },
+      finished,
+    );
+    if (recorded && !options.dryRun) this.metrics.scriptExecutions.inc({ trigger: options.trigger, status: run.result.status });
+    return { ...run, executionId: recorded ? executionId : null, scriptVersion };
+  }
+
+  /**
+   * Ends the run of `executionId` if this process is running it or has it queued in the sandbox: it
+   * ends `cancelled` (SandboxPool.cancel: a queued run never starts, a running one is stopped). A run
+   * still waiting its turn at the gate is not touched (it is cancelled once it reaches the sandbox only
+   * if asked again). Answers whether a run was cancelled; recording it is its caller's, as for any run.
+   */
+  cancel(executionId: string): boolean {
+    return this.pool.cancel(executionId);
+  }
+
+  /**
+   * Runs an execution whose row says `running`, under its limits and the gate (ScriptRunGate); the
+   * heartbeat keeps the row from looking abandoned while the run waits its turn. Rejects with
+   * ConcurrencyLimitReached when only other replicas' runs hold the script's slots: the caller queues it.
    */
   execute(execution: ExecutionRow, script: ScriptToRun): Promise<SandboxRun> {
-    const limits = resolveLimits(script.resource_limits);
+    const limits = this.limitsOf(script);
     this.heartbeat.hold(execution.id, limits.max_execution_time_ms);
-    return this.gates
-      .use(script.id, limits.max_concurrent_runs, () => this.slots.use(() => this.executeInSlot(execution, script, limits)))
+    return this.gate
+      .use({ scriptId: script.id, limit: limits.max_concurrent_runs, leaseMs: limits.max_execution_time_ms + RUNNING_GRACE_MS, acrossReplicas: true }, () =>
+        this.runInSandbox(script, this.contextOf(execution), limits, execution.id, execution.trigger_type),
+      )
       .finally(() => this.heartbeat.release(execution.id));
   }
 
-  private async executeInSlot(execution: ExecutionRow, script: ScriptToRun, limits: ResourceLimitsResolved): Promise<SandboxRun> {
-    const token = await this.concurrency.take(script.id, limits.max_concurrent_runs, limits.max_execution_time_ms + RUNNING_GRACE_MS);
-    if (!token) throw this.limitReached(script, limits);
-    try {
-      return await this.runInSandbox(execution, script, limits);
-    } finally {
-      this.concurrency.give(script.id, limits.max_concurrent_runs, token);
-    }
-  }
-
-  private limitReached(script: ScriptToRun, limits: { max_concurrent_runs: number }): ConcurrencyLimitReached {
-    return new ConcurrencyLimitReached(`script ${script.id} is at its max_concurrent_runs (${limits.max_concurrent_runs})`);
-  }
-
-  private async runInSandbox(execution: ExecutionRow, script: ScriptToRun, limits: ResourceLimitsResolved): Promise<SandboxRun> {
-    // Both instants are taken inside the slot, so runs of a script limited to one at a time never
+  private async runInSandbox(script: RunnableScript, context: ScriptContext, limits: ResourceLimits, executionId: string, trigger: string, fetchImpl?: FetchImpl): Promise<SandboxRun> {
+    // Both instants are taken inside the gate, so runs of a script limited to one at a time never
     // overlap on record.
     const startedAt = new Date();
     const result = await this.pool.execute({
       source: script.source,
-      context: this.contextOf(execution),
+      context,
       limits,
       tenantId: script.tenant_id,
       scriptId: script.id,
-      executionId: execution.id,
+      executionId,
       allowedHosts: script.allowed_hosts,
+      allowedPorts: script.allowed_ports,
+      fetchImpl,
+      scriptSlotHeld: true,
     });
-    this.metrics.scriptRunDuration.observe({ trigger: execution.trigger_type, status: result.status }, result.metrics.duration_ms / 1000);
+    if (!fetchImpl) this.metrics.scriptRunDuration.observe({ trigger, status: result.status }, result.metrics.duration_ms / 1000);
     return { result, startedAt, completedAt: new Date() };
   }
 
@@ -115,29 +200,33 @@ export class ExecutionRunner {
    * Records a run and announces it, unless the execution was already recorded (then returns that status).
    * A record PostgreSQL refuses for a data reason (class 22 or 23: what the script returned or logged)
    * is replaced by a `failed` record saying why, so the run is never left running nor run again for it.
-   * Inside a transaction, the refused statement is rolled back to a savepoint first.
+   * Inside a transaction (`manager`'s), the refused statement is rolled back to a savepoint first.
    */
   async record(manager: EntityManager, execution: ExecutionRow, scriptVersion: number, run: SandboxRun): Promise<RecordedRun> {
     const { result } = run;
+    const db = this.scoped(manager, execution.tenant_id);
     let recorded: boolean;
     try {
       // The record and its "finished" event in one statement: only a run that records announces.
-      recorded = await withSavepoint(manager, () => this.executions.record(manager, execution.id, run, scriptVersion, result, this.finished(execution, result.status, result.metrics.duration_ms, result.error)));
+      recorded = await withSavepoint(manager, () => this.records.record(db, execution.id, run, scriptVersion, result, this.finished(execution, result.status, result.metrics.duration_ms, result.error)));
     } catch (error) {
       if (!isDataError(error)) throw error;
-      return this.recordUnrecordable(manager, execution, scriptVersion, run, error);
+      return this.recordUnrecordable(db, execution, scriptVersion, run, error);
     }
     if (recorded) return { status: result.status, error: result.error, recordedNow: true, unrecordable: false };
-    const current = await this.executions.find(manager, execution.id);
-    return { status: current?.status ?? 'skipped', error: current?.error ?? null, recordedNow: false, unrecordable: false };
+    return this.recordedBefore(db, execution.id);
   }
 
-  private async recordUnrecordable(manager: EntityManager, execution: ExecutionRow, scriptVersion: number, run: SandboxRun, refusal: unknown): Promise<RecordedRun> {
+  private async recordUnrecordable(db: TenantScoped, execution: ExecutionRow, scriptVersion: number, run: SandboxRun, refusal: unknown): Promise<RecordedRun> {
     const error = `the run ended ${run.result.status} but its result could not be stored (${describeDataError(refusal, 500)}); recorded failed without its output and logs`;
-    if (await this.executions.recordUnrecordable(manager, execution.id, run, scriptVersion, error, this.finished(execution, 'failed', run.result.metrics.duration_ms, error))) {
+    if (await this.records.recordUnrecordable(db, execution.id, run, scriptVersion, error, this.finished(execution, 'failed', run.result.metrics.duration_ms, error))) {
       return { status: 'failed', error, recordedNow: true, unrecordable: true };
     }
-    const current = await this.executions.find(manager, execution.id);
+    return this.recordedBefore(db, execution.id);
+  }
+
+  private async recordedBefore(db: TenantScoped, id: string): Promise<RecordedRun> {
+    const current = await this.records.find(db, id);
     return { status: current?.status ?? 'skipped', error: current?.error ?? null, recordedNow: false, unrecordable: false };
   }
 
@@ -145,13 +234,18 @@ export class ExecutionRunner {
    * `record` for many runs: one statement records those not recorded yet and writes their events.
    * Answers how each run recorded now was recorded. If PostgreSQL refuses the statement for a data
    * reason, the runs are recorded one at a time, so only the refused one is recorded failed. `manager`
-   * must not be in a transaction (each fallback statement commits on its own).
+   * must not be in a transaction (each fallback statement commits on its own). `afterFallback` runs
+   * after a run recorded one at a time (the queue schedules its retry there).
    */
-  async recordMany(manager: EntityManager, runs: { execution: ExecutionRow; scriptVersion: number; run: SandboxRun; nextRetryAt?: Date | null }[]): Promise<Map<string, RecordedRun>> {
+  async recordMany(
+    manager: EntityManager,
+    runs: { execution: ExecutionRow; scriptVersion: number; run: SandboxRun; nextRetryAt?: Date | null }[],
+    afterFallback?: (execution: ExecutionRow, outcome: RecordedRun, nextRetryAt: Date | null | undefined) => Promise<void>,
+  ): Promise<Map<string, RecordedRun>> {
     if (runs.length === 0) return new Map();
     const events = new Map(runs.map(({ execution, run: { result } }) => [execution.id, this.finished(execution, result.status, result.metrics.duration_ms, result.error)]));
     try {
-      const ids = await this.executions.recordMany(manager, runs.map(({ execution, scriptVersion, run, nextRetryAt }) => ({ id: execution.id, scriptVersion, nextRetryAt, ...run })), events);
+      const ids = await this.records.recordMany(runs.map(({ execution, scriptVersion, run, nextRetryAt }) => ({ id: execution.id, scriptVersion, nextRetryAt, ...run })), events);
       const byId = new Map(runs.map((r) => [r.execution.id, r.run.result]));
       return new Map([...ids].map((id) => [id, { status: byId.get(id)!.status, error: byId.get(id)!.error, recordedNow: true, unrecordable: false }]));
     } catch (error) {
@@ -161,18 +255,28 @@ export class ExecutionRunner {
     for (const { execution, scriptVersion, run, nextRetryAt } of runs) {
       const outcome = await this.record(manager, execution, scriptVersion, run);
       if (!outcome.recordedNow) continue;
-      if (nextRetryAt && !outcome.unrecordable) await this.executions.scheduleRetry(manager, execution.id, nextRetryAt);
+      await afterFallback?.(execution, outcome, nextRetryAt);
       outcomes.set(execution.id, outcome);
     }
     return outcomes;
   }
 
-  /** Publishes `provisio.script.execution.finished` (via the outbox) for a recorded execution. */
+  /** Publishes `provisio.script.execution.finished` (via the outbox) for a recorded execution, in `manager`'s transaction. */
   async announce(manager: EntityManager, execution: ExecutionRow, status: ScriptExecutionFinished['status'], durationMs: number, error: string | null): Promise<void> {
-    await this.outbox.enqueue(manager, this.finished(execution, status, durationMs, error));
+    await this.db.join(manager, execution.tenant_id).publish(this.finished(execution, status, durationMs, error));
   }
 
-  private finished(execution: ExecutionRow, status: ScriptExecutionFinished['status'], durationMs: number, error: string | null): OutboxEntry {
+  /** The tenant's handle for `manager`: joined to its transaction, or statements of their own outside one. */
+  private scoped(manager: EntityManager, tenantId: string): TenantScoped {
+    return manager.queryRunner?.isTransactionActive ? this.db.join(manager, tenantId) : this.db.statements(tenantId);
+  }
+
+  private finished(
+    execution: Pick<ExecutionRow, 'id' | 'script_id' | 'tenant_id' | 'trigger_type' | 'scheduled_job_id' | 'scheduled_for'>,
+    status: ScriptExecutionFinished['status'],
+    durationMs: number,
+    error: string | null,
+  ): OutboxEntry {
     const data: ScriptExecutionFinished = {
       execution_id: execution.id,
       script_id: execution.script_id,
@@ -186,7 +290,7 @@ export class ExecutionRunner {
     return {
       topic: Topic.ScriptExecutions,
       key: messageKey.tenantScript(execution.tenant_id, execution.script_id),
-      event: createCloudEvent({ source: EXECUTION_SOURCE, type: EventType.ScriptExecutionFinished, tenantid: execution.tenant_id, subject: execution.id, data }),
+      event: createCloudEvent({ source: this.options.eventSource, type: EventType.ScriptExecutionFinished, tenantid: execution.tenant_id, subject: execution.id, data }),
     };
   }
 }

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import type { CloudEvent, DomainEventData } from '@provisio/contracts';
+import { TenantDatabase } from '@provisio/persistence';
 import { toStorableJson } from '@provisio/platform';
 import { EVENT_ATTEMPTS } from '../executions/execution-queue.service';
-import { EXECUTION_COLUMNS, ExecutionRow, SCRIPT_TO_RUN_COLUMNS, SCRIPT_TO_RUN_JOINS, ScriptToRun, splitClaimedRow, type ClaimedRow } from '../executions/executions.repository';
+import { EXECUTION_COLUMNS, ExecutionRow, SCRIPT_TO_RUN_COLUMNS, SCRIPT_TO_RUN_JOINS, ScriptToRun, splitClaimedRow, type ClaimedRow } from '@provisio/script-execution';
 
 /** An execution created for an event, with the script it runs. */
 export interface CreatedExecution {
@@ -21,6 +22,8 @@ export interface CreatedExecution {
  */
 @Injectable()
 export class EventTriggeredExecutionsService {
+  constructor(private readonly db: TenantDatabase) {}
+
   /** The executions of a group of events, in one statement; answers those created for each event, in order. */
   async createForEvents(events: CloudEvent<DomainEventData>[], manager: EntityManager): Promise<CreatedExecution[][]> {
     const rows = events.map((event, idx) => ({
@@ -30,7 +33,8 @@ export class EventTriggeredExecutionsService {
       trigger_data: { event_id: event.id, event_type: event.type, source: event.source, subject: event.subject ?? null, time: event.time ?? null },
       input: event.data ?? {},
     }));
-    const created: (ClaimedRow & { idx: number })[] = await manager.query(
+    // Each execution takes the tenant of its event: the subscriptions and scripts joined are that tenant's.
+    const created = await this.db.joinAllTenants(manager, "a consumer's batch holds events of many tenants, created in one statement").query<ClaimedRow & { idx: number }>(
       `WITH e AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS e(idx int, tenant_id uuid, event_type text, trigger_data jsonb, input jsonb)),
             inserted AS (
               INSERT INTO script_executions (script_id, tenant_id, status, trigger_type, trigger_data, input, max_retries, started_at)

@@ -1,11 +1,13 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { Job as BullJob, Queue as BullQueue, DelayedError, UnrecoverableError, Worker } from 'bullmq';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { createCloudEvent, EventType, Job, messageKey, Queue, Topic } from '@provisio/contracts';
-import { APP_CONFIG, Metrics, OutboxService, RedisService, toStorableJson, toStorableText } from '@provisio/platform';
+import { CrossTenant, TenantDatabase, TenantTransaction } from '@provisio/persistence';
+import { APP_CONFIG, Metrics, RedisService, toStorableJson } from '@provisio/platform';
+import { ConcurrencyLimitReached, ExecutionRecords, ExecutionRow, RecordedRun, SandboxRun, ScriptExecution, ScriptToRun } from '@provisio/script-execution';
 import type { AppConfig } from '../config';
-import { ExecutionRow, ExecutionsRepository, ScriptToRun } from './executions.repository';
-import { ConcurrencyLimitReached, EXECUTION_SOURCE, ExecutionRunner, RecordedRun, SandboxRun } from './execution-runner.service';
+import { EXECUTION_SOURCE } from '../execution-source';
+import { BY_EXECUTION_ID, ExecutionsRepository } from './executions.repository';
 
 /** Event-triggered runs get 3 attempts in all (seed 001: "maximum 3 retry attempts"), then a dead letter. */
 export const EVENT_ATTEMPTS = 3;
@@ -66,9 +68,10 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(
     private readonly dataSource: DataSource,
+    private readonly db: TenantDatabase,
     private readonly executions: ExecutionsRepository,
-    private readonly runner: ExecutionRunner,
-    private readonly outbox: OutboxService,
+    private readonly runner: ScriptExecution,
+    private readonly records: ExecutionRecords,
     private readonly redis: RedisService,
     private readonly metrics: Metrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -104,7 +107,7 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
    */
   async runNow(executions: { id: string; trigger_type: string }[]): Promise<void> {
     if (executions.length === 0) return;
-    const claimed = await this.executions.claimManyForRun(this.dataSource.manager, executions.map((e) => e.id));
+    const claimed = await this.executions.claimManyForRun(executions.map((e) => e.id));
     const claimedIds = new Set(claimed.map((c) => c.execution.id));
     // Recorded already, or gone: the queue decides.
     await this.runCreated(claimed, executions.filter((e) => !claimedIds.has(e.id)));
@@ -132,7 +135,9 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
         }
       }),
     );
-    const recorded = await this.runner.recordMany(this.dataSource.manager, runs);
+    const recorded = await this.runner.recordMany(this.dataSource.manager, runs, async (execution, outcome, nextRetryAt) => {
+      if (nextRetryAt && !outcome.unrecordable) await this.executions.scheduleRetry(this.db.statements(execution.tenant_id), execution.id, nextRetryAt);
+    });
     const retries: string[] = [];
     for (const { execution } of runs) {
       const outcome = recorded.get(execution.id);
@@ -140,7 +145,7 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
       this.metrics.scriptExecutions.inc({ trigger: execution.trigger_type, status: outcome.status });
       if (execution.trigger_type !== 'event' || outcome.status === 'completed') continue;
       // A run that could not be recorded is not run again: its event is dead-lettered at once.
-      if (outcome.unrecordable) await this.dataSource.transaction((manager) => this.deadLetter(manager, execution, execution, outcome.error ?? 'failed'));
+      if (outcome.unrecordable) await this.db.transaction(execution.tenant_id, (tx) => this.deadLetter(tx, execution, execution, outcome.error ?? 'failed'));
       else retries.push(execution.id);
     }
     await Promise.all(retries.map((id) => this.enqueueRetry(id, 1)));
@@ -190,7 +195,7 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
    * alive in the queue are left to it. Answers how many were re-enqueued.
    */
   async sweep(): Promise<number> {
-    const stale = await this.executions.stalePending(this.dataSource.manager, this.config.EXECUTION_SWEEP_INTERVAL_MS, 1_000);
+    const stale = await this.executions.stalePending(this.config.EXECUTION_SWEEP_INTERVAL_MS, 1_000);
     const lost: string[] = [];
     const exhausted: { id: string; recoveries: number }[] = [];
     for (const { id, recovery_count } of stale) {
@@ -198,7 +203,7 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
       if (recovery_count >= this.config.EXECUTION_MAX_RECOVERIES) exhausted.push({ id, recoveries: recovery_count });
       else lost.push(id);
     }
-    const requeued = await this.executions.countRecovery(this.dataSource.manager, lost);
+    const requeued = await this.executions.countRecovery(lost);
     await this.enqueue(requeued);
     for (const { id, recoveries } of exhausted) await this.failAbandoned(id, recoveries);
     if (requeued.length) this.logger.warn({ message: 're-enqueued abandoned executions', count: requeued.length });
@@ -219,7 +224,7 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Retries that were due more than a sweep interval ago and whose job is gone (Redis lost it): enqueued now. */
   private async sweepRetries(): Promise<number> {
-    const due = await this.executions.dueRetries(this.dataSource.manager, this.config.EXECUTION_SWEEP_INTERVAL_MS, 1_000);
+    const due = await this.executions.dueRetries(this.config.EXECUTION_SWEEP_INTERVAL_MS, 1_000);
     let enqueued = 0;
     for (const { id, recovery_count, retries_recorded } of due) {
       if (!(await this.clearEndedJob(retryJobId(id)))) continue;
@@ -227,7 +232,7 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
         await this.abandonRetries(id, recovery_count);
         continue;
       }
-      await this.executions.countRetryRecovery(this.dataSource.manager, id);
+      await this.executions.countRetryRecovery(id);
       // The attempt after those recorded (an attempt whose run died is run again); never past the last.
       await this.enqueueRetry(id, Math.min(1 + retries_recorded, EVENT_ATTEMPTS - 1), 0);
       enqueued++;
@@ -239,12 +244,13 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
   /** Retries re-enqueued too often (an attempt that kills its worker): no more attempts, the event is dead-lettered. */
   private async abandonRetries(rootId: string, recoveries: number): Promise<void> {
     const error = `abandoned: the retries were re-queued ${recoveries} times after their worker stopped or lost them (EXECUTION_MAX_RECOVERIES); no more attempts`;
-    await this.dataSource.transaction(async (manager) => {
-      const root = await this.executions.lock(manager, rootId);
+    await this.db.allTenantsTransaction(BY_EXECUTION_ID, async (cross) => {
+      const root = await this.executions.lock(cross, rootId);
       if (!root) return;
-      await this.executions.failAbandonedAttempts(manager, rootId, error);
-      await this.deadLetter(manager, root, root, error);
-      await this.executions.scheduleRetry(manager, rootId, null);
+      const tx = cross.tenant(root.tenant_id);
+      await this.executions.failAbandonedAttempts(tx, rootId, error);
+      await this.deadLetter(tx, root, root, error);
+      await this.executions.scheduleRetry(tx, rootId, null);
     });
     this.logger.error({ message: 'retries abandoned after too many recoveries', execution_id: rootId, recoveries });
   }
@@ -252,11 +258,12 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
   /** An execution abandoned too often (its run may be what kills the worker): failed, announced, its event dead-lettered. */
   private async failAbandoned(id: string, recoveries: number): Promise<void> {
     const error = `abandoned: the run was re-queued ${recoveries} times after its worker stopped or lost it (EXECUTION_MAX_RECOVERIES); it is not run again`;
-    const failed = await this.dataSource.transaction(async (manager) => {
-      const execution = await this.executions.failAbandoned(manager, id, error);
+    const failed = await this.db.allTenantsTransaction(BY_EXECUTION_ID, async (cross) => {
+      const execution = await this.executions.failAbandoned(cross, id, error);
       if (!execution) return undefined;
-      await this.runner.announce(manager, execution, 'failed', 0, error);
-      if (execution.trigger_type === 'event') await this.deadLetter(manager, execution, execution, error);
+      const tx = cross.tenant(execution.tenant_id);
+      await this.runner.announce(tx.manager, execution, 'failed', 0, error);
+      if (execution.trigger_type === 'event') await this.deadLetter(tx, execution, execution, error);
       return execution;
     });
     if (!failed) return; // recorded meanwhile
@@ -286,7 +293,7 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** One attempt: prepare (one statement on the first attempt), run (no transaction), record (one statement). */
   private async attempt(rootId: string, retryCount: number, last: boolean): Promise<AttemptOutcome> {
-    const prepared = (retryCount === 0 && (await this.claimFirst(rootId))) || (await this.dataSource.transaction((manager) => this.prepare(manager, rootId, retryCount)));
+    const prepared = (retryCount === 0 && (await this.claimFirst(rootId))) || (await this.db.allTenantsTransaction(BY_EXECUTION_ID, (cross) => this.prepare(cross, rootId, retryCount)));
     const { root, execution, script } = prepared;
     const trigger = root.trigger_type;
     if (prepared.skipped) return { status: 'skipped', trigger, error: prepared.skipped, retry: false };
@@ -300,9 +307,9 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
       const recorded =
         trigger === 'event'
           ? // The record, the retry schedule and a final failure's dead letter commit together.
-            await this.dataSource.transaction(async (manager) => {
-              const outcome = await this.runner.record(manager, execution, script.current_version, run);
-              if (outcome.recordedNow) await this.afterEventAttempt(manager, root, execution, retryCount, last, outcome);
+            await this.db.transaction(root.tenant_id, async (tx) => {
+              const outcome = await this.runner.record(tx.manager, execution, script.current_version, run);
+              if (outcome.recordedNow) await this.afterEventAttempt(tx, root, execution, retryCount, last, outcome);
               return outcome;
             })
           : await this.runner.record(this.dataSource.manager, execution, script.current_version, run);
@@ -312,9 +319,9 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
       if (recorded.recordedNow && recorded.unrecordable) final = true;
     } else if (failedFinally(status)) {
       // Recorded by an earlier run of this job that died before dead-lettering: finish the job's work.
-      await this.dataSource.transaction(async (manager) => {
-        await this.deadLetter(manager, root, execution, error ?? status);
-        await this.executions.scheduleRetry(manager, root.id, null);
+      await this.db.transaction(root.tenant_id, async (tx) => {
+        await this.deadLetter(tx, root, execution, error ?? status);
+        await this.executions.scheduleRetry(tx, root.id, null);
       });
     }
     const outcome = { status, trigger, error, retry: false };
@@ -326,16 +333,16 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
    * What follows the record of an event-triggered attempt, in its transaction: the next retry due (in
    * PostgreSQL, so a Redis that loses the job loses no retry), or none, and a final failure's dead letter.
    */
-  private async afterEventAttempt(manager: EntityManager, root: ExecutionRow, execution: ExecutionRow, retryCount: number, last: boolean, outcome: RecordedRun): Promise<void> {
+  private async afterEventAttempt(tx: TenantTransaction, root: ExecutionRow, execution: ExecutionRow, retryCount: number, last: boolean, outcome: RecordedRun): Promise<void> {
     const failed = outcome.status !== 'completed' && outcome.status !== 'skipped';
-    if (failed && (last || outcome.unrecordable)) await this.deadLetter(manager, root, execution, outcome.error ?? outcome.status);
+    if (failed && (last || outcome.unrecordable)) await this.deadLetter(tx, root, execution, outcome.error ?? outcome.status);
     const nextRetryAt = failed && !last && !outcome.unrecordable ? new Date(Date.now() + this.retryDelayMs(retryCount)) : null;
-    await this.executions.scheduleRetry(manager, root.id, nextRetryAt);
+    await this.executions.scheduleRetry(tx, root.id, nextRetryAt);
   }
 
   /** The hot path of a first attempt: claimed with its script in one statement, when it is runnable. */
   private async claimFirst(rootId: string): Promise<Prepared | undefined> {
-    const claimed = await this.executions.claimForRun(this.dataSource.manager, rootId);
+    const claimed = await this.executions.claimForRun(rootId);
     if (!claimed || !this.runnable(claimed.execution, claimed.script)) return undefined; // the careful path decides
     return { root: claimed.execution, execution: claimed.execution, script: claimed.script };
   }
@@ -349,44 +356,40 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
    * Finds (or creates) the row of this attempt and marks it running; `script` is undefined when the
    * attempt was already recorded (a job re-run after its worker died).
    */
-  private async prepare(manager: EntityManager, rootId: string, retryCount: number): Promise<Prepared> {
-    const root = await this.executions.lock(manager, rootId);
+  private async prepare(cross: CrossTenant, rootId: string, retryCount: number): Promise<Prepared> {
+    const root = await this.executions.lock(cross, rootId);
     if (!root) throw new UnrecoverableError(`execution ${rootId} does not exist`);
-    const execution = retryCount === 0 ? root : ((await this.executions.findAttempt(manager, rootId, retryCount)) ?? (await this.executions.createAttempt(manager, root, retryCount)));
+    const tx = cross.tenant(root.tenant_id);
+    const execution = retryCount === 0 ? root : ((await this.executions.findAttempt(tx, rootId, retryCount)) ?? (await this.executions.createAttempt(tx, root, retryCount)));
     if (this.executions.isTerminal(execution.status)) return { root, execution };
-    const script = await this.executions.loadScript(manager, execution.script_id);
+    const script = await this.records.loadScript(tx, execution.script_id);
     if (!this.runnable(execution, script)) {
       const reason = script ? `script is ${script.status}` : 'script no longer exists';
-      await this.executions.skip(manager, execution.id, reason);
-      if (execution.id !== root.id) await this.executions.scheduleRetry(manager, root.id, null);
-      await this.runner.announce(manager, execution, 'skipped', 0, reason);
+      await this.executions.skip(tx, execution.id, reason);
+      if (execution.id !== root.id) await this.executions.scheduleRetry(tx, root.id, null);
+      await this.runner.announce(tx.manager, execution, 'skipped', 0, reason);
       return { root, execution, skipped: reason };
     }
-    await manager.query(`UPDATE script_executions SET status = 'running', started_at = clock_timestamp() WHERE id = $1`, [execution.id]);
+    await this.executions.markRunning(tx, execution.id);
     return { root, execution, script: script! };
   }
 
   /** The final failure of an event-triggered run: a `script_event_dead_letters` row and a `.dlq` event. */
-  private async deadLetter(manager: EntityManager, root: ExecutionRow, last: ExecutionRow, error: string): Promise<void> {
-    const existing: unknown[] = await manager.query('SELECT 1 FROM script_event_dead_letters WHERE execution_id = $1', [last.id]);
-    if (existing.length) return;
+  private async deadLetter(tx: TenantTransaction, root: ExecutionRow, last: ExecutionRow, error: string): Promise<void> {
+    if (await this.executions.hasDeadLetter(tx, last.id)) return;
     const event = { ...root.trigger_data, data: root.input };
     const eventJson = toStorableJson(event);
-    const [row]: { id: string }[] = await manager.query(
-      `INSERT INTO script_event_dead_letters (script_id, tenant_id, execution_id, event_type, event_data, error, retry_count)
-       VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7) RETURNING id`,
-      [root.script_id, root.tenant_id, last.id, toStorableText(String(root.trigger_data.event_type ?? 'unknown')), eventJson, toStorableText(error), EVENT_ATTEMPTS - 1],
-    );
-    await this.outbox.enqueue(manager, {
+    const id = await this.executions.createDeadLetter(tx, root, last.id, eventJson, error, EVENT_ATTEMPTS - 1);
+    await tx.publish({
       topic: Topic.ScriptEventsDlq,
       key: messageKey.tenantScript(root.tenant_id, root.script_id),
       event: createCloudEvent({
         source: EXECUTION_SOURCE,
         type: EventType.ScriptEventDeadLettered,
         tenantid: root.tenant_id,
-        subject: row.id,
+        subject: id,
         data: {
-          dead_letter_id: row.id,
+          dead_letter_id: id,
           script_id: root.script_id,
           execution_id: last.id,
           event_type: root.trigger_data.event_type,

@@ -2,7 +2,9 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { ConsumerGroup, EventType, ScriptExecutionRequested, scriptExecutionRequestedSchema, Topic } from '@provisio/contracts';
 import { EventConsumerHost, ValidationError } from '@provisio/platform';
 import { ExecutionQueue } from './execution-queue.service';
-import { ExecutionRow, ExecutionsRepository } from './executions.repository';
+import { TenantDatabase } from '@provisio/persistence';
+import type { ExecutionRow } from '@provisio/script-execution';
+import { ExecutionsRepository } from './executions.repository';
 
 /**
  * Execution requests (`manual`, `api`, `oneoff` from the registry, `cron` from the scheduler) become
@@ -12,6 +14,7 @@ import { ExecutionRow, ExecutionsRepository } from './executions.repository';
 export class ExecutionRequestsConsumer implements OnModuleInit {
   constructor(
     private readonly host: EventConsumerHost,
+    private readonly db: TenantDatabase,
     private readonly executions: ExecutionsRepository,
     private readonly queue: ExecutionQueue,
   ) {}
@@ -25,8 +28,8 @@ export class ExecutionRequestsConsumer implements OnModuleInit {
         const request = event.data;
         // The script must belong to the event's tenant: a request can never run another tenant's script.
         // A request naming no script of the tenant is permanently wrong: it is dead-lettered.
-        const owned: unknown[] = await manager.query('SELECT 1 FROM scripts WHERE id = $1 AND tenant_id = $2', [request.script_id, event.tenantid]);
-        if (owned.length === 0) throw new ValidationError(`script ${request.script_id} does not exist in tenant ${event.tenantid}`, 'data.script_id');
+        const owned = await this.db.join(manager, event.tenantid).one('SELECT 1 FROM scripts WHERE tenant_id = $1 AND id = $2', [request.script_id]);
+        if (!owned) throw new ValidationError(`script ${request.script_id} does not exist in tenant ${event.tenantid}`, 'data.script_id');
         return this.executions.create(manager, [
           {
             script_id: request.script_id,

@@ -1,14 +1,14 @@
 import { Module } from '@nestjs/common';
 import { ExecutionQueue } from './execution-queue.service';
 import { ExecutionRequestsConsumer } from './execution-requests.consumer';
-import { ExecutionHeartbeat } from './execution-heartbeat.service';
-import { ExecutionRunner } from './execution-runner.service';
 import { ExecutionsRepository } from './executions.repository';
-import { ScriptConcurrency } from './script-concurrency.service';
 
-/** Running executions: the queue, the runner, per-script concurrency, and execution requests in. */
+/**
+ * The worker's side of executions: the queue (BullMQ retries, dead letters, the recovery sweep) and
+ * execution requests in. Running and recording are ScriptExecutionModule's (`@provisio/script-execution`).
+ */
 @Module({
-  providers: [ExecutionsRepository, ScriptConcurrency, ExecutionHeartbeat, ExecutionRunner, ExecutionQueue, ExecutionRequestsConsumer],
-  exports: [ExecutionsRepository, ExecutionRunner, ExecutionQueue],
+  providers: [ExecutionsRepository, ExecutionQueue, ExecutionRequestsConsumer],
+  exports: [ExecutionsRepository, ExecutionQueue],
 })
 export class ExecutionsModule {}

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { z } from 'zod';
+import { TenantDatabase } from '@provisio/persistence';
 import { DomainError, ForbiddenError, Metrics, NotFoundError, toStorable } from '@provisio/platform';
-import { ExecutionRunner, SandboxRun } from '../executions/execution-runner.service';
+import { ExecutionRecords, SandboxRun, ScriptExecution } from '@provisio/script-execution';
 import { ExecutionsRepository } from '../executions/executions.repository';
 
 export interface HttpTriggerRequest {
@@ -50,17 +50,18 @@ const HIDDEN_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization'
 @Injectable()
 export class HttpTriggersService {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly db: TenantDatabase,
     private readonly executions: ExecutionsRepository,
-    private readonly runner: ExecutionRunner,
+    private readonly records: ExecutionRecords,
+    private readonly runner: ScriptExecution,
     private readonly metrics: Metrics,
   ) {}
 
   async handle(request: HttpTriggerRequest): Promise<HttpTriggerResponse> {
-    const endpoints: { script_id: string; http_methods: string[]; required_permissions: string[] }[] = await this.dataSource.query(
+    const endpoints = await this.db.read(request.tenantId).query<{ script_id: string; http_methods: string[]; required_permissions: string[] }>(
       `SELECT e.script_id, e.http_methods, s.required_permissions FROM script_http_endpoints e JOIN scripts s ON s.id = e.script_id
         WHERE e.tenant_id = $1 AND e.http_path = $2 AND e.is_active AND s.status = 'active'`,
-      [request.tenantId, request.path],
+      [request.path],
     );
     if (endpoints.length === 0) throw new NotFoundError('HTTP endpoint', request.path);
     const endpoint = endpoints[0];
@@ -72,10 +73,10 @@ export class HttpTriggersService {
       throw new ForbiddenError(`the script at ${request.path} requires the permission ${missing}, which the caller lacks`, 'required_permissions', { missing });
     }
     const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => !HIDDEN_HEADERS.has(name.toLowerCase())));
-    const { execution, script } = await this.dataSource.transaction(async (manager) => {
-      const found = await this.executions.loadScript(manager, endpoint.script_id);
+    const { execution, script } = await this.db.transaction(request.tenantId, async (tx) => {
+      const found = await this.records.loadScript(tx, endpoint.script_id);
       if (!found) throw new NotFoundError('HTTP endpoint', request.path);
-      const [created] = await this.executions.create(manager, [
+      const [created] = await this.executions.create(tx.manager, [
         {
           script_id: found.id,
           tenant_id: request.tenantId,
@@ -93,11 +94,11 @@ export class HttpTriggersService {
       run = await this.runner.execute(execution, script);
     } catch (error) {
       // Not run (over max_concurrent_runs): the caller gets 429 and the row says so.
-      await this.dataSource.transaction((manager) => this.executions.skip(manager, execution.id, (error as Error).message));
+      await this.executions.skip(this.db.statements(request.tenantId), execution.id, (error as Error).message);
       throw error;
     }
     // One statement (the record and its event): no transaction needed.
-    const recorded = await this.runner.record(this.dataSource.manager, execution, script.current_version, run);
+    const recorded = await this.runner.record(this.db.dataSource.manager, execution, script.current_version, run);
     if (recorded.recordedNow) this.metrics.scriptExecutions.inc({ trigger: 'http', status: recorded.status });
     const result = run.result;
     if (result.status !== 'completed' || recorded.unrecordable) {

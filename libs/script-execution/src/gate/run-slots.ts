@@ -1,5 +1,7 @@
+// The two in-process steps of ScriptRunGate (script-run-gate.ts says what the gate guarantees).
+
 /**
- * At most `size` script runs of this process at once (`EXECUTION_CONCURRENCY`), whatever started them
+ * At most `size` script runs of this process at once (`runsPerProcess`: the worker's EXECUTION_CONCURRENCY), whatever started them
  * (inline first attempts of every partition, queue jobs, HTTP triggers); the others wait their turn in
  * order. Without it a burst claims thousands of runs at once, which then trip `max_concurrent_runs` and
  * bounce through the retry queue instead of simply waiting for the sandbox.

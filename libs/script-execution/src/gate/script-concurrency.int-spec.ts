@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { RedisService } from '@provisio/platform';
-import { ScriptConcurrency } from './script-concurrency.service';
+import { ScriptConcurrency } from './script-concurrency';
 
 /** `max_concurrent_runs` slots against the real Redis. */
 describe('ScriptConcurrency', () => {

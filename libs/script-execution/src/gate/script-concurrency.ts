@@ -3,7 +3,7 @@ import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { RedisService } from '@provisio/platform';
 
 /**
- * `max_concurrent_runs` per script across every replica: a Redis sorted set of slot holders scored by
+ * The cross-replica step of ScriptRunGate: `max_concurrent_runs` per script across every replica: a Redis sorted set of slot holders scored by
  * lease expiry. A holder that dies releases nothing: its leases simply run out.
  *
  * The slots this process holds are its own tokens (`<process>:<n>`), not execution ids, so one slot
