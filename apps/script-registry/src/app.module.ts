@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { PlatformModule } from '@provisio/platform';
+import { ScriptExecutionModule } from '@provisio/script-execution';
 import { AnalyticsModule } from './analytics/analytics.module';
 import { AuditModule } from './audit/audit.module';
 import { BindingsModule } from './bindings/bindings.module';
@@ -26,6 +27,9 @@ export class AppModule {
       imports: [
         PlatformModule.forRoot({ service: 'script-registry', config, database: true, redis: false, kafka: true, outboxRelay: true }),
         CommonModule,
+        // The registry only compiles (validation, template checks) and runs dry runs, which are rare and
+        // interactive: one QuickJS worker by default keeps the API process small; more runs queue.
+        ScriptExecutionModule.forRoot({ pool: { size: config.REGISTRY_SANDBOX_POOL_SIZE }, acrossReplicas: false, eventSource: 'provisio/script-registry' }),
         ScriptsModule,
         VersionsModule,
         AuditModule,

@@ -1,14 +1,15 @@
 import { Module } from '@nestjs/common';
-import { RegistrySandboxModule } from '../validation/registry-sandbox.module';
-import { TenantLimitsModule } from '../tenant-limits/tenant-limits.module';
 import { ValidationModule } from '../validation/validation.module';
 import { DryRunService } from './dry-run.service';
 import { DryRunsController } from './dry-runs.controller';
 import { UnsavedDryRunSlots } from './unsaved-dry-run-slots';
 
-/** Dry runs of scripts (seed 000 DryRunResult) on the registry's sandbox pool, recorded as `dry_run` executions. */
+/**
+ * Dry runs of scripts (seed 000 DryRunResult), run and recorded as `dry_run` executions by the app's
+ * ScriptExecutionModule (global).
+ */
 @Module({
-  imports: [RegistrySandboxModule, ValidationModule, TenantLimitsModule],
+  imports: [ValidationModule],
   controllers: [DryRunsController],
   providers: [DryRunService, UnsavedDryRunSlots],
 })
