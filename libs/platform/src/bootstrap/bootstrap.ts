@@ -6,6 +6,7 @@ import { Logger } from 'nestjs-pino';
 import { ShutdownState } from '../health/health';
 import { ValidationError } from '../errors/domain-errors';
 import { createValidationPipe } from '../http/validation';
+import { toStorable } from '../storable/storable-text';
 
 export interface BootstrapOptions {
   service: string;
@@ -27,11 +28,21 @@ export const JSON_BODY_LIMIT = '1mb';
  * would pass on the bare `JSON.parse` message). Named `jsonParser` so Nest does not add its own.
  */
 function jsonBodyParser() {
-  const parse = express.json({ limit: JSON_BODY_LIMIT });
+  // A NUL or an unpaired surrogate can only arrive as a `\u` escape: bodies without one are not walked.
+  const escaped = new WeakSet<Request>();
+  const parse = express.json({
+    limit: JSON_BODY_LIMIT,
+    verify: (req, _res, raw) => {
+      if (raw.includes('\\u')) escaped.add(req as Request);
+    },
+  });
   return function jsonParser(req: Request, res: Response, next: NextFunction): void {
     parse(req, res, (error?: unknown) => {
       const failed = error as { type?: string; message?: string } | undefined;
-      next(failed?.type === 'entity.parse.failed' ? new ValidationError(`the request body is not valid JSON: ${failed.message}`, 'body') : error);
+      if (failed?.type === 'entity.parse.failed') return next(new ValidationError(`the request body is not valid JSON: ${failed.message}`, 'body'));
+      // The one escaping of text PostgreSQL refuses (docs/api.md): NUL and unpaired surrogates become U+FFFD.
+      if (!error && escaped.has(req)) req.body = toStorable(req.body);
+      next(error);
     });
   };
 }

@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import type { Response } from 'express';
 import { QueryFailedError } from 'typeorm';
 import { DomainError, ErrorCode, assertUnreachable, isRateLimited, retryAfterOf } from './domain-errors';
+import { describeDataError, isDataError } from '../storable/data-errors';
 
 /** The one error shape every service answers with. */
 export interface ErrorResponse {
@@ -67,6 +68,8 @@ function fromDatabase(error: QueryFailedError): ErrorResponse | undefined {
     case '22001':
       return { status: 400, code: 'validation_failed', message: `invalid value (${driverError.constraint ?? driverError.column ?? driverError.code})`, field: driverError.column };
     default:
+      // Any other data exception (class 22) or constraint (class 23) is about the request's values, not the server.
+      if (isDataError(error)) return { status: 400, code: 'validation_failed', message: `invalid value: ${describeDataError(error, 300)}`, ...(driverError.column ? { field: driverError.column } : {}) };
       return undefined;
   }
 }
