@@ -8,6 +8,7 @@ import { CommonModule } from './common/common.module';
 import type { AppConfig } from './config';
 import { DryRunsModule } from './dry-runs/dry-runs.module';
 import { ExecutionLogsModule } from './execution-logs/execution-logs.module';
+import { ExecutionsModule } from './executions/executions.module';
 import { ScriptParametersModule } from './parameters/script-parameters.module';
 import { ScriptsModule } from './scripts/scripts.module';
 import { TemplatesModule } from './templates/templates.module';
@@ -41,6 +42,7 @@ export class AppModule {
         AnalyticsModule,
         TenantLimitsModule,
         ScriptParametersModule,
+        ExecutionsModule,
       ],
     };
   }

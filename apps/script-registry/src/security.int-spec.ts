@@ -22,6 +22,7 @@ import { signDevToken } from '@provisio/platform';
 import { TEST_JWT_SECRET } from '@provisio/platform/testing';
 import { ALL_PERMISSIONS, Caller, RegistryTestApp, startRegistry } from './common/testing/registry-app';
 import { FEATURE_SECURITY_ROWS, prepareFeatureSecurity } from './common/testing/feature-security-rows';
+import { prepareRunSecurity, RUN_SECURITY_ROWS } from './common/testing/run-security-rows';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -55,6 +56,8 @@ const idsOf = (response: Response) => (response.body.items ?? []).map((item: { i
 const ROWS: Row[] = [
   // Templates, bindings, validation/dry run, execution logs, analytics (common/testing/feature-security-rows.ts).
   ...FEATURE_SECURITY_ROWS,
+  // Parameters, run now, executions, cancel (common/testing/run-security-rows.ts).
+  ...RUN_SECURITY_ROWS,
   // ---- tenant limits: only ever the caller's own tenant ---------------------------------------
   {
     route: 'GET /tenant/limits',
@@ -220,6 +223,7 @@ describe('script-registry: security matrix', () => {
     };
     fixture = { own, ownScript: () => withTwoVersions(own), foreign: await withTwoVersions(t.caller({ subject: 'stranger' })) };
     await prepareFeatureSecurity(t, fixture);
+    await prepareRunSecurity(t, fixture);
   });
   afterAll(async () => t?.close());
 

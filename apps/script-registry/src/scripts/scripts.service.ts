@@ -4,6 +4,7 @@ import { hasPermission, missingPermission, Permission } from '@provisio/contract
 import { CallerTransaction, ResourceLimits, Script, TenantDatabase } from '@provisio/persistence';
 import { ConflictError, ForbiddenError, NotFoundError, Page, Principal, ValidationError, translateUniqueViolation, UniqueConstraints } from '@provisio/platform';
 import { AuditService } from '../audit/audit.service';
+import { ExecutionsService } from '../executions/executions.service';
 import { lockScript } from '../common/script-lock';
 import { scriptChanged } from '../common/script-events';
 import { TenantLimitsService } from '../tenant-limits/tenant-limits.service';
@@ -90,6 +91,7 @@ export class ScriptsService {
     private readonly routing: ScriptRoutingService,
     private readonly audit: AuditService,
     private readonly tenantLimits: TenantLimitsService,
+    private readonly executions: ExecutionsService,
   ) {}
 
   async get(principal: Principal, id: string): Promise<ScriptDto> {
@@ -245,6 +247,8 @@ export class ScriptsService {
         action: STATUS_ACTIONS[to],
         details: { from: current.status, to, ...(dto.status !== to ? { requested: dto.status } : {}), ...(dto.reason ? { reason: dto.reason } : {}) },
       }, scriptChanged(tx.tenantId, { id, status: to, current_version: current.current_version }, 'status_changed'));
+      // A oneoff script runs once when it is activated, with its parameters' defaults (docs/registry.md).
+      if (current.type === 'oneoff' && to === 'active' && current.status !== 'active') await this.executions.record(tx, current, {}, 'oneoff');
     });
     return this.get(principal, id);
   }
