@@ -20,6 +20,7 @@ import { AddScheduleOwnerPermissions1764900000000 } from './1764900000000-add-sc
 import { AddConnectorMappingAndIdentitySourceOrder1765000000000 } from './1765000000000-add-connector-mapping-and-identity-source-order';
 import { AddOperationScheduling1765100000000 } from './1765100000000-add-operation-scheduling';
 import { AddExecutionCancellation1765200000000 } from './1765200000000-add-execution-cancellation';
+import { AddReconciliationProgressAndStaging1765300000000 } from './1765300000000-add-reconciliation-progress-and-staging';
 
 export const migrations = [
   CreateTenancy1763900000000,
@@ -39,6 +40,7 @@ export const migrations = [
   AddConnectorMappingAndIdentitySourceOrder1765000000000,
   AddOperationScheduling1765100000000,
   AddExecutionCancellation1765200000000,
+  AddReconciliationProgressAndStaging1765300000000,
 ];
 
 export const MIGRATIONS_TABLE_NAME = 'typeorm_migrations';
@@ -61,4 +63,5 @@ export {
   AddConnectorMappingAndIdentitySourceOrder1765000000000,
   AddOperationScheduling1765100000000,
   AddExecutionCancellation1765200000000,
+  AddReconciliationProgressAndStaging1765300000000,
 };

@@ -68,6 +68,10 @@ const TABLES = [
   'outbox',
   'processed_events',
   'script_execution_daily_stats',
+  'reconciliation_connector_settings',
+  'reconciliation_staged_accounts',
+  'reconciliation_expected_accounts',
+  'reconciliation_correlations',
 ].sort();
 
 /** Every enum list of libs/persistence and the CHECK constraint that must hold exactly its values. */
