@@ -14,6 +14,10 @@ import { User } from './user.entity';
 @Index('idx_reconciliation_runs_tenant_status', ['tenant_id', 'status'])
 @Index('uq_reconciliation_runs_active', ['connector_id'], { unique: true, where: "status IN ('pending', 'running', 'paused')" })
 @Index('idx_reconciliation_runs_tenant_connector', { synchronize: false })
+@Index('idx_reconciliation_runs_connector_completed', { synchronize: false })
+@Index('idx_reconciliation_runs_running_heartbeat', { synchronize: false })
+@Check('ck_reconciliation_runs_phase', "phase IN ('queued', 'reading', 'expecting', 'classifying', 'guarding', 'awaiting_approval', 'done')")
+@Check('ck_reconciliation_runs_threshold', 'delete_threshold_percent IS NULL OR delete_threshold_percent BETWEEN 0 AND 100')
 export class ReconciliationRun {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -82,6 +86,40 @@ export class ReconciliationRun {
   @ManyToOne(() => User, { onDelete: 'SET NULL' })
   @JoinColumn({ name: 'created_by' })
   creator?: Relation<User>;
+
+  /** Where the run is: queued, reading (pages into staging), expecting, classifying, guarding, awaiting_approval, done. */
+  @Column({ type: 'varchar', length: 30, default: 'queued' })
+  phase: string;
+
+  /** Accounts the target says it holds, when it tells (SCIM totalResults): progress and ETA. */
+  @Column({ type: 'integer', nullable: true })
+  accounts_total: number | null;
+
+  @Column({ type: 'timestamptz', nullable: true })
+  phase_started_at: Date | null;
+
+  /** The target's watermark once the run completed: where the connector's next delta starts. */
+  @Column({ type: 'text', nullable: true })
+  watermark: string | null;
+
+  /** The guard rail's threshold for this run (percent of linked accounts); NULL: the connector's setting. */
+  @Column({ type: 'double precision', nullable: true })
+  delete_threshold_percent: number | null;
+
+  /** The guard rail's computation and verdict (would-delete, would-inactivate, linked, decision). */
+  @Column({ type: 'jsonb', nullable: true })
+  guard: Record<string, unknown> | null;
+
+  /** Why a paused run waits (the guard rail, or an operator's pause). */
+  @Column({ type: 'text', nullable: true })
+  pause_reason: string | null;
+
+  /** The worker that holds the run: its writes are fenced on this token. */
+  @Column({ type: 'uuid', nullable: true })
+  lease_token: string | null;
+
+  @Column({ type: 'timestamptz', nullable: true })
+  heartbeat_at: Date | null;
 
   @UpdateDateColumn({ type: 'timestamptz' })
   updated_at: Date;
