@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TenantDataModule } from '@provisio/persistence';
 import { OutboxService, PlatformModule } from '@provisio/platform';
 import { ScriptExecutionModule } from '@provisio/script-execution';
+import { CancellationsModule } from './cancellations/cancellations.module';
 import type { AppConfig } from './config';
 import { DeadLettersModule } from './dead-letters/dead-letters.module';
 import { DomainEventsModule } from './domain-events/domain-events.module';
@@ -28,6 +29,7 @@ export class AppModule {
         DomainEventsModule,
         DeadLettersModule,
         HttpTriggersModule,
+        CancellationsModule,
       ],
     };
   }

@@ -1,0 +1,90 @@
+/**
+ * Run now and cancel end to end: the real registry (HTTP) and the real execution worker on one schema and
+ * one topic prefix, over the real Kafka. The registry records the pending run and asks for it; the worker
+ * runs that row (no second execution); a running run cancelled in the registry is stopped in the sandbox.
+ */
+import { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { Permission } from '@provisio/contracts';
+import { migrations } from '@provisio/migrations';
+import { createIsolatedSchema, IsolatedSchema } from '@provisio/persistence/testing';
+import { configureApp, loadConfig } from '@provisio/platform';
+import { eventually, testEnv, uniqueTopicPrefix } from '@provisio/platform/testing';
+import { Caller } from '../../../script-registry/src/common/testing/registry-app';
+import { AppModule as RegistryModule } from '../../../script-registry/src/app.module';
+import { appConfigSchema as registryConfig } from '../../../script-registry/src/config';
+import { AppModule as WorkerModule } from '../app.module';
+import { ExecutionQueue } from '../executions/execution-queue.service';
+import { appConfigSchema as workerConfig } from '../config';
+
+describe('run now and cancel: registry and worker together', () => {
+  let db: IsolatedSchema;
+  let registry: INestApplication;
+  let worker: INestApplication;
+  let caller: Caller;
+
+  beforeAll(async () => {
+    db = await createIsolatedSchema(migrations);
+    const prefix = uniqueTopicPrefix();
+    const shared = { DATABASE_SCHEMA: db.schema, KAFKA_TOPIC_PREFIX: prefix, DATABASE_POOL_SIZE: '5' };
+    const boot = async (module: { forRoot(config: never): never }, config: Parameters<typeof loadConfig>[0], env: Record<string, string>) => {
+      const moduleRef = await Test.createTestingModule({ imports: [module.forRoot(loadConfig(config, testEnv({ ...shared, ...env })) as never)] }).compile();
+      const app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
+      configureApp(app, {});
+      await app.init();
+      return app;
+    };
+    worker = await boot(WorkerModule as never, workerConfig, { REDIS_KEY_PREFIX: `test:${prefix}`, SANDBOX_POOL_SIZE: '1', EXECUTION_SWEEP_INTERVAL_MS: '60000' });
+    registry = await boot(RegistryModule as never, registryConfig, {});
+    caller = new Caller(registry, (await import('node:crypto')).randomUUID(), 'operator', [Permission.ScriptWrite, Permission.ScriptRead, Permission.ScriptExecute, Permission.ScriptExecutionRead]);
+  });
+
+  afterAll(async () => {
+    await registry?.close();
+    await worker?.close();
+    await db?.drop();
+  });
+
+  it('runs the recorded row once, with its checked input, and ?wait answers when it finished', async () => {
+    const script = await caller.createScript({ source: 'export default async (ctx) => ({ doubled: ctx.input.n * 2, trigger: ctx.trigger });' });
+    await caller.put(`/scripts/${script.id}/parameters`, { parameters: [{ name: 'n', type: 'integer', required: true }] }).expect(200);
+    const run = await caller.post(`/scripts/${script.id}/executions`, { input: { n: 21 } }).set('X-Provisio-Client', 'console').expect(202);
+    const done = await caller.get(`/executions/${run.body.id}`, { wait: 30 }).expect(200);
+    expect(done.body).toMatchObject({ status: 'completed', output: { doubled: 42, trigger: 'manual' }, trigger_type: 'manual', finished: true });
+    const rows = await db.dataSource.query('SELECT id FROM script_executions WHERE script_id = $1', [script.id]);
+    expect(rows).toEqual([{ id: run.body.id }]);
+  });
+
+  it('a running run cancelled in the registry is stopped in the sandbox and stays cancelled with who did it', async () => {
+    const script = await caller.createScript({
+      source: 'export default async () => { for (;;) {} };',
+      resource_limits: { max_execution_time_ms: 20_000, max_concurrent_runs: 1 },
+    });
+    const run = await caller.post(`/scripts/${script.id}/executions`, {}).expect(202);
+    await eventually(async () => expect((await caller.get(`/executions/${run.body.id}`).expect(200)).body.status).toBe('running'), { timeoutMs: 15_000, what: 'the run to start' });
+    const cancelledAt = Date.now();
+    const cancelled = await caller.post(`/executions/${run.body.id}/cancel`).expect(200);
+    expect(cancelled.body).toMatchObject({ status: 'cancelled', cancelled_by: 'operator' });
+    // The one sandbox thread is free again long before the 20 s limit: the next run completes.
+    const next = await caller.createScript({ source: 'export default async () => "next";' });
+    const second = await caller.post(`/scripts/${next.id}/executions`, {}).expect(202);
+    const finished = await caller.get(`/executions/${second.body.id}`, { wait: 30 }).expect(200);
+    expect(finished.body.status).toBe('completed');
+    expect(Date.now() - cancelledAt).toBeLessThan(15_000);
+    const after = await caller.get(`/executions/${run.body.id}`).expect(200);
+    expect(after.body).toMatchObject({ status: 'cancelled', cancelled_by: 'operator', output: null });
+  });
+
+  it('a pending run cancelled before the worker claims it never starts, even when a sweep finds it', async () => {
+    const script = await caller.createScript({ source: 'export default async () => "ran";' });
+    // A pending row whose request was lost (old enough for the recovery sweep to take it).
+    const [{ id }] = await db.dataSource.query(
+      `INSERT INTO script_executions (tenant_id, script_id, status, trigger_type, input, started_at) VALUES ($1, $2, 'pending', 'api', '{}', now() - interval '1 hour') RETURNING id`,
+      [caller.tenantId, script.id],
+    );
+    await caller.post(`/executions/${id}/cancel`).expect(200);
+    await worker.get(ExecutionQueue).sweep();
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await caller.get(`/executions/${id}`).expect(200)).body).toMatchObject({ status: 'cancelled', cancelled_by: 'operator', output: null });
+  });
+});
