@@ -76,6 +76,9 @@ export type RunnableScript = Omit<ScriptToRun, 'id' | 'status' | 'current_versio
  */
 @Injectable()
 export class ScriptExecution {
+  /** Runs of this process from the moment they ask the gate until they end, by execution id (cancel). */
+  private readonly inHand = new Map<string, { cancelled: boolean }>();
+
   constructor(
     private readonly records: ExecutionRecords,
     private readonly pool: SandboxPool,
@@ -115,13 +118,15 @@ export class ScriptExecution {
     if (options.maxExecutionTimeMs !== undefined) limits.max_execution_time_ms = Math.min(limits.max_execution_time_ms, options.maxExecutionTimeMs);
     const inSandbox = () => this.runInSandbox(script, context, limits, executionId, options.trigger, options.dryRun?.fetchImpl);
     // A source that is no script yet (an unsaved dry run) has no runs to share a limit with.
-    const run = script.id
-      ? await this.gate.use(
-          // Dry runs wait in a line of their own: trying a script out never takes its live runs' places.
-          { scriptId: options.dryRun ? `dry:${script.id}` : script.id, limit: limits.max_concurrent_runs, leaseMs: limits.max_execution_time_ms + RUNNING_GRACE_MS, acrossReplicas: !options.dryRun },
-          inSandbox,
-        )
-      : await inSandbox();
+    const run = await this.holding(executionId, () =>
+      script.id
+        ? this.gate.use(
+            // Dry runs wait in a line of their own: trying a script out never takes its live runs' places.
+            { scriptId: options.dryRun ? `dry:${script.id}` : script.id, limit: limits.max_concurrent_runs, leaseMs: limits.max_execution_time_ms + RUNNING_GRACE_MS, acrossReplicas: !options.dryRun },
+            inSandbox,
+          )
+        : inSandbox(),
+    );
     const scriptVersion = options.scriptVersion === undefined ? (script.current_version ?? null) : options.scriptVersion;
     if (!script.id) return { ...run, executionId: null, scriptVersion };
     const triggerData = options.triggerData ?? {};
@@ -152,13 +157,18 @@ export class ScriptExecution {
   }
 
   /**
-   * Ends the run of `executionId` if this process is running it or has it queued in the sandbox: it
-   * ends `cancelled` (SandboxPool.cancel: a queued run never starts, a running one is stopped). A run
-   * still waiting its turn at the gate is not touched (it is cancelled once it reaches the sandbox only
-   * if asked again). Answers whether a run was cancelled; recording it is its caller's, as for any run.
+   * Ends the run of `executionId` if this process holds it (`run` or `execute`), as `cancelled`: one
+   * still waiting its turn at the gate or in the sandbox's queue never starts; one running is stopped
+   * (SandboxPool.cancel replaces its worker thread). Answers whether a run was cancelled; it is then
+   * recorded like any run, `cancelled` with why.
    */
   cancel(executionId: string): boolean {
-    return this.pool.cancel(executionId);
+    const run = this.inHand.get(executionId);
+    if (!run || run.cancelled) return false;
+    run.cancelled = true;
+    // In the sandbox: stopped there. Still at the gate: it never reaches the sandbox (runInSandbox).
+    this.pool.cancel(executionId);
+    return true;
   }
 
   /**
@@ -169,17 +179,28 @@ export class ScriptExecution {
   execute(execution: ExecutionRow, script: ScriptToRun): Promise<SandboxRun> {
     const limits = this.limitsOf(script);
     this.heartbeat.hold(execution.id, limits.max_execution_time_ms);
-    return this.gate
-      .use({ scriptId: script.id, limit: limits.max_concurrent_runs, leaseMs: limits.max_execution_time_ms + RUNNING_GRACE_MS, acrossReplicas: true }, () =>
+    return this.holding(execution.id, () =>
+      this.gate.use({ scriptId: script.id, limit: limits.max_concurrent_runs, leaseMs: limits.max_execution_time_ms + RUNNING_GRACE_MS, acrossReplicas: true }, () =>
         this.runInSandbox(script, this.contextOf(execution), limits, execution.id, execution.trigger_type),
-      )
-      .finally(() => this.heartbeat.release(execution.id));
+      ),
+    ).finally(() => this.heartbeat.release(execution.id));
+  }
+
+  /** Runs `work` with the run known by its id to `cancel`. */
+  private async holding<T>(executionId: string, work: () => Promise<T>): Promise<T> {
+    this.inHand.set(executionId, { cancelled: false });
+    try {
+      return await work();
+    } finally {
+      this.inHand.delete(executionId);
+    }
   }
 
   private async runInSandbox(script: RunnableScript, context: ScriptContext, limits: ResourceLimits, executionId: string, trigger: string, fetchImpl?: FetchImpl): Promise<SandboxRun> {
     // Both instants are taken inside the gate, so runs of a script limited to one at a time never
     // overlap on record.
     const startedAt = new Date();
+    if (this.inHand.get(executionId)?.cancelled) return { result: cancelledBeforeStart(), startedAt, completedAt: startedAt };
     const result = await this.pool.execute({
       source: script.source,
       context,
@@ -293,6 +314,10 @@ export class ScriptExecution {
       event: createCloudEvent({ source: this.options.eventSource, type: EventType.ScriptExecutionFinished, tenantid: execution.tenant_id, subject: execution.id, data }),
     };
   }
+}
+
+function cancelledBeforeStart(): ExecutionResult {
+  return { status: 'cancelled', output: null, error: 'cancelled before it started', logs: [], metrics: { duration_ms: 0, memory_used_bytes: 0, api_call_count: 0 } };
 }
 
 /**

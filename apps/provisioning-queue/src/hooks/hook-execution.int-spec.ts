@@ -99,4 +99,30 @@ describe('provisioning-queue: a hook script run through @provisio/script-executi
       { status: 'timeout', error: expect.stringMatching(/max_execution_time_ms/), binding_id: null, connector_id: connectorId, script_version: 1 },
     ]);
   });
+
+  it('cancels by execution id a hook waiting its turn (it never runs) and a running one (stopped), each recorded cancelled', async () => {
+    const [{ id: scriptId }] = await db.dataSource.query(
+      `INSERT INTO scripts (tenant_id, organization_id, name, source, type, status, current_version, resource_limits)
+       VALUES ($1, $2, 'slow', 'export default async () => { for (;;) {} }', 'embedded', 'active', 1, '{"max_execution_time_ms": 20000, "max_concurrent_runs": 1}') RETURNING id`,
+      [tenant.tenantId, tenant.organizationId],
+    );
+    const execution = moduleRef.get(ScriptExecution);
+    const script = (await moduleRef.get(ExecutionRecords).loadScript(moduleRef.get(TenantDatabase).read(tenant.tenantId), scriptId))!;
+    const [running, waiting] = [randomUUID(), randomUUID()];
+    const first = execution.run(script, {}, { trigger: 'hook', executionId: running });
+    const second = execution.run(script, {}, { trigger: 'hook', executionId: waiting }); // behind the first: max_concurrent_runs 1
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = Date.now();
+    expect(execution.cancel(waiting)).toBe(true);
+    expect(execution.cancel(running)).toBe(true);
+    expect(execution.cancel(randomUUID())).toBe(false);
+    const [a, b] = await Promise.all([first, second]);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect([a.result.status, b.result.status]).toEqual(['cancelled', 'cancelled']);
+    const rows = await db.dataSource.query('SELECT id, status, error FROM script_executions WHERE id = ANY($1::uuid[]) ORDER BY error', [[running, waiting]]);
+    expect(rows).toEqual([
+      { id: waiting, status: 'cancelled', error: 'cancelled before it started' },
+      { id: running, status: 'cancelled', error: expect.stringMatching(/cancelled while it ran/) },
+    ]);
+  });
 });

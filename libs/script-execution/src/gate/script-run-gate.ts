@@ -44,11 +44,6 @@ export class ScriptRunGate {
     return this.scripts.use(run.scriptId, run.limit, () => (this.process ? this.process.use(() => this.acrossReplicasThen(run, work)) : this.acrossReplicasThen(run, work)));
   }
 
-  /** Runs waiting for one of this process's run slots (a gauge for operators). */
-  get queued(): number {
-    return this.process?.queued ?? 0;
-  }
-
   private async acrossReplicasThen<T>(run: GatedRun, work: () => Promise<T>): Promise<T> {
     if (!this.acrossReplicas || !run.acrossReplicas) return work();
     const token = await this.acrossReplicas.take(run.scriptId, run.limit, run.leaseMs);
