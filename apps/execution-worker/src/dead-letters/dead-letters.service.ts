@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import { NotFoundError, Page, page } from '@provisio/platform';
+import { DataSource, EntityManager } from 'typeorm';
+import { NotFoundError, Page, page, toStorableJson } from '@provisio/platform';
 import { EVENT_ATTEMPTS, ExecutionQueue } from '../executions/execution-queue.service';
 import { ExecutionsRepository } from '../executions/executions.repository';
 
@@ -19,6 +19,34 @@ export interface DeadLetter {
 
 const COLUMNS = 'id, script_id, tenant_id, execution_id, event_type, event_data, error, retry_count, last_retry_at, created_at';
 
+/** What bulk replay and discard match (all given filters at once). */
+export interface DeadLetterFilters {
+  script_id?: string;
+  event_type?: string;
+  /** created_at ≥ from */
+  from?: string;
+  /** created_at < to */
+  to?: string;
+  /** The error contains this text (case-insensitive). */
+  error_contains?: string;
+}
+
+/** Dead letters one bulk request handles at most; the answer says how many more match. */
+export const MAX_BULK_DEAD_LETTERS = 1000;
+
+/** `d.`-qualified conditions and parameters of the filters, after `$1` (the tenant). */
+function whereOf(filters: DeadLetterFilters): { where: string; params: unknown[] } {
+  const where = ['d.tenant_id = $1'];
+  const params: unknown[] = [];
+  if (filters.script_id) where.push(`d.script_id = $${params.push(filters.script_id) + 1}::uuid`);
+  if (filters.event_type) where.push(`d.event_type = $${params.push(filters.event_type) + 1}`);
+  if (filters.from) where.push(`d.created_at >= $${params.push(filters.from) + 1}::timestamptz`);
+  if (filters.to) where.push(`d.created_at < $${params.push(filters.to) + 1}::timestamptz`);
+  // ILIKE with the text's wildcards escaped: the filter is a substring, never a pattern.
+  if (filters.error_contains) where.push(`d.error ILIKE '%' || $${params.push(filters.error_contains.replace(/[\\%_]/g, (c) => `\\${c}`)) + 1} || '%'`);
+  return { where: where.join(' AND '), params };
+}
+
 /** Event-triggered runs that exhausted their attempts: list, retry (a new run of the same event), discard. */
 @Injectable()
 export class DeadLettersService {
@@ -28,16 +56,12 @@ export class DeadLettersService {
     private readonly queue: ExecutionQueue,
   ) {}
 
-  async list(tenantId: string, query: { script_id?: string; event_type?: string; limit: number; offset: number }): Promise<Page<DeadLetter>> {
-    const where = ['tenant_id = $1'];
-    const params: unknown[] = [tenantId];
-    if (query.script_id) where.push(`script_id = $${params.push(query.script_id)}`);
-    if (query.event_type) where.push(`event_type = $${params.push(query.event_type)}`);
-    const filter = where.join(' AND ');
-    const [{ total }] = await this.dataSource.query(`SELECT count(*)::int AS total FROM script_event_dead_letters WHERE ${filter}`, params);
+  async list(tenantId: string, query: DeadLetterFilters & { limit: number; offset: number }): Promise<Page<DeadLetter>> {
+    const { where, params } = whereOf(query);
+    const [{ total }] = await this.dataSource.query(`SELECT count(*)::int AS total FROM script_event_dead_letters d WHERE ${where}`, [tenantId, ...params]);
     const items: DeadLetter[] = await this.dataSource.query(
-      `SELECT ${COLUMNS} FROM script_event_dead_letters WHERE ${filter} ORDER BY created_at DESC, id LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
-      [...params, query.limit, query.offset],
+      `SELECT ${COLUMNS} FROM script_event_dead_letters d WHERE ${where} ORDER BY d.created_at DESC, d.id LIMIT $${params.length + 2} OFFSET $${params.length + 3}`,
+      [tenantId, ...params, query.limit, query.offset],
     );
     return page(items, total, query);
   }
@@ -71,6 +95,83 @@ export class DeadLettersService {
     });
     await this.queue.enqueue([created]);
     return { dead_letter_id: id, execution_id: created.id };
+  }
+
+  /**
+   * Replays the dead letters matching `filters` (at most MAX_BULK_DEAD_LETTERS, oldest first), each once:
+   * the letters are locked and deleted in the transaction that creates their runs, so a concurrent
+   * request cannot replay them again. A replay that fails its attempts again is dead-lettered again,
+   * with its count raised (`dead_letter_replays` in its trigger data). `original` replays a letter only
+   * while the version that failed is still the live one (a run cannot be pinned to an older version
+   * yet): the others are answered as `not_replayed`. The request is audited.
+   */
+  async replay(tenantId: string, filters: DeadLetterFilters, version: 'original' | 'latest', actor: string): Promise<{ replayed: number; execution_ids: string[]; not_replayed: { dead_letter_id: string; reason: string }[]; remaining: number }> {
+    const { where, params } = whereOf(filters);
+    const outcome = await this.dataSource.transaction(async (manager) => {
+      const letters: (DeadLetter & { failed_version: number | null; live_version: number })[] = await manager.query(
+        `SELECT d.id, d.script_id, d.tenant_id, d.execution_id, d.event_type, d.event_data, d.error, d.retry_count, d.last_retry_at, d.created_at,
+                e.script_version AS failed_version, s.current_version AS live_version
+           FROM script_event_dead_letters d JOIN scripts s ON s.id = d.script_id LEFT JOIN script_executions e ON e.id = d.execution_id
+          WHERE ${where} ORDER BY d.created_at, d.id LIMIT ${MAX_BULK_DEAD_LETTERS} FOR UPDATE OF d SKIP LOCKED`,
+        [tenantId, ...params],
+      );
+      const notReplayed = version === 'original' ? letters.filter((l) => l.failed_version !== null && l.failed_version !== l.live_version) : [];
+      const skip = new Set(notReplayed.map((l) => l.id));
+      const chosen = letters.filter((l) => !skip.has(l.id));
+      const created = chosen.length
+        ? await this.executions.create(
+            manager,
+            chosen.map((letter) => {
+              const { data, ...triggerData } = letter.event_data as { data?: Record<string, unknown> };
+              return {
+                script_id: letter.script_id,
+                tenant_id: tenantId,
+                trigger_type: 'event',
+                trigger_data: { ...triggerData, retried_from_dead_letter: letter.id, dead_letter_replays: letter.retry_count + 1 },
+                input: data ?? {},
+                max_retries: EVENT_ATTEMPTS - 1,
+                executed_by: actor,
+              };
+            }),
+          )
+        : [];
+      if (chosen.length) await manager.query('DELETE FROM script_event_dead_letters WHERE tenant_id = $1 AND id = ANY($2::uuid[])', [tenantId, chosen.map((l) => l.id)]);
+      const [{ total }] = await manager.query(`SELECT count(*)::int AS total FROM script_event_dead_letters d WHERE ${where}`, [tenantId, ...params]);
+      const answer = {
+        replayed: created.length,
+        execution_ids: created.map((e) => e.id),
+        not_replayed: notReplayed.map((l) => ({ dead_letter_id: l.id, reason: `version ${l.failed_version} failed; the live version is ${l.live_version}, and a run cannot be pinned to an older version` })),
+        remaining: Math.max(0, total - notReplayed.length),
+      };
+      await this.audit(manager, tenantId, actor, 'replay', { filters, version, replayed: answer.replayed, dead_letter_ids: chosen.map((l) => l.id), not_replayed: notReplayed.map((l) => l.id) });
+      return { answer, created };
+    });
+    await this.queue.enqueue(outcome.created);
+    return outcome.answer;
+  }
+
+  /** Deletes the dead letters matching `filters` (at most MAX_BULK_DEAD_LETTERS); audited. */
+  async discardMatching(tenantId: string, filters: DeadLetterFilters, actor: string): Promise<{ discarded: number; remaining: number }> {
+    const { where, params } = whereOf(filters);
+    return this.dataSource.transaction(async (manager) => {
+      const deleted: { id: string }[] = await manager.query(
+        `DELETE FROM script_event_dead_letters WHERE id IN (SELECT d.id FROM script_event_dead_letters d WHERE ${where} ORDER BY d.created_at, d.id LIMIT ${MAX_BULK_DEAD_LETTERS} FOR UPDATE SKIP LOCKED) RETURNING id`,
+        [tenantId, ...params],
+      ).then((result: [{ id: string }[], number] | { id: string }[]) => (Array.isArray(result[0]) ? (result[0] as { id: string }[]) : (result as { id: string }[])));
+      const [{ total }] = await manager.query(`SELECT count(*)::int AS total FROM script_event_dead_letters d WHERE ${where}`, [tenantId, ...params]);
+      await this.audit(manager, tenantId, actor, 'discard', { filters, discarded: deleted.length, dead_letter_ids: deleted.map((d) => d.id) });
+      return { discarded: deleted.length, remaining: total };
+    });
+  }
+
+  /** One audit event per bulk request (entity_type `dead_letter`), in its transaction. */
+  private async audit(manager: EntityManager, tenantId: string, actor: string, action: string, details: Record<string, unknown>): Promise<void> {
+    await manager.query(`INSERT INTO audit_events (tenant_id, script_id, entity_type, entity_id, action, actor_id, details) VALUES ($1, NULL, 'dead_letter', NULL, $2, $3, $4::jsonb)`, [
+      tenantId,
+      action,
+      actor,
+      toStorableJson(details),
+    ]);
   }
 
   async discard(tenantId: string, id: string): Promise<void> {

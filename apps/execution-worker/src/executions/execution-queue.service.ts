@@ -379,7 +379,9 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
     if (await this.executions.hasDeadLetter(tx, last.id)) return;
     const event = { ...root.trigger_data, data: root.input };
     const eventJson = toStorableJson(event);
-    const id = await this.executions.createDeadLetter(tx, root, last.id, eventJson, error, EVENT_ATTEMPTS - 1);
+    // A bulk replay (dead-letters service) deleted the letter it replayed and counts it on: back with its count raised.
+    const replays = Number(root.trigger_data.dead_letter_replays);
+    const id = await this.executions.createDeadLetter(tx, root, last.id, eventJson, error, Number.isSafeInteger(replays) && replays > 0 ? replays : EVENT_ATTEMPTS - 1);
     await tx.publish({
       topic: Topic.ScriptEventsDlq,
       key: messageKey.tenantScript(root.tenant_id, root.script_id),
