@@ -3,6 +3,7 @@ import { PlatformModule } from '@provisio/platform';
 import { CommonModule } from './common/common.module';
 import type { AppConfig } from './config';
 import { ConnectorsModule } from './connectors/connectors.module';
+import { hookScriptExecution } from './hooks/hook-script-execution';
 import { IdentitiesModule } from './identities/identities.module';
 import { OperationsModule } from './operations/operations.module';
 
@@ -18,6 +19,7 @@ export class AppModule {
       imports: [
         PlatformModule.forRoot({ service: 'provisioning-queue', config, database: true, redis: true, kafka: true, outboxRelay: true }),
         CommonModule,
+        hookScriptExecution({ poolSize: config.HOOK_SANDBOX_POOL_SIZE, runsPerProcess: config.PROVISIONING_CONCURRENCY }),
         IdentitiesModule,
         ConnectorsModule,
         OperationsModule,

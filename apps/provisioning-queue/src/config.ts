@@ -32,6 +32,8 @@ export const appConfigSchema = refineAuth(
     PROVISIONING_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
     /** An attempt running longer than this is taken to be abandoned by a dead process (keep it above connector timeouts). */
     PROVISIONING_ABANDONED_AFTER_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(120_000),
+    /** Sandbox workers running hook scripts in this process (default: the sandbox's own, one per core). */
+    HOOK_SANDBOX_POOL_SIZE: z.coerce.number().int().min(1).max(64).optional(),
     /** How often an open circuit's target is probed (testConnection). */
     PROVISIONING_PROBE_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(5_000),
   }),

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConnectorsModule } from '../connectors/connectors.module';
+import { HookRunner } from '../hooks/hook-runner.service';
 import { IdentitiesModule } from '../identities/identities.module';
 import { ConflictsService } from './conflicts/conflicts.service';
 import { OperationPlanningModule } from './operation-planning.module';
@@ -12,11 +13,11 @@ import { OperationQueue } from './queue/operation-queue.service';
 import { OperationRunner } from './queue/operation-runner.service';
 import { QueueMetrics } from './queue/queue-metrics';
 
-/** Provisioning operations: the queue that runs them against the connectors, the circuit, and their API. */
+/** Provisioning operations: the queue that runs them (with their hooks) against the connectors, the circuit, and their API. */
 @Module({
   imports: [OperationPlanningModule, ConnectorsModule, IdentitiesModule],
   controllers: [OperationsController],
-  providers: [Circuits, ConnectorPool, OperationRunner, OperationQueue, OperationEventsConsumer, QueueMetrics, OperationsService, ConflictsService],
+  providers: [HookRunner, Circuits, ConnectorPool, OperationRunner, OperationQueue, OperationEventsConsumer, QueueMetrics, OperationsService, ConflictsService],
   exports: [OperationQueue],
 })
 export class OperationsModule {}

@@ -7,6 +7,8 @@ import { TenantDatabase, TenantTransaction } from '@provisio/persistence';
 import { APP_CONFIG, Metrics } from '@provisio/platform';
 import type { AppConfig } from '../../config';
 import { asConnectorError } from '../../connectors/target-calls';
+import { HookContext, HookLog, HookRunner, HooksUnavailable } from '../../hooks/hook-runner.service';
+import { IdentitiesRepository } from '../../identities/identities.repository';
 import { OPERATION_SOURCE } from '../operation-planner.service';
 import { OperationRow, OperationsRepository } from '../operations.repository';
 import { Circuits } from './circuits';
@@ -41,7 +43,26 @@ function stableJson(value: unknown): string {
 interface CallResult {
   uid: string | null;
   message: string;
+  /** A before hook skipped the operation: no call was made, the account link is left as it is. */
+  skipped?: boolean;
 }
+
+/** Why an attempt failed, whether at the target or in a hook. */
+interface Failure {
+  code: string;
+  message: string;
+  transient: boolean;
+  retryAfterMs?: number;
+  /** The target as a whole is down (the circuit opens). */
+  targetDown: boolean;
+  rateLimited: boolean;
+}
+
+function fromConnectorError(error: ConnectorError): Failure {
+  return { code: error.code, message: error.message, transient: error.transient, retryAfterMs: error.retryAfterMs, targetDown: isTargetUnavailable(error.code), rateLimited: error.code === ConnectorErrorCode.RateLimited };
+}
+
+const hookFailure = (message: string, transient = false): Failure => ({ code: transient ? 'hook_unavailable' : 'hook_failed', message, transient, targetDown: false, rateLimited: false });
 
 /**
  * Runs one operation: claims it (pending → in_progress, one ExecutionAttempt), calls the target
@@ -67,6 +88,8 @@ export class OperationRunner {
     private readonly operations: OperationsRepository,
     private readonly pool: ConnectorPool,
     private readonly circuits: Circuits,
+    private readonly hooks: HookRunner,
+    private readonly identities: IdentitiesRepository,
     metrics: Metrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
@@ -82,14 +105,69 @@ export class OperationRunner {
     const claimed = await this.claim(tenantId, operationId);
     if (claimed.kind !== 'claimed') return claimed.outcome;
     const { operation, attemptId } = claimed;
+    const logs: HookLog[] = [];
     let result: CallResult | undefined;
-    let failure: ConnectorError | undefined;
+    let failure: Failure | undefined;
+    let changedTarget: CallResult | undefined;
     try {
-      result = await this.call(operation);
+      result = await this.withHooks(operation, logs);
     } catch (error) {
-      failure = asConnectorError(error);
+      if (error instanceof HooksUnavailable) failure = hookFailure(error.message, true);
+      else if (error instanceof HookAbort) failure = hookFailure(error.message);
+      else failure = fromConnectorError(asConnectorError(error));
+      if (error instanceof HookAbort) changedTarget = error.result;
     }
-    return this.db.transaction(tenantId, (tx) => (result ? this.succeeded(tx, operation, attemptId, result) : this.failed(tx, operation, attemptId, failure!)));
+    return this.db.transaction(tenantId, async (tx) => {
+      for (const line of logs) await this.operations.log(tx, operation.id, line.level, line.message);
+      if (result) return this.succeeded(tx, operation, attemptId, result);
+      if (changedTarget) await this.keepLinks(tx, operation, changedTarget); // an after hook failed, but the target did change
+      return this.failed(tx, operation, attemptId, failure!);
+    });
+  }
+
+  /**
+   * Before hooks (which may change the attributes, skip or fail the operation), the connector call, then
+   * after hooks (which see its result). An after hook that aborts fails the operation although the
+   * target has changed: the account link is kept true, and a retry re-runs the whole operation
+   * (creates adopt the account they find, updates and deletes are idempotent).
+   */
+  private async withHooks(operation: OperationRow, logs: HookLog[]): Promise<CallResult> {
+    const hookOperation = operation.payload.hook_operation;
+    if (!(await this.hooks.any(operation.tenant_id, operation.connector_id, hookOperation))) return this.call(operation);
+    const connector = await this.operations.connector(this.db.read(operation.tenant_id), operation.connector_id);
+    const identity = operation.user_id ? await this.identities.find(this.db.read(operation.tenant_id), operation.user_id) : undefined;
+    const changes = operation.operation_type === 'update' ? (operation.payload.delta?.replace ?? {}) : (operation.payload.attributes ?? {});
+    const context: HookContext = {
+      phase: 'before',
+      operation: {
+        id: operation.id,
+        type: operation.operation_type,
+        hook_operation: hookOperation,
+        object_class: operation.object_class,
+        target_uid: operation.target_uid,
+        attributes: changes,
+        ...(operation.payload.enabled === undefined ? {} : { enabled: operation.payload.enabled }),
+      },
+      identity: identity ? { id: identity.id, username: identity.username, email: identity.email, display_name: identity.display_name, status: identity.status, ...identity.attributes } : null,
+      connector: { id: operation.connector_id, name: operation.connector_name, type: connector?.type ?? 'unknown' },
+    };
+    const before = await this.hooks.before(operation.tenant_id, context, logs);
+    if (before.kind === 'skip') return { uid: operation.target_uid, message: `skipped by a before hook: ${before.reason}`, skipped: true };
+    if (before.kind === 'fail') throw new HookAbort(before.reason);
+    const payload = { ...operation.payload };
+    if (operation.operation_type === 'update') {
+      payload.delta = { replace: before.attributes, remove: (payload.delta?.remove ?? []).filter((name) => !(name in before.attributes)) };
+      payload.attributes = { ...(payload.attributes ?? {}), ...before.attributes };
+    } else if (operation.operation_type === 'create') {
+      payload.attributes = before.attributes;
+    }
+    const changed = { ...operation, payload };
+    const result = await this.call(changed);
+    operation.payload = payload; // the link's hash is of what was written
+    const afterContext: HookContext = { ...context, phase: 'after', operation: { ...context.operation, attributes: before.attributes, target_uid: result.uid }, result: { uid: result.uid, message: result.message } };
+    const aborted = await this.hooks.after(operation.tenant_id, afterContext, logs);
+    if (aborted) throw new HookAbort(`${aborted} (the target was already changed: ${result.message})`, result);
+    return result;
   }
 
   private async claim(tenantId: string, operationId: string): Promise<{ kind: 'claimed'; operation: OperationRow; attemptId: string } | { kind: 'not'; outcome: RunOutcome }> {
@@ -213,12 +291,7 @@ export class OperationRunner {
 
   private async succeeded(tx: TenantTransaction, operation: OperationRow, attemptId: string, result: CallResult): Promise<RunOutcome> {
     await this.operations.finishAttempt(tx, attemptId, { success: true, error_code: null, error_message: null });
-    const hash = attributesHash(operation.payload.attributes);
-    if (operation.user_id && result.uid) {
-      if (operation.operation_type === 'create') await this.operations.upsertLink(tx, operation.user_id, operation.connector_id, operation.object_class, result.uid, hash);
-      if (operation.operation_type === 'update') await this.operations.refreshLink(tx, operation.user_id, operation.connector_id, operation.object_class, hash);
-    }
-    if (operation.operation_type === 'delete' && result.uid) await this.operations.removeLink(tx, operation.connector_id, operation.object_class, result.uid);
+    await this.keepLinks(tx, operation, result);
     const done = await this.operations.transition(tx, operation.id, ['in_progress'], 'completed', { completed_at: new Date(), target_uid: result.uid ?? operation.target_uid, error_message: null });
     await this.operations.log(tx, operation.id, 'info', `completed: ${result.message}`);
     await this.announce(tx, operation, 'completed');
@@ -226,17 +299,26 @@ export class OperationRunner {
     return { kind: 'done', status: 'completed', operation: done };
   }
 
-  private async failed(tx: TenantTransaction, operation: OperationRow, attemptId: string, error: ConnectorError): Promise<RunOutcome> {
+  /** The account link follows what the call did: created (create), refreshed (update), removed (delete). */
+  private async keepLinks(tx: TenantTransaction, operation: OperationRow, result: CallResult): Promise<void> {
+    if (result.skipped || !result.uid) return; // no call was made, or nothing to link
+    const hash = attributesHash(operation.payload.attributes);
+    if (operation.user_id && operation.operation_type === 'create') await this.operations.upsertLink(tx, operation.user_id, operation.connector_id, operation.object_class, result.uid, hash);
+    if (operation.user_id && operation.operation_type === 'update') await this.operations.refreshLink(tx, operation.user_id, operation.connector_id, operation.object_class, hash);
+    if (operation.operation_type === 'delete') await this.operations.removeLink(tx, operation.connector_id, operation.object_class, result.uid);
+  }
+
+  private async failed(tx: TenantTransaction, operation: OperationRow, attemptId: string, error: Failure): Promise<RunOutcome> {
     const message = `${error.code}: ${error.message}`.slice(0, 2000);
     await this.operations.finishAttempt(tx, attemptId, { success: false, error_code: error.code, error_message: error.message });
-    if (isTargetUnavailable(error.code)) {
+    if (error.targetDown) {
       this.circuits.trip(operation.tenant_id, operation.connector_id, message);
       const waiting = await this.operations.transition(tx, operation.id, ['in_progress'], 'awaiting_system', { error_message: message });
       await this.operations.log(tx, operation.id, 'warn', `the target is unavailable (${message}): awaiting it; no retry spent`);
       this.outcomes.inc({ outcome: 'awaiting_system', operation_type: operation.operation_type });
       return { kind: 'done', status: 'awaiting_system', operation: waiting };
     }
-    const rateLimited = error.code === ConnectorErrorCode.RateLimited;
+    const rateLimited = error.rateLimited;
     if (error.transient && (rateLimited || operation.retry_count < operation.max_retries)) {
       const retryCount = rateLimited ? operation.retry_count : operation.retry_count + 1;
       const delay = retryDelayMs(operation.retry_count, { baseMs: this.config.PROVISIONING_RETRY_BASE_MS, maxMs: this.config.PROVISIONING_RETRY_MAX_MS, retryAfterMs: error.retryAfterMs });
@@ -299,6 +381,16 @@ export class OperationRunner {
         data: { operation_id: operation.id, connector_id: operation.connector_id, user_id: operation.user_id, operation_type: operation.operation_type, status },
       }),
     });
+  }
+}
+
+/** A hook stopped the operation (abort policy, or `{ fail }`); `result` when the target had already been changed (an after hook). */
+class HookAbort extends Error {
+  constructor(
+    message: string,
+    readonly result?: CallResult,
+  ) {
+    super(message);
   }
 }
 
