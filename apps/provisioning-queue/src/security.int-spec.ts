@@ -29,8 +29,14 @@ interface Fixture {
   own: Caller;
   ownIdentity(): Promise<Entity>;
   ownConnector(): Promise<Entity>;
+  /** An operation of the caller's tenant in `status` (dead_letter, or awaiting_system on an unreachable target). */
+  ownOperation(status: 'dead_letter' | 'awaiting_system'): Promise<Entity>;
+  /** A pending conflict of the caller's tenant (two operator updates of one account). */
+  ownConflict(): Promise<Entity>;
   foreignIdentity: Entity;
   foreignConnector: Entity;
+  foreignOperation: Entity;
+  foreignConflict: Entity;
 }
 
 type Foreign = Req & { expect?: (response: Response, f: Fixture) => void };
@@ -43,6 +49,8 @@ interface Row {
   malformed: (f: Fixture) => (Req & { field: string }) | Promise<Req & { field: string }>;
 }
 
+/** A SCIM connector nothing listens for: its operations wait as awaiting_system. */
+const unreachable = () => ({ type: 'scim', config: { baseUrl: 'http://127.0.0.1:1/scim', auth: 'bearer' }, credentials: { token: 'token' } });
 const scim = () => ({ type: 'scim', config: { baseUrl: process.env.SCIM_TARGET_URL ?? 'http://127.0.0.1:1/scim', auth: 'bearer' }, credentials: { token: process.env.SCIM_TARGET_TOKEN ?? 'token' } });
 const idsOf = (response: Response) => (response.body.items ?? []).map((item: { id: string }) => item.id);
 const createdInOwnTenant = (response: Response, { own }: Fixture) => expect({ status: response.status, tenant: response.body.tenant_id }).toEqual({ status: 201, tenant: own.tenantId });
@@ -157,6 +165,91 @@ const ROWS: Row[] = [
     foreign: (f) => ({ path: `/connectors/${f.foreignConnector.id}/preview`, body: { identity: { username: 'zoe' } } }),
     malformed: async (f) => ({ path: `/connectors/${(await f.ownConnector()).id}/preview`, body: { identity: { username: 'zoe', status: 'gone' } }, field: 'identity.status' }),
   },
+  // ---- operations and conflicts -------------------------------------------------------------
+  {
+    route: 'GET /operations',
+    permission: Permission.ProvisioningRead,
+    valid: () => ({ path: '/operations' }),
+    foreign: (f) => ({ path: '/operations', query: { connector_id: f.foreignConnector.id }, expect: (response) => expect(response.body.total).toBe(0) }),
+    malformed: () => ({ path: '/operations', query: { operation_type: 'explode' }, field: 'operation_type' }),
+  },
+  {
+    route: 'POST /operations',
+    permission: Permission.ProvisioningWrite,
+    valid: async (f) => ({ path: '/operations', body: { connector_id: (await f.ownConnector()).id, operation_type: 'delete', target_uid: randomUUID() } }),
+    foreign: (f) => ({ path: '/operations', body: { connector_id: f.foreignConnector.id, operation_type: 'delete', target_uid: randomUUID() } }),
+    malformed: async (f) => ({ path: '/operations', body: { connector_id: (await f.ownConnector()).id, operation_type: 'delete', target_uid: 'x', priority: 5000 }, field: 'priority' }),
+  },
+  {
+    route: 'GET /operations/dead-letters',
+    permission: Permission.ProvisioningRead,
+    valid: () => ({ path: '/operations/dead-letters' }),
+    foreign: (f) => ({ path: '/operations/dead-letters', query: { connector_id: f.foreignConnector.id }, expect: (response) => expect(response.body.total).toBe(0) }),
+    malformed: () => ({ path: '/operations/dead-letters', query: { limit: 1000 }, field: 'limit' }),
+  },
+  {
+    route: 'GET /operations/statistics',
+    permission: Permission.ProvisioningRead,
+    valid: () => ({ path: '/operations/statistics' }),
+    foreign: (f) => ({ path: '/operations/statistics', expect: (response) => expect(response.body.connectors.map((c: Entity) => c.connector_id)).not.toContain(f.foreignConnector.id) }),
+    malformed: () => ({ path: '/operations/statistics', query: { connector_id: 'x' }, field: 'connector_id' }),
+  },
+  {
+    route: 'POST /operations/retry',
+    permission: Permission.ProvisioningManage,
+    valid: () => ({ path: '/operations/retry', body: {} }),
+    foreign: (f) => ({ path: '/operations/retry', body: { connector_id: f.foreignConnector.id, from_status: 'failed' }, expect: (response) => expect(response.body.retried).toBe(0) }),
+    malformed: () => ({ path: '/operations/retry', body: { from_status: 'completed' }, field: 'from_status' }),
+  },
+  {
+    route: 'GET /operations/:id',
+    permission: Permission.ProvisioningRead,
+    valid: async (f) => ({ path: `/operations/${(await f.ownOperation('awaiting_system')).id}` }),
+    foreign: (f) => ({ path: `/operations/${f.foreignOperation.id}` }),
+    malformed: () => ({ path: '/operations/not-a-uuid', field: 'id' }),
+  },
+  {
+    route: 'POST /operations/:id/retry',
+    permission: Permission.ProvisioningWrite,
+    valid: async (f) => ({ path: `/operations/${(await f.ownOperation('dead_letter')).id}/retry` }),
+    foreign: (f) => ({ path: `/operations/${f.foreignOperation.id}/retry` }),
+    malformed: () => ({ path: '/operations/x/retry', field: 'id' }),
+  },
+  {
+    route: 'POST /operations/:id/cancel',
+    permission: Permission.ProvisioningWrite,
+    valid: async (f) => ({ path: `/operations/${(await f.ownOperation('awaiting_system')).id}/cancel` }),
+    foreign: (f) => ({ path: `/operations/${f.foreignOperation.id}/cancel` }),
+    malformed: () => ({ path: '/operations/x/cancel', field: 'id' }),
+  },
+  {
+    route: 'POST /operations/:id/resolve',
+    permission: Permission.ProvisioningManage,
+    valid: async (f) => ({ path: `/operations/${(await f.ownOperation('dead_letter')).id}/resolve`, body: { notes: 'fixed by hand' } }),
+    foreign: (f) => ({ path: `/operations/${f.foreignOperation.id}/resolve`, body: { notes: 'mine' } }),
+    malformed: async (f) => ({ path: `/operations/${(await f.ownOperation('dead_letter')).id}/resolve`, body: { notes: '' }, field: 'notes' }),
+  },
+  {
+    route: 'GET /connectors/:id/operations/statistics',
+    permission: Permission.ProvisioningRead,
+    valid: async (f) => ({ path: `/connectors/${(await f.ownConnector()).id}/operations/statistics` }),
+    foreign: (f) => ({ path: `/connectors/${f.foreignConnector.id}/operations/statistics` }),
+    malformed: () => ({ path: '/connectors/x/operations/statistics', field: 'id' }),
+  },
+  {
+    route: 'GET /conflicts',
+    permission: Permission.ProvisioningRead,
+    valid: () => ({ path: '/conflicts' }),
+    foreign: (f) => ({ path: '/conflicts', query: { operation_id: f.foreignConflict.operation_id_b }, expect: (response) => expect(response.body.total).toBe(0) }),
+    malformed: () => ({ path: '/conflicts', query: { status: 'open' }, field: 'status' }),
+  },
+  {
+    route: 'POST /conflicts/:id/resolve',
+    permission: Permission.ProvisioningManage,
+    valid: async (f) => ({ path: `/conflicts/${(await f.ownConflict()).id}/resolve`, body: { outcome: 'applied' } }),
+    foreign: (f) => ({ path: `/conflicts/${f.foreignConflict.id}/resolve`, body: { outcome: 'rejected' } }),
+    malformed: async (f) => ({ path: `/conflicts/${(await f.ownConflict()).id}/resolve`, body: { outcome: 'won' }, field: 'outcome' }),
+  },
 ];
 
 /** Served without a token: probes, metrics, API docs. */
@@ -203,12 +296,34 @@ describe('provisioning-queue: security matrix', () => {
     t = await startProvisioningQueue();
     const own = t.caller({ subject: 'owner' });
     const stranger = t.caller({ subject: 'stranger' });
+    const operation = async (caller: Caller, status: 'dead_letter' | 'awaiting_system') => {
+      // A dead letter: an update of an account the SCIM target does not have (permanent). Awaiting: a target nothing listens for.
+      const connector = await caller.createConnector(status === 'dead_letter' ? scim() : unreachable());
+      const created = await caller.post('/operations', { connector_id: connector.id, operation_type: 'update', target_uid: randomUUID(), attributes: { title: 'x' } });
+      for (let i = 0; i < 200; i++) {
+        const [row] = await t.db.dataSource.query('SELECT status FROM provisioning_operations WHERE id = $1', [created.body.id]);
+        if (row?.status === status) return created.body as Entity;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error(`operation ${created.body.id} did not become ${status}`);
+    };
+    const conflict = async (caller: Caller) => {
+      const connector = await caller.createConnector(unreachable());
+      const uid = randomUUID();
+      await caller.post('/operations', { connector_id: connector.id, operation_type: 'update', target_uid: uid, attributes: { title: 'a' } });
+      const b = (await caller.post('/operations', { connector_id: connector.id, operation_type: 'update', target_uid: uid, attributes: { title: 'b' } })).body;
+      return (await caller.get('/conflicts', { operation_id: b.id, status: 'pending' })).body.items[0] as Entity;
+    };
     fixture = {
       own,
       ownIdentity: () => own.createIdentity(),
       ownConnector: () => own.createConnector(scim()),
+      ownOperation: (status) => operation(own, status),
+      ownConflict: () => conflict(own),
       foreignIdentity: await stranger.createIdentity({ attributes: { department: 'Finance' } }),
       foreignConnector: await stranger.createConnector(scim()),
+      foreignOperation: await operation(stranger, 'awaiting_system'),
+      foreignConflict: await conflict(stranger),
     };
     foreignState = await stateOfForeign();
   });
@@ -273,9 +388,13 @@ describe('provisioning-queue: security matrix', () => {
   });
 
   describe('a failed request leaves nothing half-written', () => {
-    const TABLES = ['tenants', 'organizations', 'users', 'identities', 'connectors', 'account_links', 'outbox'];
+    const TABLES = ['tenants', 'organizations', 'users', 'identities', 'connectors', 'account_links'];
     const counts = async () => {
-      const [row] = await t.db.dataSource.query(`SELECT ${TABLES.map((name) => `(SELECT count(*)::int FROM ${name}) AS ${name}`).join(', ')}`);
+      // The outbox without the operations' own announcements: the fixture's operations keep running (and announcing) meanwhile.
+      const [row] = await t.db.dataSource.query(
+        `SELECT ${TABLES.map((name) => `(SELECT count(*)::int FROM ${name}) AS ${name}`).join(', ')},
+                (SELECT count(*)::int FROM outbox WHERE event_type NOT LIKE 'provisio.operation.%') AS outbox`,
+      );
       return row as Record<string, number>;
     };
     const unchangedAfter = async (work: () => Promise<Response>, status: number, field?: string) => {

@@ -17,6 +17,7 @@ import {
   OperationPageDto,
   ResolveConflictDto,
   ResolveOperationDto,
+  StatisticsQueryDto,
   TenantStatisticsDto,
 } from './dtos/operation.dto';
 import { OperationsService } from './operations.service';
@@ -61,8 +62,8 @@ export class OperationsController {
   @ApiOperation({ summary: "QueueStatistics of the tenant, and of each connector with its circuit's state" })
   @ApiOkResponse({ type: TenantStatisticsDto })
   @ApiErrors()
-  statistics(@CurrentPrincipal() principal: Principal): Promise<TenantStatisticsDto> {
-    return this.operations.statistics(principal);
+  statistics(@CurrentPrincipal() principal: Principal, @Query() query: StatisticsQueryDto): Promise<TenantStatisticsDto> {
+    return this.operations.statistics(principal, query.connector_id);
   }
 
   @Post('operations/retry')

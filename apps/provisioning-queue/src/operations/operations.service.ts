@@ -198,10 +198,11 @@ export class OperationsService {
     );
   }
 
-  async statistics(principal: Principal): Promise<TenantStatisticsDto> {
+  async statistics(principal: Principal, connectorId?: string): Promise<TenantStatisticsDto> {
     const db = this.db.read(principal);
     const [total, byConnector] = await Promise.all([this.operations.statistics(db), this.operations.statisticsByConnector(db)]);
-    return { ...(total as unknown as TenantStatisticsDto), connectors: byConnector.map((row) => this.withCircuit(row)) };
+    const connectors = byConnector.filter((row) => connectorId === undefined || row.connector_id === connectorId);
+    return { ...(total as unknown as TenantStatisticsDto), connectors: connectors.map((row) => this.withCircuit(row)) };
   }
 
   async connectorStatistics(principal: Principal, connectorId: string): Promise<ConnectorStatisticsDto> {

@@ -99,6 +99,10 @@ export class CreateOperationDto {
   @ApiPropertyOptional({ minimum: 0, maximum: 20 }) @IsOptional() @IsInt() @Min(0) @Max(20) max_retries?: number;
 }
 
+export class StatisticsQueryDto {
+  @ApiPropertyOptional({ format: 'uuid', description: 'Only this connector in `connectors` (the totals stay the tenant\'s).' }) @IsOptional() @IsUUID() connector_id?: string;
+}
+
 export class BulkRetryDto extends OperationFilterDto {
   @ApiPropertyOptional({ enum: ['failed', 'dead_letter'], description: 'Default: dead_letter.' }) @IsOptional() @IsIn(['failed', 'dead_letter']) from_status?: 'failed' | 'dead_letter';
   @ApiPropertyOptional({ minimum: 1, maximum: 10000, default: 1000 }) @IsOptional() @IsInt() @Min(1) @Max(10_000) limit?: number;
