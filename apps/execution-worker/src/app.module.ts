@@ -8,6 +8,7 @@ import { DeadLettersModule } from './dead-letters/dead-letters.module';
 import { DomainEventsModule } from './domain-events/domain-events.module';
 import { ExecutionsModule } from './executions/executions.module';
 import { HttpTriggersModule } from './http-triggers/http-triggers.module';
+import { ParametersModule } from './parameters/parameters.module';
 import { EXECUTION_SOURCE } from './execution-source';
 
 /** Execution worker: turns domain events and execution requests into sandboxed script executions. */
@@ -25,6 +26,7 @@ export class AppModule {
           acrossReplicas: true,
           eventSource: EXECUTION_SOURCE,
         }),
+        ParametersModule,
         ExecutionsModule,
         DomainEventsModule,
         DeadLettersModule,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { authEnv, databaseEnv, httpEnv, kafkaEnv, outboxEnv, redisEnv, refineAuth, serviceEnv } from '@provisio/platform';
+import { authEnv, databaseEnv, httpEnv, kafkaEnv, outboxEnv, redisEnv, refineAuth, scriptSecretsEnv, serviceEnv } from '@provisio/platform';
 
 const positiveInt = z.coerce.number().int().positive();
 
@@ -27,6 +27,7 @@ export const appConfigSchema = refineAuth(
     ...kafkaEnv,
     ...outboxEnv,
     ...authEnv,
+    ...scriptSecretsEnv,
     ...executionEnv,
   }),
 );

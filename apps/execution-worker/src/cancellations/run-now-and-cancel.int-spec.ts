@@ -5,6 +5,7 @@
  */
 import { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Permission } from '@provisio/contracts';
 import { migrations } from '@provisio/migrations';
 import { createIsolatedSchema, IsolatedSchema } from '@provisio/persistence/testing';
@@ -26,7 +27,8 @@ describe('run now and cancel: registry and worker together', () => {
   beforeAll(async () => {
     db = await createIsolatedSchema(migrations);
     const prefix = uniqueTopicPrefix();
-    const shared = { DATABASE_SCHEMA: db.schema, KAFKA_TOPIC_PREFIX: prefix, DATABASE_POOL_SIZE: '5' };
+    // One key ring for both: the registry seals, the worker opens.
+    const shared = { DATABASE_SCHEMA: db.schema, KAFKA_TOPIC_PREFIX: prefix, DATABASE_POOL_SIZE: '5', SCRIPT_SECRETS_KEYS: `test:${randomBytes(32).toString('base64')}` };
     const boot = async (module: { forRoot(config: never): never }, config: Parameters<typeof loadConfig>[0], env: Record<string, string>) => {
       const moduleRef = await Test.createTestingModule({ imports: [module.forRoot(loadConfig(config, testEnv({ ...shared, ...env })) as never)] }).compile();
       const app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
@@ -36,7 +38,7 @@ describe('run now and cancel: registry and worker together', () => {
     };
     worker = await boot(WorkerModule as never, workerConfig, { REDIS_KEY_PREFIX: `test:${prefix}`, SANDBOX_POOL_SIZE: '1', EXECUTION_SWEEP_INTERVAL_MS: '60000' });
     registry = await boot(RegistryModule as never, registryConfig, {});
-    caller = new Caller(registry, (await import('node:crypto')).randomUUID(), 'operator', [Permission.ScriptWrite, Permission.ScriptRead, Permission.ScriptExecute, Permission.ScriptExecutionRead]);
+    caller = new Caller(registry, randomUUID(), 'operator', [Permission.ScriptWrite, Permission.ScriptRead, Permission.ScriptExecute, Permission.ScriptExecutionRead]);
   });
 
   afterAll(async () => {
@@ -53,6 +55,29 @@ describe('run now and cancel: registry and worker together', () => {
     expect(done.body).toMatchObject({ status: 'completed', output: { doubled: 42, trigger: 'manual' }, trigger_type: 'manual', finished: true });
     const rows = await db.dataSource.query('SELECT id FROM script_executions WHERE script_id = $1', [script.id]);
     expect(rows).toEqual([{ id: run.body.id }]);
+  });
+
+  it('secret values reach the script only at run time; a scheduled run whose input misses a parameter fails naming it', async () => {
+    const script = await caller.createScript({ source: 'export default async (ctx) => ({ key: ctx.input.api_key, pw: ctx.input.password, n: ctx.input.n });' });
+    await caller
+      .put(`/scripts/${script.id}/parameters`, { parameters: [{ name: 'api_key', type: 'string', is_secret: true }, { name: 'password', type: 'password', default_value: 'default-pw' }, { name: 'n', type: 'integer', required: true }] })
+      .expect(200);
+    const run = await caller.post(`/scripts/${script.id}/executions`, { input: { api_key: 'k-live-123', n: 1 } }).expect(202);
+    const done = await caller.get(`/executions/${run.body.id}`, { wait: 30 }).expect(200);
+    // The script saw the secrets; the row and the API never hold them in the clear.
+    expect(done.body).toMatchObject({ status: 'completed', output: { key: 'k-live-123', pw: 'default-pw', n: 1 }, input: { api_key: '********', n: 1 } });
+    const [row] = await db.dataSource.query('SELECT input::text AS input FROM script_executions WHERE id = $1', [run.body.id]);
+    expect(row.input).not.toContain('k-live-123');
+    // What the scheduler's request becomes when a parameter was added since: failed, naming it.
+    const [{ id }] = await db.dataSource.query(
+      `INSERT INTO script_executions (tenant_id, script_id, status, trigger_type, input) VALUES ($1, $2, 'pending', 'cron', '{}') RETURNING id`,
+      [caller.tenantId, script.id],
+    );
+    await worker.get(ExecutionQueue).enqueue([{ id, trigger_type: 'cron' }]);
+    await eventually(async () => expect((await caller.get(`/executions/${id}`).expect(200)).body).toMatchObject({ status: 'failed', error: expect.stringContaining('input.n is required') }), {
+      timeoutMs: 15_000,
+      what: 'the scheduled run to fail',
+    });
   });
 
   it('a running run cancelled in the registry is stopped in the sandbox and stays cancelled with who did it', async () => {

@@ -7,6 +7,7 @@ import { APP_CONFIG, Metrics, RedisService, toStorableJson } from '@provisio/pla
 import { ConcurrencyLimitReached, ExecutionRecords, ExecutionRow, RecordedRun, SandboxRun, ScriptExecution, ScriptToRun } from '@provisio/script-execution';
 import type { AppConfig } from '../config';
 import { EXECUTION_SOURCE } from '../execution-source';
+import { RunInputs } from '../parameters/run-inputs.service';
 import { BY_EXECUTION_ID, ExecutionsRepository } from './executions.repository';
 
 /** Event-triggered runs get 3 attempts in all (seed 001: "maximum 3 retry attempts"), then a dead letter. */
@@ -72,6 +73,7 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly executions: ExecutionsRepository,
     private readonly runner: ScriptExecution,
     private readonly records: ExecutionRecords,
+    private readonly inputs: RunInputs,
     private readonly redis: RedisService,
     private readonly metrics: Metrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -125,7 +127,7 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
       claimed.map(async ({ execution, script }) => {
         if (!this.runnable(execution, script)) return queued.push(execution); // the careful path skips it
         try {
-          const run = await this.runner.execute(execution, script);
+          const run = await this.inputs.execute(execution, script);
           // A failed event-triggered run's first retry is due after the base delay: kept with the record.
           const nextRetryAt = execution.trigger_type === 'event' && run.result.status !== 'completed' ? new Date(run.completedAt.getTime() + this.retryDelayMs(0)) : null;
           runs.push({ execution, scriptVersion: script.current_version, run, nextRetryAt });
@@ -303,7 +305,7 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
     let final = last;
     const failedFinally = (s: string) => trigger === 'event' && last && s !== 'completed' && s !== 'skipped';
     if (script) {
-      const run = await this.runner.execute(execution, script);
+      const run = await this.inputs.execute(execution, script);
       const recorded =
         trigger === 'event'
           ? // The record, the retry schedule and a final failure's dead letter commit together.
