@@ -1,0 +1,172 @@
+/**
+ * The real `provisio` command (a child process of the compiled CLI) against a real script registry
+ * booted by the test (its own schema and topic prefix), as a hook author uses it: login, pull, edit,
+ * validate, dry-run with fixtures, push, run, tail, cancel; and its exit codes.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Caller, RegistryTestApp, startRegistry } from '../../script-registry/src/common/testing/registry-app';
+
+const CLI_DIR = join(__dirname, '..');
+const BIN = join(CLI_DIR, 'bin', 'provisio.js');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+describe('provisio CLI against the running registry', () => {
+  let t: RegistryTestApp;
+  let author: Caller;
+  let url: string;
+  let home: string;
+  let work: string;
+
+  const cli = (args: string[], env: Record<string, string> = {}): Promise<Run> =>
+    new Promise((resolve) => {
+      execFile(process.execPath, [BIN, ...args], { cwd: work, env: { PATH: process.env.PATH ?? '', PROVISIO_CONFIG_DIR: home, NO_COLOR: '1', ...env }, timeout: 30_000 }, (error, stdout, stderr) =>
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+
+  beforeAll(async () => {
+    // The CLI under test is the compiled one (what `provisio` runs); compile it from the current source.
+    execFileSync('npm', ['run', 'build', '--silent'], { cwd: CLI_DIR, stdio: 'ignore' });
+    t = await startRegistry();
+    await t.app.listen(0, '127.0.0.1');
+    url = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
+    author = t.caller({ subject: 'hook-author' });
+    home = mkdtempSync(join(tmpdir(), 'provisio-cli-home-'));
+    work = mkdtempSync(join(tmpdir(), 'provisio-cli-work-'));
+  });
+  afterAll(async () => {
+    await t?.close();
+    for (const dir of [home, work]) if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('without login says so (exit 3); a wrong token is refused at login and nothing is stored', async () => {
+    const none = await cli(['scripts', 'pull', 'out']);
+    expect(none.code).toBe(3);
+    expect(none.stderr).toMatch(/not logged in/);
+    const bad = await cli(['login', '--url', url, '--token', 'not-a-jwt']);
+    expect(bad.code).toBe(3);
+    expect((await cli(['scripts', 'pull', 'out'])).code).toBe(3);
+  });
+
+  it('login stores the URL and token (mode 600); environment variables work without it', async () => {
+    const login = await cli(['login', '--url', url, '--token', author.token, '--json']);
+    expect(login.code).toBe(0);
+    const saved = JSON.parse(login.stdout);
+    expect(saved).toMatchObject({ url, config_file: join(home, 'config.json') });
+    expect(JSON.parse(readFileSync(join(home, 'config.json'), 'utf8'))).toMatchObject({ url, token: author.token });
+    expect((await import('node:fs')).statSync(join(home, 'config.json')).mode & 0o777).toBe(0o600);
+    const viaEnv = await cli(['fixtures', '--json'], { PROVISIO_CONFIG_DIR: join(home, 'nowhere'), PROVISIO_URL: url, PROVISIO_TOKEN: author.token });
+    expect(viaEnv.code).toBe(0);
+  });
+
+  it('pull, edit, validate, dry-run with fixtures, push (a version only when the source changed)', async () => {
+    const hook = await author.createScript({
+      name: 'Account mapping',
+      type: 'embedded',
+      source: 'export default async (ctx) => ({ attributes: { uid: ctx.identity.username } });',
+      tags: ['ldap'],
+    });
+    const welcome = await author.createScript({ name: 'Welcome mail', type: 'event', event_types: ['user.created'], source: 'export default async (ctx) => ({ hello: ctx.event.data.user_id });' });
+    await author.put(`/scripts/${welcome.id}/parameters`, { parameters: [{ name: 'smtp_password', type: 'password', default_value: 's3cret' }, { name: 'sender', type: 'email', default_value: 'it@example.com' }] }).expect(200);
+
+    const pulled = await cli(['scripts', 'pull', 'scripts']);
+    expect(pulled.code).toBe(0);
+    expect(pulled.stdout).toContain('pulled 2 script(s)');
+    const manifest = JSON.parse(readFileSync(join(work, 'scripts', 'provisio.json'), 'utf8'));
+    const entry = manifest.scripts.find((s: { name: string }) => s.name === 'Welcome mail');
+    expect(entry).toMatchObject({ id: welcome.id, file: 'welcome-mail.js', type: 'event', event_types: ['user.created'] });
+    // A secret default never leaves the registry.
+    expect(entry.parameters).toEqual([
+      { name: 'smtp_password', type: 'password', default_value: '********', display_order: 0 },
+      { name: 'sender', type: 'email', default_value: 'it@example.com', display_order: 1 },
+    ]);
+    expect(readFileSync(join(work, 'scripts', 'account-mapping.js'), 'utf8')).toContain('ctx.identity.username');
+
+    // Edit the hook; a syntax error is reported with its line (exit 1), the fixed file is valid.
+    const file = join(work, 'scripts', 'account-mapping.js');
+    writeFileSync(file, 'export default async (ctx) => {\n  const uid = helpers.username({ first: ctx.identity.first_name, last: ctx.identity.last_name, format: "f.last" })\n  return { attributes: { uid, mail: helpers.email(uid, ctx.connector.settings.mail_domain) } ;\n};\n');
+    const broken = await cli(['validate', 'scripts/account-mapping.js']);
+    expect(broken.code).toBe(1);
+    expect(broken.stdout).toMatch(/scripts\/account-mapping\.js:3:\d+: error/);
+    writeFileSync(file, 'export default async (ctx) => {\n  const uid = helpers.username({ first: ctx.identity.first_name, last: ctx.identity.last_name, format: "f.last" });\n  console.info("mapping", ctx.identity.employee_id, "->", uid);\n  return { attributes: { uid, mail: helpers.email(uid, ctx.connector.settings.mail_domain) } };\n};\n');
+    expect((await cli(['validate', 'scripts/account-mapping.js'])).code).toBe(0);
+
+    const dry = await cli(['dry-run', 'scripts/account-mapping.js', '--fixture', 'hook.create', '--json']);
+    expect(dry.code).toBe(0);
+    const result = JSON.parse(dry.stdout);
+    expect(result).toMatchObject({ success: true, status: 'completed' });
+    expect(JSON.parse(result.output)).toEqual({ attributes: { uid: expect.stringMatching(/^j\.m/), mail: expect.stringMatching(/@corp\.example$/) } });
+    const human = await cli(['dry-run', 'scripts/welcome-mail.js', '--fixture', 'user.created']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/completed in \d+ ms/);
+    expect(human.stdout).toContain('"hello": "u-1029"');
+    // Your own context; a run that throws exits 1.
+    writeFileSync(join(work, 'ctx.json'), JSON.stringify({ identity: {}, connector: { settings: {} } }));
+    const failing = await cli(['dry-run', 'scripts/account-mapping.js', '--context', 'ctx.json']);
+    expect(failing.code).toBe(1);
+    expect(failing.stdout).toMatch(/failed/);
+    expect((await cli(['dry-run', 'scripts/account-mapping.js', '--fixture', 'user.exploded'])).code).toBe(2);
+
+    // Push: the hook's source changed (diff, version 2); the event script did not (no version).
+    const pushed = await cli(['scripts', 'push', 'scripts', '-m', 'f.last usernames']);
+    expect(pushed.code).toBe(0);
+    expect(pushed.stdout).toContain('+  console.info("mapping"');
+    expect(pushed.stdout).toMatch(/updated Account mapping \(version 2\)/);
+    expect(pushed.stdout).toMatch(/unchanged Welcome mail/);
+    const versions = await author.get(`/scripts/${hook.id}/versions`).expect(200);
+    expect(versions.body.total).toBe(2);
+    expect((await author.get(`/scripts/${welcome.id}/versions`).expect(200)).body.total).toBe(1);
+    // The kept secret is still the stored one.
+    const [secret] = await t.db.dataSource.query(`SELECT default_value::text AS v FROM script_parameters WHERE script_id = $1 AND name = 'smtp_password'`, [welcome.id]);
+    expect(secret.v).toMatch(/\$sealed/);
+    const again = await cli(['scripts', 'push', 'scripts', '--json']);
+    expect(JSON.parse(again.stdout).map((c: { action: string }) => c.action)).toEqual(['unchanged', 'unchanged']);
+    expect((await author.get(`/scripts/${hook.id}/versions`).expect(200)).body.total).toBe(2);
+
+    // A new script in the manifest is created.
+    manifest.scripts.push({ name: 'Leaver cleanup', file: 'leaver.js', type: 'oneoff', parameters: [{ name: 'dry', type: 'boolean', default_value: true }] });
+    writeFileSync(join(work, 'scripts', 'provisio.json'), JSON.stringify(manifest));
+    writeFileSync(join(work, 'scripts', 'leaver.js'), 'export default async (ctx) => ctx.input;\n');
+    const created = await cli(['scripts', 'push', 'scripts']);
+    expect(created.stdout).toMatch(/created Leaver cleanup/);
+  });
+
+  it('runs a script (manual), follows executions with tail, cancels; a finished run is exit 5', async () => {
+    const script = await author.createScript({ name: 'Nightly export', type: 'oneoff', source: 'export default async () => 1;' });
+    const tail = cli(['executions', 'tail', '--script', 'Nightly export', '--for', '4', '--interval', '300']);
+    await new Promise((r) => setTimeout(r, 1500));
+    const run = await cli(['executions', 'run', 'Nightly export', '--json']);
+    expect(run.code).toBe(0);
+    const execution = JSON.parse(run.stdout);
+    expect(execution).toMatchObject({ script_id: script.id, status: 'pending', trigger_type: 'manual', executed_by: 'hook-author' });
+    await new Promise((r) => setTimeout(r, 800));
+    const cancelled = await cli(['executions', 'cancel', execution.id]);
+    expect(cancelled).toMatchObject({ code: 0, stdout: `${execution.id} cancelled\n` });
+    const followed = await tail;
+    expect(followed.code).toBe(0);
+    expect(followed.stdout).toMatch(new RegExp(`${execution.id}\\s+Nightly export\\s+manual\\s+pending`));
+    expect(followed.stdout).toMatch(new RegExp(`${execution.id}\\s+Nightly export\\s+manual\\s+cancelled`));
+    const twice = await cli(['executions', 'cancel', execution.id]);
+    expect(twice.code).toBe(5);
+    expect(twice.stderr).toMatch(/already ended cancelled/);
+    expect((await cli(['executions', 'get', '00000000-0000-4000-8000-000000000000'])).code).toBe(4);
+    expect((await cli(['executions', 'run', 'no such script'])).code).toBe(4);
+    expect((await cli(['executions', 'run', 'Nightly export', '--input', '{nope'])).code).toBe(2);
+  });
+
+  it('says when the service cannot be reached (exit 6) and answers unknown commands with usage (exit 2)', async () => {
+    const down = await cli(['executions', 'list'], { PROVISIO_URL: 'http://127.0.0.1:9', PROVISIO_TOKEN: author.token });
+    expect(down.code).toBe(6);
+    expect(down.stderr).toMatch(/cannot reach the service/);
+    expect((await cli(['frobnicate'])).code).toBe(2);
+  });
+});
