@@ -38,6 +38,17 @@ function devConnectorCredentialsKeys() {
   return `dev:${readFileSync(file, 'utf8').trim()}`;
 }
 
+/** The development key ring of script secrets (`SCRIPT_SECRETS_KEYS=dev:<base64>`), made once per checkout the same way. */
+function devScriptSecretsKeys() {
+  if (process.env.SCRIPT_SECRETS_KEYS) return process.env.SCRIPT_SECRETS_KEYS;
+  const file = join(ROOT, '.stack', 'dev-script-secrets-key');
+  if (!existsSync(file)) {
+    mkdirSync(join(ROOT, '.stack'), { recursive: true });
+    writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
+  }
+  return `dev:${readFileSync(file, 'utf8').trim()}`;
+}
+
 async function waitReady(port, deadline) {
   while (Date.now() < deadline) {
     try {
@@ -62,11 +73,13 @@ async function main() {
 
   const secret = devJwtSecret();
   const credentialKeys = devConnectorCredentialsKeys();
+  const scriptSecretsKeys = devScriptSecretsKeys();
   const children = SERVICES.map((service) =>
     spawnPrefixed(service.name, process.execPath, [join(ROOT, 'apps', service.name, 'dist', 'main.js')], {
       ...stackEnv,
       ...(secret ? { AUTH_JWT_SECRET: secret } : {}),
       CONNECTOR_CREDENTIALS_KEYS: credentialKeys,
+      SCRIPT_SECRETS_KEYS: scriptSecretsKeys,
       PORT: String(service.port),
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
     }),
