@@ -1,15 +1,23 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { PlatformModule } from '@provisio/platform';
+import { CommonModule } from './common/common.module';
 import type { AppConfig } from './config';
+import { RunsModule } from './runs/runs.module';
 
-/** Reconciler: compares the identity store with each target system and remediates. */
+/**
+ * Reconciler: compares the identity store with each target system (runs, discrepancies, guard rail,
+ * reports). It publishes nothing yet (remediation and run-finished events will go through the outbox and
+ * Kafka), so it runs without a broker.
+ */
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        PlatformModule.forRoot({ service: 'reconciler', config, database: true, redis: true, kafka: true, outboxRelay: true }),
+        PlatformModule.forRoot({ service: 'reconciler', config, database: true, redis: true }),
+        CommonModule,
+        RunsModule,
       ],
     };
   }

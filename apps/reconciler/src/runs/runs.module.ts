@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { ConnectorSettingsController } from '../connector-settings/connector-settings.controller';
+import { ConnectorSettingsRepository } from '../connector-settings/connector-settings.repository';
+import { DiscrepanciesController } from '../discrepancies/discrepancies.controller';
+import { ReportsService } from '../discrepancies/reports.service';
+import { RunEngine } from './run-engine.service';
+import { RunMetrics } from './run-metrics';
+import { RunsController } from './runs.controller';
+import { RunsRepository } from './runs.repository';
+import { RunsService } from './runs.service';
+
+/** Reconciliation runs (API and engine), their discrepancies, reports and trends, and connector settings. */
+@Module({
+  controllers: [RunsController, DiscrepanciesController, ConnectorSettingsController],
+  providers: [RunsRepository, RunsService, RunEngine, RunMetrics, ReportsService, ConnectorSettingsRepository],
+})
+export class RunsModule {}
