@@ -152,11 +152,20 @@ export class RunEngine implements OnApplicationBootstrap, OnModuleDestroy {
   private async work(run: RunRow, token: string): Promise<void> {
     const tenantId = run.tenant_id;
     const target = await this.targets.definition(this.db.read(tenantId), run.connector_id);
-    if (run.phase === 'reading') await this.read(run, target, token);
-    if (['reading', 'expecting'].includes(run.phase)) {
-      await this.phase(run, token, 'expecting');
+    const expect = async () => {
       await this.db.transaction(tenantId, (tx) => tx.execute('DELETE FROM reconciliation_expected_accounts WHERE tenant_id = $1 AND run_id = $2', [run.id]));
       await stageExpectedAccounts(this.db, tenantId, run, target, this.config.RECONCILIATION_IDENTITY_BATCH, () => this.held(run, token));
+    };
+    if (run.phase === 'reading' && run.mode === 'full') {
+      // A full run's expected side does not depend on what the target returns: computed while the pages are read.
+      await Promise.all([this.read(run, target, token), expect()]);
+      await this.phase(run, token, 'classifying');
+    } else {
+      if (run.phase === 'reading') await this.read(run, target, token);
+      if (['reading', 'expecting'].includes(run.phase)) {
+        await this.phase(run, token, 'expecting');
+        await expect();
+      }
     }
     if (['reading', 'expecting', 'classifying'].includes(run.phase)) {
       await this.phase(run, token, 'classifying');
