@@ -18,6 +18,12 @@ import { AppModule as WorkerModule } from '../app.module';
 import { ExecutionQueue } from '../executions/execution-queue.service';
 import { appConfigSchema as workerConfig } from '../config';
 
+/** Retries `assertion` until it passes (eventually() retries a falsy answer, not a failed expect); then runs it once more so a failure says why. */
+async function until(assertion: () => Promise<void>, options: { timeoutMs: number; what: string }): Promise<void> {
+  await eventually(async () => assertion().then(() => true, () => false), options).catch(() => undefined);
+  await assertion();
+}
+
 describe('run now and cancel: registry and worker together', () => {
   let db: IsolatedSchema;
   let registry: INestApplication;
@@ -68,13 +74,14 @@ describe('run now and cancel: registry and worker together', () => {
     expect(done.body).toMatchObject({ status: 'completed', output: { key: 'k-live-123', pw: 'default-pw', n: 1 }, input: { api_key: '********', n: 1 } });
     const [row] = await db.dataSource.query('SELECT input::text AS input FROM script_executions WHERE id = $1', [run.body.id]);
     expect(row.input).not.toContain('k-live-123');
-    // What the scheduler's request becomes when a parameter was added since: failed, naming it.
+    // What the scheduler's request becomes when a parameter was added since: failed, naming it (triggers fire for active scripts).
+    await db.dataSource.query(`UPDATE scripts SET status = 'active' WHERE id = $1`, [script.id]);
     const [{ id }] = await db.dataSource.query(
       `INSERT INTO script_executions (tenant_id, script_id, status, trigger_type, input) VALUES ($1, $2, 'pending', 'cron', '{}') RETURNING id`,
       [caller.tenantId, script.id],
     );
     await worker.get(ExecutionQueue).enqueue([{ id, trigger_type: 'cron' }]);
-    await eventually(async () => expect((await caller.get(`/executions/${id}`).expect(200)).body).toMatchObject({ status: 'failed', error: expect.stringContaining('input.n is required') }), {
+    await until(async () => expect((await caller.get(`/executions/${id}`).expect(200)).body).toMatchObject({ status: 'failed', error: expect.stringContaining('input.n is required') }), {
       timeoutMs: 15_000,
       what: 'the scheduled run to fail',
     });
@@ -86,7 +93,7 @@ describe('run now and cancel: registry and worker together', () => {
       resource_limits: { max_execution_time_ms: 20_000, max_concurrent_runs: 1 },
     });
     const run = await caller.post(`/scripts/${script.id}/executions`, {}).expect(202);
-    await eventually(async () => expect((await caller.get(`/executions/${run.body.id}`).expect(200)).body.status).toBe('running'), { timeoutMs: 15_000, what: 'the run to start' });
+    await until(async () => expect((await caller.get(`/executions/${run.body.id}`).expect(200)).body.status).toBe('running'), { timeoutMs: 15_000, what: 'the run to start' });
     const cancelledAt = Date.now();
     const cancelled = await caller.post(`/executions/${run.body.id}/cancel`).expect(200);
     expect(cancelled.body).toMatchObject({ status: 'cancelled', cancelled_by: 'operator' });
