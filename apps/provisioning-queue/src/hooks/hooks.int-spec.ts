@@ -142,6 +142,16 @@ describe('provisioning-queue: before and after hooks around the connector call',
     expect((await runsOf(op.id)).map((r) => r.status)).toEqual(['failed', 'failed', 'failed']);
   });
 
+  it('a hook that loops is stopped at timeout_seconds: retried under retry, then abort fails the operation', async () => {
+    const { own, connectorId } = await setUp([{ phase: 'before', policy: 'retry', retries: 1, timeout: 1, source: `export default async () => { for (;;) {} }` }]);
+    const userName = `loop-${randomUUID().slice(0, 6)}`;
+    const op = (await own.post('/operations', { connector_id: connectorId, operation_type: 'create', attributes: { userName } }).expect(201)).body;
+    const dead = await finished(own, op.id, 'dead_letter');
+    expect(dead.error_message).toContain('timeout');
+    expect((await runsOf(op.id)).map((r) => r.status)).toEqual(['timeout', 'timeout']);
+    expect(await account(userName)).toBeUndefined();
+  });
+
   it('a before hook may skip the operation or fail it by answer; an after hook that aborts leaves the account linked', async () => {
     const skip = await setUp([{ phase: 'before', source: `export default async ({ operation }) => operation.attributes.userName.startsWith('svc-') ? { skip: true, reason: 'service accounts are not provisioned' } : null` }]);
     const skipped = (await skip.own.post('/operations', { connector_id: skip.connectorId, operation_type: 'create', attributes: { userName: `svc-${randomUUID().slice(0, 6)}` } }).expect(201)).body;
