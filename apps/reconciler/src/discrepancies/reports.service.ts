@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { subjectsOf, TenantDatabase } from '@provisio/persistence';
-import { NotFoundError, Page, page, Principal, SqlFilters } from '@provisio/platform';
+import { NotFoundError, Page, page, Principal, SqlFilters, toStorableText } from '@provisio/platform';
 import { DISCREPANCY_TYPES, DiscrepancyType } from '../classification/classifier';
 import { RunsRepository } from '../runs/runs.repository';
 import { DEFAULT_ACTIONS } from './default-actions';
@@ -40,8 +40,9 @@ export class ReportsService {
     if (query.discrepancy_type) filters.add('d.discrepancy_type = ?', query.discrepancy_type);
     if (query.resolution_status) filters.add('d.resolution_status = ?', query.resolution_status);
     if (query.identity_id) filters.add('d.identity_id = ?', query.identity_id);
-    if (query.external_uid) filters.add('d.external_uid = ?', query.external_uid);
-    if (query.attribute_name) filters.add('d.attribute_name = ?', query.attribute_name);
+    // Text PostgreSQL cannot hold (NUL, a lone surrogate) matches nothing stored: compared as stored text would be.
+    if (query.external_uid) filters.add('d.external_uid = ?', toStorableText(query.external_uid));
+    if (query.attribute_name) filters.add('d.attribute_name = ?', toStorableText(query.attribute_name));
     const p = filters.page(query);
     const rows = await db.query<DiscrepancyRow>(
       `SELECT d.id, d.connector_id, d.run_id, d.discrepancy_type, d.identity_id, d.external_uid, d.attribute_name, d.expected_value, d.actual_value,

@@ -1,0 +1,282 @@
+/**
+ * The reconciler's security matrix: EVERY route the app serves has a row, and every row is checked for
+ *   - 401 without a token (and with a token signed by someone else),
+ *   - 403 with a token holding every permission except the endpoint's (and `reconciliation:manage`),
+ *   - 404 (or absence, for collections) when aimed at another tenant's object, which stays unchanged,
+ *   - 400 naming the field for a malformed body, query or path parameter,
+ *   - success with the permission.
+ * The routes are read from Express's router, so a new endpoint without a row fails "every route has a row".
+ */
+import { INestApplication } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import request, { Response } from 'supertest';
+import { Permission } from '@provisio/contracts';
+import { signDevToken } from '@provisio/platform';
+import { ALL_PERMISSIONS, Caller, ReconcilerTestApp, SQL_MAPPING, startReconciler } from './testing/reconciler-app';
+
+type Method = 'GET' | 'POST' | 'PUT';
+
+interface Req {
+  path: string;
+  query?: Record<string, unknown>;
+  body?: unknown;
+}
+type Foreign = Req & { expect?: (response: Response) => void };
+
+interface Fixture {
+  own: Caller;
+  /** A connector of the own tenant (a target nothing listens on: its runs fail, quickly). */
+  ownConnector(): Promise<string>;
+  /** A run of a connector of its own, in `status` and `phase`. */
+  ownRun(status: string, phase?: string): Promise<string>;
+  foreignConnector: string;
+  foreignRun: string;
+  foreignPausedRun: string;
+}
+
+interface Row {
+  route: `${Method} /${string}`;
+  permission: string;
+  valid: (f: Fixture) => Req | Promise<Req>;
+  foreign: (f: Fixture) => Foreign | Promise<Foreign>;
+  malformed: (f: Fixture) => (Req & { field: string }) | Promise<Req & { field: string }>;
+}
+
+const runPath = (id: string, action = '') => `/reconciliation/runs/${id}${action}`;
+const noItemsOf = (id: string) => (response: Response) => {
+  expect(response.status).toBe(200);
+  expect((response.body.items ?? []).map((i: { id: string }) => i.id)).not.toContain(id);
+};
+
+const ROWS: Row[] = [
+  {
+    route: 'POST /reconciliation/runs',
+    permission: Permission.ReconciliationWrite,
+    valid: async (f) => ({ path: '/reconciliation/runs', body: { connector_id: await f.ownConnector(), mode: 'full', dry_run: true } }),
+    foreign: (f) => ({ path: '/reconciliation/runs', body: { connector_id: f.foreignConnector } }),
+    malformed: async (f) => ({ path: '/reconciliation/runs', body: { connector_id: await f.ownConnector(), mode: 'partial' }, field: 'mode' }),
+  },
+  {
+    route: 'GET /reconciliation/runs',
+    permission: Permission.ReconciliationRead,
+    valid: () => ({ path: '/reconciliation/runs' }),
+    foreign: (f) => ({ path: '/reconciliation/runs', query: { connector_id: f.foreignConnector }, expect: noItemsOf(f.foreignRun) }),
+    malformed: () => ({ path: '/reconciliation/runs', query: { status: 'done' }, field: 'status' }),
+  },
+  {
+    route: 'GET /reconciliation/runs/:id',
+    permission: Permission.ReconciliationRead,
+    valid: async (f) => ({ path: runPath(await f.ownRun('completed', 'done')) }),
+    foreign: (f) => ({ path: runPath(f.foreignRun) }),
+    malformed: () => ({ path: runPath('not-a-uuid'), field: 'id' }),
+  },
+  {
+    route: 'GET /reconciliation/runs/:id/report',
+    permission: Permission.ReconciliationRead,
+    valid: async (f) => ({ path: runPath(await f.ownRun('completed', 'done'), '/report') }),
+    foreign: (f) => ({ path: runPath(f.foreignRun, '/report') }),
+    malformed: () => ({ path: runPath('42', '/report'), field: 'id' }),
+  },
+  {
+    route: 'POST /reconciliation/runs/:id/cancel',
+    permission: Permission.ReconciliationWrite,
+    valid: async (f) => ({ path: runPath(await f.ownRun('paused', 'reading'), '/cancel') }),
+    foreign: (f) => ({ path: runPath(f.foreignPausedRun, '/cancel') }),
+    malformed: () => ({ path: runPath('x', '/cancel'), field: 'id' }),
+  },
+  {
+    route: 'POST /reconciliation/runs/:id/pause',
+    permission: Permission.ReconciliationWrite,
+    valid: async (f) => ({ path: runPath(await f.ownRun('running', 'reading'), '/pause') }),
+    foreign: (f) => ({ path: runPath(f.foreignRun, '/pause') }),
+    malformed: () => ({ path: runPath('x', '/pause'), field: 'id' }),
+  },
+  {
+    route: 'POST /reconciliation/runs/:id/resume',
+    permission: Permission.ReconciliationWrite,
+    valid: async (f) => ({ path: runPath(await f.ownRun('paused', 'reading'), '/resume') }),
+    foreign: (f) => ({ path: runPath(f.foreignPausedRun, '/resume') }),
+    malformed: () => ({ path: runPath('x', '/resume'), field: 'id' }),
+  },
+  {
+    route: 'POST /reconciliation/runs/:id/approve',
+    permission: Permission.ReconciliationManage,
+    valid: async (f) => ({ path: runPath(await f.ownRun('paused', 'awaiting_approval'), '/approve') }),
+    foreign: (f) => ({ path: runPath(f.foreignPausedRun, '/approve') }),
+    malformed: () => ({ path: runPath('x', '/approve'), field: 'id' }),
+  },
+  {
+    route: 'POST /reconciliation/runs/:id/reject',
+    permission: Permission.ReconciliationManage,
+    valid: async (f) => ({ path: runPath(await f.ownRun('paused', 'awaiting_approval'), '/reject') }),
+    foreign: (f) => ({ path: runPath(f.foreignPausedRun, '/reject') }),
+    malformed: () => ({ path: runPath('x', '/reject'), field: 'id' }),
+  },
+  {
+    route: 'GET /reconciliation/discrepancies',
+    permission: Permission.ReconciliationRead,
+    valid: () => ({ path: '/reconciliation/discrepancies' }),
+    foreign: (f) => ({ path: '/reconciliation/discrepancies', query: { run_id: f.foreignRun }, expect: (response) => expect(response.body.total).toBe(0) }),
+    malformed: () => ({ path: '/reconciliation/discrepancies', query: { discrepancy_type: 'drift' }, field: 'discrepancy_type' }),
+  },
+  {
+    route: 'GET /reconciliation/trends',
+    permission: Permission.ReconciliationRead,
+    valid: () => ({ path: '/reconciliation/trends', query: { days: 7 } }),
+    foreign: (f) => ({ path: '/reconciliation/trends', query: { connector_id: f.foreignConnector, days: 1 }, expect: (response) => expect(response.body[0].total).toBe(0) }),
+    malformed: () => ({ path: '/reconciliation/trends', query: { days: 0 }, field: 'days' }),
+  },
+  {
+    route: 'GET /reconciliation/connectors/:id/settings',
+    permission: Permission.ReconciliationRead,
+    valid: async (f) => ({ path: `/reconciliation/connectors/${await f.ownConnector()}/settings` }),
+    foreign: (f) => ({ path: `/reconciliation/connectors/${f.foreignConnector}/settings` }),
+    malformed: () => ({ path: '/reconciliation/connectors/nope/settings', field: 'id' }),
+  },
+  {
+    route: 'PUT /reconciliation/connectors/:id/settings',
+    permission: Permission.ReconciliationManage,
+    valid: async (f) => ({ path: `/reconciliation/connectors/${await f.ownConnector()}/settings`, body: { correlation_rules: [{ identity_attribute: 'email', target_attribute: 'email' }], delete_threshold_percent: 5 } }),
+    foreign: (f) => ({ path: `/reconciliation/connectors/${f.foreignConnector}/settings`, body: { delete_threshold_percent: 100 } }),
+    malformed: async (f) => ({ path: `/reconciliation/connectors/${await f.ownConnector()}/settings`, body: { correlation_rules: [{ identity_attribute: 'password', target_attribute: 'x' }] }, field: 'correlation_rules.0.identity_attribute' }),
+  },
+];
+
+const PUBLIC_ROUTES = ['GET /health/live', 'GET /health/ready', 'GET /metrics'];
+const isDocs = (route: string) => / \/docs/.test(route);
+
+function servedRoutes(app: INestApplication): string[] {
+  interface Layer {
+    route?: { path: unknown; methods: Record<string, boolean> };
+  }
+  const router = (app.getHttpAdapter().getInstance() as { router: { stack: Layer[] } }).router;
+  return router.stack.flatMap((layer) => {
+    const route = layer.route;
+    if (!route || typeof route.path !== 'string') return [];
+    const methods = Object.keys(route.methods).filter((m) => m !== '_all');
+    if (route.path === '/{*path}' && methods.length > 20) return [];
+    return methods.map((m) => `${m.toUpperCase()} ${route.path as string}`);
+  });
+}
+
+function matches(route: string, path: string): boolean {
+  const pattern = route.slice(route.indexOf(' ') + 1).replace(/:[A-Za-z_]+/g, '[^/]+');
+  return new RegExp(`^${pattern}$`).test(path);
+}
+
+const UNREACHABLE_SQL = { dialect: 'postgres', host: '127.0.0.1', port: 1, database: 'none', user: 'none', accounts: { table: 'accounts', keyColumn: 'user_name', columns: { userName: 'user_name' } } };
+
+describe('reconciler: security matrix', () => {
+  let t: ReconcilerTestApp;
+  let fixture: Fixture;
+  let foreignState: unknown;
+
+  const send = (row: Row, req: Req, token?: string) => {
+    const method = row.route.slice(0, row.route.indexOf(' ')).toLowerCase() as 'get' | 'post' | 'put';
+    let call = request(t.app.getHttpServer())[method](req.path);
+    if (token) call = call.set('Authorization', `Bearer ${token}`);
+    if (req.query) call = call.query(req.query);
+    return req.body === undefined ? call : call.send(req.body as object);
+  };
+  const stateOfForeign = async () => ({
+    runs: await t.db.dataSource.query('SELECT id, status, phase, guard, pause_reason, updated_at FROM reconciliation_runs WHERE id = ANY($1) ORDER BY id', [[fixture.foreignRun, fixture.foreignPausedRun]]),
+    settings: await t.db.dataSource.query('SELECT * FROM reconciliation_connector_settings WHERE connector_id = $1', [fixture.foreignConnector]),
+  });
+
+  beforeAll(async () => {
+    t = await startReconciler();
+    const own = t.caller({ subject: 'owner' });
+    const stranger = t.caller({ subject: 'stranger' });
+    const connector = (tenantId: string) => t.insertConnector(tenantId, { type: 'sql', config: UNREACHABLE_SQL, credentials: { password: '' }, attribute_mapping: SQL_MAPPING });
+    const run = async (tenantId: string, status: string, phase = 'reading') => {
+      const connectorId = await connector(tenantId);
+      const [row] = await t.db.dataSource.query(
+        `INSERT INTO reconciliation_runs (tenant_id, connector_id, mode, dry_run, status, phase, heartbeat_at, completed_at) VALUES ($1, $2, 'full', true, $3::text, $4, now(), CASE WHEN $3::text = 'completed' THEN now() END) RETURNING id`,
+        [tenantId, connectorId, status, phase],
+      );
+      return row.id as string;
+    };
+    fixture = {
+      own,
+      ownConnector: () => connector(own.tenantId),
+      ownRun: (status, phase) => run(own.tenantId, status, phase),
+      foreignConnector: await connector(stranger.tenantId),
+      foreignRun: await run(stranger.tenantId, 'running', 'reading'),
+      foreignPausedRun: await run(stranger.tenantId, 'paused', 'awaiting_approval'),
+    };
+    foreignState = await stateOfForeign();
+  });
+  afterAll(async () => t?.close());
+
+  it('has a row for every route the app serves, and a served route for every row', () => {
+    const served = servedRoutes(t.app).filter((route) => !isDocs(route) && !PUBLIC_ROUTES.includes(route));
+    expect([...new Set(served)].sort()).toEqual(ROWS.map((row) => row.route).sort());
+  });
+
+  it('documents every row in the OpenAPI document', async () => {
+    const document = (await request(t.app.getHttpServer()).get('/docs/openapi.json').expect(200)).body as { paths: Record<string, Record<string, unknown>> };
+    const documented = Object.entries(document.paths).flatMap(([path, operations]) => Object.keys(operations).map((m) => `${m.toUpperCase()} ${path.replace(/\{([^}]+)\}/g, ':$1')}`));
+    for (const row of ROWS) expect(documented).toContain(row.route);
+  });
+
+  it('serves probes, metrics (with run progress) and docs without a token', async () => {
+    for (const route of [...PUBLIC_ROUTES, 'GET /docs/openapi.json']) {
+      expect({ route, status: (await request(t.app.getHttpServer()).get(route.slice(4))).status }).toEqual({ route, status: 200 });
+    }
+    const metrics = await request(t.app.getHttpServer()).get('/metrics');
+    expect(metrics.text).toContain(`provisio_reconciliation_run_accounts_processed{run_id="${fixture.foreignRun}"`);
+  });
+
+  describe.each(ROWS)('$route ($permission)', (row) => {
+    it('answers 401 without a token or with a forged one', async () => {
+      const req = await row.valid(fixture);
+      expect(matches(row.route, req.path)).toBe(true);
+      const anonymous = await send(row, req);
+      expect({ status: anonymous.status, code: anonymous.body.code }).toEqual({ status: 401, code: 'unauthenticated' });
+      const forged = signDevToken('someone-else-secret-0123456789abcdef', { sub: 'x', tenant_id: fixture.own.tenantId, permissions: ['*'] });
+      expect((await send(row, req, forged)).status).toBe(401);
+    });
+
+    it('answers 403 to a token holding every permission but this one', async () => {
+      const others = ALL_PERMISSIONS.filter((p) => p !== row.permission && p !== Permission.ReconciliationManage);
+      const response = await send(row, await row.valid(fixture), fixture.own.with(others).token);
+      expect({ status: response.status, code: response.body.code }).toEqual({ status: 403, code: 'forbidden' });
+    });
+
+    it("keeps another tenant's data out of reach", async () => {
+      const req = await row.foreign(fixture);
+      expect(matches(row.route, req.path)).toBe(true);
+      const response = await send(row, req, fixture.own.with([row.permission]).token);
+      if (req.expect) req.expect(response);
+      else expect({ status: response.status, code: response.body.code }).toEqual({ status: 404, code: 'not_found' });
+      expect(await stateOfForeign()).toEqual(foreignState);
+    });
+
+    it('answers 400 naming the field of a malformed request', async () => {
+      const req = await row.malformed(fixture);
+      expect(matches(row.route, req.path)).toBe(true);
+      const response = await send(row, req, fixture.own.with([row.permission]).token);
+      expect({ status: response.status, code: response.body.code, field: response.body.field }).toEqual({ status: 400, code: 'validation_failed', field: req.field });
+    });
+
+    it('succeeds with exactly this permission', async () => {
+      const response = await send(row, await row.valid(fixture), fixture.own.with([row.permission]).token);
+      expect({ status: response.status, body: response.status < 300 ? 'ok' : response.body }).toEqual({ status: expect.any(Number), body: 'ok' });
+    });
+  });
+
+  it('refuses hostile input with a 400, never a 500', async () => {
+    const connectorId = await fixture.ownConnector();
+    for (const body of [
+      { connector_id: connectorId, delete_threshold_percent: 101 },
+      { connector_id: connectorId, dry_run: 'yes' },
+      { connector_id: `${randomUUID()}\u0000` },
+      { connector_id: 'x'.repeat(100_000) },
+    ]) {
+      const response = await fixture.own.post('/reconciliation/runs', body);
+      expect(response.status).toBe(400);
+    }
+    const response = await fixture.own.get('/reconciliation/discrepancies', { external_uid: '\ud800\u0000' });
+    expect(response.status).toBeLessThan(500);
+  });
+});
