@@ -129,6 +129,8 @@ export class RunEngine implements OnApplicationBootstrap, OnModuleDestroy {
       if (error instanceof LeaseLost) {
         const now = await this.runs.find(this.db.read(tenantId), runId);
         if (now && (now.status === 'cancelled' || now.status === 'failed')) await this.db.transaction(tenantId, (tx) => dropStaging(tx, runId));
+        // Resumed while this job still ran (its enqueue was a no-op then): enqueue again once this job is gone.
+        if (now && now.status === 'running' && now.lease_token === null) setTimeout(() => void this.enqueue(now).catch(() => undefined), 200).unref();
         return;
       }
       const message = isConnectorError(error) ? `${error.code}: ${error.message}` : (error as Error).message;

@@ -172,6 +172,29 @@ describe('reconciliation runs (SQL target)', () => {
     }
   });
 
+  it('pauses a run whose target returned no accounts while links exist, and fails one whose target is unreachable', async () => {
+    const other = t.caller();
+    const empty = await SqlTargetTable.create();
+    try {
+      const emptyConnector = await t.insertConnector(other.tenantId, { type: 'sql', config: empty.config(), credentials: { password: '' }, attribute_mapping: SQL_MAPPING });
+      const people = await insertIdentities(t.db, other.tenantId, [{ username: 'e1' }, { username: 'e2' }]);
+      await insertLinks(t.db, other.tenantId, emptyConnector, [...people.values()].map((id, i) => ({ identity_id: id, external_uid: `e${i + 1}` })));
+      const created = await other.post('/reconciliation/runs', { connector_id: emptyConnector, delete_threshold_percent: 100 });
+      const paused = await waitForRun(other, created.body.id, endedRun);
+      expect(paused).toMatchObject({ status: 'paused', accounts_processed: 0, guard: { empty_target: true, linked_accounts: 2 } });
+      expect(paused.pause_reason).toBe('the target returned no accounts while 2 accounts are linked');
+
+      const unreachable = await t.insertConnector(other.tenantId, { type: 'sql', config: { ...empty.config(), port: 1 }, credentials: { password: '' }, attribute_mapping: SQL_MAPPING });
+      const failing = await other.post('/reconciliation/runs', { connector_id: unreachable, dry_run: true });
+      const failed = await waitForRun(other, failing.body.id, endedRun);
+      expect(failed.status).toBe('failed');
+      expect(failed.error_message).toMatch(/^\w+: /);
+      expect(failed.completed_at).not.toBeNull();
+    } finally {
+      await empty.drop();
+    }
+  });
+
   it('cancels a pending or running run', async () => {
     const created = await caller.post('/reconciliation/runs', { connector_id: connectorId, dry_run: true });
     const cancelled = await caller.post(`/reconciliation/runs/${created.body.id}/cancel`);
