@@ -6,7 +6,7 @@
 //   (missing). A full dry run, then 10,000 accounts changed in the target and a delta dry run.
 //
 //   npm run bench:reconcile            (builds, then runs this)
-//   node bench/reconcile.mjs [--accounts 1000000] [--changes 10000] [--page-size 10000] [--ldap-accounts 100000] [--keep]
+//   node bench/reconcile.mjs [--accounts 1000000] [--changes 10000] [--page-size 10000] [--ldap-accounts 100000] [--ldap-server-page 10000] [--keep]
 //
 // LDAP: --ldap-accounts people in a container of the bench's own in the stack's LDAP target (LDAP_TARGET_*),
 // each linked to an identity of a second tenant; a full dry run through the LDAP connector (ldap_full_s;
@@ -43,6 +43,7 @@ const CHANGES = Math.min(arg('changes', 10_000), Math.floor(N / 2));
 const PAGE_SIZE = arg('page-size', 10_000);
 const KEEP = args.includes('--keep');
 const LDAP_N = arg('ldap-accounts', 100_000);
+const LDAP_SERVER_PAGE = arg('ldap-server-page', 10_000);
 const FLOOR = { full_s: 120, peak_rss_mb: 512, delta_s: 10, ldap_full_s: 30 };
 
 const say = (message) => process.stdout.write(`[bench:reconcile] ${message}\n`);
@@ -189,8 +190,10 @@ async function seedLdap(url, cipher) {
   const connectorId = randomUUID();
   try {
     await timed(`${LDAP_N} LDAP people seeded`, () => seedPeople(target, containerDn, 'l', LDAP_N));
-    // The in-memory server evaluates the whole search again for every Simple Paged Results page: one server page.
-    const config = { url: target.url, bindDn: target.bindDn, baseDn: target.baseDn, accounts: { container: `ou=${ou},ou=people` }, serverPageSize: Math.max(LDAP_N, 10_000) };
+    // serverPageSize: entries per Simple Paged Results page (the connector's default 10,000). Larger pages
+    // read faster from the in-memory server (it evaluates the whole search again per page) but the
+    // connector holds a whole server page in memory.
+    const config = { url: target.url, bindDn: target.bindDn, baseDn: target.baseDn, accounts: { container: `ou=${ou},ou=people` }, serverPageSize: LDAP_SERVER_PAGE };
     await withClient(url, async (c) => {
       await c.query('INSERT INTO tenants (id, name, slug) VALUES ($1, $2, $2)', [tenant, tenant]);
       await c.query(`INSERT INTO organizations (tenant_id, name, is_default) VALUES ($1, 'default', true)`, [tenant]);
@@ -335,7 +338,7 @@ async function main() {
         const ldapToken = jwt.sign({ sub: 'bench', tenant_id: seeded.tenant, permissions: ['reconciliation:read', 'reconciliation:write'] }, secret, { algorithm: 'HS256', expiresIn: '2h' });
         say('LDAP full dry run');
         const { run } = await reconcile(base, ldapToken, { connector_id: seeded.connectorId, mode: 'full', dry_run: true });
-        ldap = { accounts: run.accounts_processed, full_s: Math.round(run.duration_seconds * 10) / 10, discrepancies: run.discrepancies_found };
+        ldap = { accounts: run.accounts_processed, full_s: Math.round(run.duration_seconds * 10) / 10, discrepancies: run.discrepancies_found, server_page: LDAP_SERVER_PAGE };
       } finally {
         if (!KEEP) await seeded.remove().catch((e) => say(`could not remove the LDAP container: ${e.message}`));
       }
@@ -352,6 +355,7 @@ async function main() {
       ldap_accounts: ldap?.accounts ?? null,
       ldap_full_s: ldap?.full_s ?? null,
       ldap_discrepancies: ldap?.discrepancies ?? null,
+      ldap_server_page: ldap?.server_page ?? null,
       peak_rss_mb_after_ldap: peakRssMb(reconciler.pid),
       floors: FLOOR,
       within_floors: full_s <= FLOOR.full_s && peak <= FLOOR.peak_rss_mb && delta_s <= FLOOR.delta_s && (ldap === null || ldap.full_s <= FLOOR.ldap_full_s),
