@@ -120,7 +120,9 @@ export class OperationQueue implements OnApplicationBootstrap, OnModuleDestroy {
     try {
       const stale = await this.operations.stale(
         this.db.allTenants('provisioning sweep: operations of every tenant the queue may have lost'),
-        Math.min(this.config.PROVISIONING_SWEEP_INTERVAL_MS, 5_000),
+        // Pending for three sweeps without being taken: its job is presumably gone. Shorter would have the
+        // sweep look up (in Redis) every operation of a long backlog that is simply waiting its turn.
+        3 * this.config.PROVISIONING_SWEEP_INTERVAL_MS,
         this.config.PROVISIONING_ABANDONED_AFTER_MS,
         SWEEP_BATCH,
       );
