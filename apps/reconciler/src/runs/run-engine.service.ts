@@ -175,7 +175,9 @@ export class RunEngine implements OnApplicationBootstrap, OnModuleDestroy {
       const own = correlationRulesSchema.safeParse(settings?.correlation_rules ?? []);
       const rules = own.success && own.data.length ? own.data : defaultCorrelationRules(target.mapping);
       await this.db.transaction(tenantId, async (tx) => {
-        const counts = await classify(tx, { runId: run.id, connectorId: run.connector_id, mode: run.mode, rules });
+        const timings: Record<string, number> = {};
+        const counts = await classify(tx, { runId: run.id, connectorId: run.connector_id, mode: run.mode, rules }, timings);
+        this.logger.log({ message: 'run classified', run_id: run.id, counts, statement_ms: timings });
         const total = Object.values(counts).reduce((a, b) => a + b, 0);
         if (!(await this.runs.advance(tx, run.id, token, `discrepancies_found = $4, phase = 'guarding', phase_started_at = now()`, [total]))) throw new LeaseLost();
       });
