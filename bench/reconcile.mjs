@@ -6,7 +6,7 @@
 //   (missing). A full dry run, then 10,000 accounts changed in the target and a delta dry run.
 //
 //   npm run bench:reconcile            (builds, then runs this)
-//   node bench/reconcile.mjs [--accounts 1000000] [--changes 10000] [--page-size 10000] [--ldap-accounts 100000] [--ldap-server-page 10000] [--keep]
+//   node bench/reconcile.mjs [--accounts 1000000] [--changes 10000] [--page-size 10000] [--ldap-accounts 100000] [--ldap-server-page 10000] [--keep] [--log]
 //
 // LDAP: --ldap-accounts people in a container of the bench's own in the stack's LDAP target (LDAP_TARGET_*),
 // each linked to an identity of a second tenant; a full dry run through the LDAP connector (ldap_full_s;
@@ -42,6 +42,8 @@ const N = arg('accounts', 1_000_000);
 const CHANGES = Math.min(arg('changes', 10_000), Math.floor(N / 2));
 const PAGE_SIZE = arg('page-size', 10_000);
 const KEEP = args.includes('--keep');
+/** --log: the reconciler's own log (level log) on this process's stdout. */
+const LOG = args.includes('--log');
 const LDAP_N = arg('ldap-accounts', 100_000);
 const LDAP_SERVER_PAGE = arg('ldap-server-page', 10_000);
 const FLOOR = { full_s: 120, peak_rss_mb: 512, delta_s: 10, ldap_full_s: 30 };
@@ -116,7 +118,7 @@ function peakRssMb(pid) {
 async function startReconciler(extraEnv) {
   const main = join(ROOT, 'apps', 'reconciler', 'dist', 'main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build first (npm run bench:reconcile does)`);
-  const child = spawn(process.execPath, [main], { cwd: ROOT, env: { ...process.env, ...extraEnv }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [main], { cwd: ROOT, env: { ...process.env, ...extraEnv }, stdio: ['ignore', LOG ? 'inherit' : 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
   const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
@@ -271,7 +273,7 @@ async function main() {
     reconciler = await timed('reconciler started', () =>
       startReconciler({
         NODE_ENV: 'production',
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: LOG ? 'info' : 'warn',
         PORT: String(port),
         HOST: '127.0.0.1',
         DATABASE_URL: url,
