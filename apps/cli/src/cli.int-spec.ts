@@ -8,6 +8,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { configureApp, loadConfig } from '@provisio/platform';
+import { testEnv } from '@provisio/platform/testing';
+import { AppModule as WorkerModule } from '../../execution-worker/src/app.module';
+import { appConfigSchema as workerConfig } from '../../execution-worker/src/config';
 import { Caller, RegistryTestApp, startRegistry } from '../../script-registry/src/common/testing/registry-app';
 
 const CLI_DIR = join(__dirname, '..');
@@ -161,6 +167,40 @@ describe('provisio CLI against the running registry', () => {
     expect((await cli(['executions', 'get', '00000000-0000-4000-8000-000000000000'])).code).toBe(4);
     expect((await cli(['executions', 'run', 'no such script'])).code).toBe(4);
     expect((await cli(['executions', 'run', 'Nightly export', '--input', '{nope'])).code).toBe(2);
+  });
+
+  it('dlq list, replay and discard against the execution worker, with filters', async () => {
+    // The worker on the registry's schema and topic prefix, serving its dead-letter API.
+    const config = loadConfig(workerConfig, testEnv({ DATABASE_SCHEMA: t.db.schema, KAFKA_TOPIC_PREFIX: t.prefix, REDIS_KEY_PREFIX: `test:${t.prefix}`, SANDBOX_POOL_SIZE: '1', DATABASE_POOL_SIZE: '3' }));
+    const moduleRef = await Test.createTestingModule({ imports: [WorkerModule.forRoot(config)] }).compile();
+    const worker: INestApplication = moduleRef.createNestApplication({ logger: ['error'] });
+    configureApp(worker, {});
+    await worker.init();
+    await worker.listen(0, '127.0.0.1');
+    try {
+      const workerUrl = `http://127.0.0.1:${(worker.getHttpServer().address() as AddressInfo).port}`;
+      const script = await author.createScript({ name: 'Directory sync', type: 'event', event_types: ['user.created'], source: 'export default async (ctx) => ctx.event.data.user_id;' });
+      const letter = (error: string) =>
+        t.db.dataSource.query(
+          `INSERT INTO script_event_dead_letters (tenant_id, script_id, event_type, event_data, error, retry_count) VALUES ($1, $2, 'user.created', $3::jsonb, $4, 2) RETURNING id`,
+          [author.tenantId, script.id, JSON.stringify({ id: 'ev-1', source: '//hr', event_type: 'user.created', data: { user_id: 'u-1' } }), error],
+        );
+      await letter('connect ECONNREFUSED 10.0.0.7:636');
+      await letter('TypeError: cannot read mail');
+      const env = { PROVISIO_WORKER_URL: workerUrl };
+      const list = await cli(['dlq', 'list', '--script', 'Directory sync'], env);
+      expect(list.code).toBe(0);
+      expect(list.stdout).toMatch(/user\.created\s+replays 2\s+connect ECONNREFUSED/);
+      const replay = await cli(['dlq', 'replay', '--error', 'econnrefused', '--version', 'latest', '--json'], env);
+      expect(replay.code).toBe(0);
+      expect(JSON.parse(replay.stdout)).toMatchObject({ replayed: 1, remaining: 0 });
+      expect((await cli(['dlq', 'replay', '--version', 'newest'], env)).code).toBe(2);
+      const discard = await cli(['dlq', 'discard', '--script', script.id, '--error', 'TypeError'], env);
+      expect(discard).toMatchObject({ code: 0, stdout: 'discarded 1 dead letter(s)\n' });
+      expect((await cli(['dlq', 'list', '--json'], env)).stdout).toContain('"total": 0');
+    } finally {
+      await worker.close();
+    }
   });
 
   it('says when the service cannot be reached (exit 6) and answers unknown commands with usage (exit 2)', async () => {
