@@ -23,7 +23,7 @@ const PLACEHOLDER = /\{\{\s*([^{}\s]+)\s*\}\}/g;
 
 const identityPath = z.string().regex(IDENTITY_PATH, 'must be an identity field (username, email, display_name, status, id, source_user_id) or attributes.<name>');
 
-const attributeValueSchema: z.ZodType<AttributeValue> = z.lazy(() =>
+export const attributeValueSchema: z.ZodType<AttributeValue> = z.lazy(() =>
   z.union([z.string().max(10_000), z.number(), z.boolean(), z.null(), z.array(attributeValueSchema).max(100), z.record(z.string().max(200), attributeValueSchema)]),
 );
 
