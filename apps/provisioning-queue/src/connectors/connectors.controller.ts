@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiProperty, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Permission } from '@provisio/contracts';
-import { CurrentPrincipal, Page, Principal, RequirePermission, ApiErrors, UuidParam } from '@provisio/platform';
+import { CurrentPrincipal, Page, Principal, RequirePermission, ApiErrors, ErrorResponseDto, UuidParam } from '@provisio/platform';
 import { ConnectorsService, ReEncryptionDto } from './connectors.service';
 import {
   ConnectionTestDto,
@@ -115,6 +115,8 @@ export class ConnectorsController {
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: PreviewDto })
   @ApiErrors(404)
+  @ApiResponse({ status: 422, type: ErrorResponseDto, description: 'The mapping script threw, timed out, returned no object of attributes, or is gone (the message names it).' })
+  @ApiResponse({ status: 503, type: ErrorResponseDto, description: 'The mapping script could not run now (the sandbox is full); try again.' })
   preview(@CurrentPrincipal() principal: Principal, @Param('id', UuidParam) id: string, @Body() body: PreviewRequestDto): Promise<PreviewDto> {
     return this.connectors.preview(principal, id, body);
   }

@@ -308,6 +308,8 @@ describe('provisioning-queue: connectors API', () => {
         would_provision: true,
         mapping_script_id: null,
         mapping_script_applied: false,
+        mapping_script_version: null,
+        mapping_script_execution_id: null,
       });
 
       const inline = await own.post(`/connectors/${connector.id}/preview`, { identity: { username: 'bob', status: 'active', attributes: { department: 'IT' } } });

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { IdentitiesModule } from '../identities/identities.module';
+import { MappingModule } from '../mapping/mapping.module';
 import { ConnectorsController } from './connectors.controller';
 import { ConnectorsRepository } from './connectors.repository';
 import { ConnectorsService } from './connectors.service';
@@ -7,9 +8,9 @@ import { ConnectorCredentialsService } from './credentials/connector-credentials
 
 /** Connectors: their API, their encrypted credentials, and the preview of mapping and policy. */
 @Module({
-  imports: [IdentitiesModule],
+  imports: [IdentitiesModule, MappingModule],
   controllers: [ConnectorsController],
   providers: [ConnectorsRepository, ConnectorsService, ConnectorCredentialsService],
-  exports: [ConnectorsRepository, ConnectorCredentialsService],
+  exports: [ConnectorsRepository, ConnectorCredentialsService, MappingModule],
 })
 export class ConnectorsModule {}

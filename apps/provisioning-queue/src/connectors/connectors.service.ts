@@ -5,6 +5,7 @@ import { TenantDatabase } from '@provisio/persistence';
 import { APP_CONFIG, DomainError, NotFoundError, Page, page, Principal, toStorable, ValidationError, guardUniques } from '@provisio/platform';
 import type { AppConfig } from '../config';
 import { IdentitiesRepository } from '../identities/identities.repository';
+import { MappingScriptFailed, MappingScriptRunner } from '../mapping/mapping-script-runner';
 import { checkConfig, checkCredentials, parseMapping, parsePolicy } from './connector-settings';
 import { CONNECTOR_UNIQUES, ConnectorsRepository, ConnectorValues, ConnectorWithSecret } from './connectors.repository';
 import { ConnectorCredentialsService } from './credentials/connector-credentials.service';
@@ -18,7 +19,7 @@ import {
   PreviewRequestDto,
   UpdateConnectorDto,
 } from './dtos/connector.dto';
-import { asConnectorError, callOnce, TargetCallFailed } from './target-calls';
+import { asConnectorError, callOnce, MappingScriptRejected, TargetCallFailed } from './target-calls';
 
 export interface ReEncryptionDto {
   key_id: string;
@@ -39,6 +40,7 @@ export class ConnectorsService {
     private readonly connectors: ConnectorsRepository,
     private readonly identities: IdentitiesRepository,
     private readonly credentials: ConnectorCredentialsService,
+    private readonly mappingScripts: MappingScriptRunner,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -167,14 +169,34 @@ export class ConnectorsService {
     }
     const decision = evaluatePolicy(parsePolicy(connector.provisioning_policy), identity);
     const mapped = applyMapping(parseMapping(connector.attribute_mapping), identity);
+    let attributes = mapped.attributes;
+    let script: { version: number | null; executionId: string | null } | null = null;
+    if (connector.mapping_script_id) {
+      try {
+        const run = await this.mappingScripts.apply(
+          principal.tenantId,
+          connector.mapping_script_id,
+          { id: connector.id, name: connector.name, type: connector.type },
+          { identity, attributes },
+          { triggerData: { preview: true, executed_by: principal.subject }, maxExecutionTimeMs: this.config.CONNECTOR_CALL_TIMEOUT_MS },
+        );
+        attributes = run.attributes;
+        script = { version: run.scriptVersion, executionId: run.executionId };
+      } catch (error) {
+        if (error instanceof MappingScriptFailed) throw new MappingScriptRejected(error);
+        throw error;
+      }
+    }
     return {
       covered: decision.covered,
       reason: decision.reason,
-      attributes: mapped.attributes,
+      attributes,
       missing: mapped.missing,
       would_provision: decision.covered && mapped.missing.length === 0,
       mapping_script_id: connector.mapping_script_id,
-      mapping_script_applied: false,
+      mapping_script_applied: script !== null,
+      mapping_script_version: script?.version ?? null,
+      mapping_script_execution_id: script?.executionId ?? null,
     };
   }
 

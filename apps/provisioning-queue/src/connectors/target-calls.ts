@@ -9,6 +9,20 @@ export class TargetCallFailed extends HttpException {
 }
 
 /**
+ * The connector's mapping script gave no attributes for a preview: 422 naming the script and why (it
+ * threw, timed out, answered something that is not attributes, or is gone), or 503 when it could not
+ * run at all now (the sandbox is full).
+ */
+export class MappingScriptRejected extends HttpException {
+  constructor(error: { message: string; transient: boolean }) {
+    super(
+      { code: error.transient ? 'mapping_script_unavailable' : 'mapping_script_failed', message: error.message, field: 'mapping_script_id' },
+      error.transient ? HttpStatus.SERVICE_UNAVAILABLE : HttpStatus.UNPROCESSABLE_ENTITY,
+    );
+  }
+}
+
+/**
  * Runs one call on a connector built for it and closes the connector afterwards, whatever happens. The
  * call is bounded by `timeoutMs` on top of the connector's own limits, so a request never hangs on a
  * target; a timeout is a ConnectorError Timeout like any other.

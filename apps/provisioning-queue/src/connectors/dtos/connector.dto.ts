@@ -41,7 +41,7 @@ export class ConnectorDto {
   @ApiProperty({ nullable: true, type: String, description: 'The id of the key the stored credentials are encrypted with.' }) credentials_key_id: string | null;
   @ApiProperty({ type: 'array', items: { type: 'object', additionalProperties: true }, description: MAPPING_DOC }) attribute_mapping: unknown[];
   @ApiProperty({ type: 'object', additionalProperties: true, description: POLICY_DOC }) provisioning_policy: Record<string, unknown>;
-  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'An embedded script that maps after the rules (runs once the shared script execution lands).' })
+  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'An embedded script that maps after the rules: it gets the identity and the mapped attributes and returns the final attributes (docs/connectors.md).' })
   mapping_script_id: string | null;
   @ApiProperty({ format: 'date-time' }) created_at: Date;
   @ApiProperty({ format: 'date-time' }) updated_at: Date;
@@ -234,9 +234,11 @@ export class PreviewDto {
   @ApiProperty({ type: 'object', additionalProperties: true, description: 'The account attributes the mapping computes, by target attribute name.' }) attributes: Record<string, unknown>;
   @ApiProperty({ type: [String], description: 'Targets of required rules left empty: the account could not be provisioned as it is.' }) missing: string[];
   @ApiProperty({ description: 'Whether an operation would be created and could run: covered and nothing missing.' }) would_provision: boolean;
-  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'The mapping script, when the connector has one; it is not run yet (see docs/connectors.md).' })
+  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'The mapping script, when the connector has one (run after the rules; see docs/connectors.md).' })
   mapping_script_id: string | null;
-  @ApiProperty({ description: 'False: the mapping script (if any) was not run; the attributes are those of the declarative rules.' }) mapping_script_applied: boolean;
+  @ApiProperty({ description: "True: the connector's mapping script ran and `attributes` is what it returned; false: the connector has none." }) mapping_script_applied: boolean;
+  @ApiProperty({ nullable: true, type: Number, description: 'The version of the mapping script that ran.' }) mapping_script_version: number | null;
+  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: "The run's script_executions row (trigger_type api, connector_id set)." }) mapping_script_execution_id: string | null;
 }
 
 export class ReEncryptRequestDto {
