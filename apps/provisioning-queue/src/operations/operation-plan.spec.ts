@@ -36,6 +36,14 @@ describe('planOperation: what an identity change asks of one connector', () => {
     expect(planOperation(rules, zoe(), zoe({ status: 'inactive', email: 'z@example.com' }))?.payload).toMatchObject({ hook_operation: 'update', enabled: false });
   });
 
+  it('with a mapping script, any change of a covered identity is an update (the script may read what the rules do not)', () => {
+    const scripted = { ...rules, scripted: true };
+    const change = [zoe(), zoe({ attributes: { department: 'Finance', cost_centre: '42' } })] as const;
+    expect(planOperation(rules, ...change)).toBeNull();
+    expect(planOperation(scripted, ...change)).toEqual({ operation_type: 'update', payload: { hook_operation: 'update', attributes: { userName: 'zoe', mail: 'zoe@example.com', department: 'Finance' }, delta: { replace: {}, remove: [] } } });
+    expect(planOperation(scripted, zoe(), zoe())).toBeNull();
+  });
+
   it('deletes when the policy stops covering the identity, and does nothing when the target would not change', () => {
     expect(planOperation(rules, zoe(), zoe({ status: 'deleted' }))?.operation_type).toBe('delete');
     expect(planOperation(rules, zoe(), zoe({ attributes: { department: 'Contractors' } }))?.operation_type).toBe('delete');

@@ -8,7 +8,9 @@
  *    suspended): an enable or disable is an update whose payload says so, and runs the `enable` or
  *    `disable` hook bindings;
  *  - covered before, not after (a `user.deleted`, a status or attribute the policy excludes): `delete`;
- *  - nothing changes for the target: no operation.
+ *  - nothing changes for the target: no operation. With a mapping script (`scripted`), any change of a
+ *    covered identity is an update: the script may read what the rules do not, so only its run (when
+ *    the operation runs, MappingScriptRunner) says what changes.
  */
 import { AttributeDelta, AttributeMapping, Attributes, applyMapping, diffAttributes, evaluatePolicy, isEmptyDelta, MappableIdentity, ProvisioningPolicy } from '@provisio/connectors';
 import type { OperationType } from '@provisio/persistence';
@@ -25,6 +27,8 @@ export interface OperationPayload {
   /** The account's desired activity: set on a create of an inactive identity, and on an update that enables or disables. */
   enabled?: boolean;
   hook_operation: HookOperation;
+  /** The connector's mapping script: it runs when the operation runs and its answer replaces the mapped attributes. */
+  mapping_script_id?: string;
   /** Targets of required mapping rules that came out empty: the operation fails permanently rather than write a partial account. */
   missing?: string[];
   /** What caused it (an identity change's cause, or an operator). */
@@ -39,6 +43,8 @@ export interface PlannedOperation {
 export interface ConnectorRules {
   mapping: AttributeMapping;
   policy: ProvisioningPolicy;
+  /** The connector has a mapping script. */
+  scripted?: boolean;
 }
 
 const isActive = (identity: MappableIdentity) => identity.status === 'active';
@@ -56,12 +62,17 @@ export function planOperation(rules: ConnectorRules, before: MappableIdentity | 
   const previous = applyMapping(rules.mapping, before!).attributes;
   const delta = diffAttributes(previous, mapped.attributes, Object.keys(previous));
   const activityChanged = isActive(before!) !== isActive(after!);
-  if (isEmptyDelta(delta) && !activityChanged) return null;
+  if (isEmptyDelta(delta) && !activityChanged && !(rules.scripted && identityChanged(before!, after!))) return null;
   const hookOperation: HookOperation = activityChanged && isEmptyDelta(delta) ? (isActive(after!) ? 'enable' : 'disable') : 'update';
   return {
     operation_type: 'update',
     payload: { attributes: mapped.attributes, delta, hook_operation: hookOperation, ...(activityChanged ? { enabled: isActive(after!) } : {}), ...missing },
   };
+}
+
+function identityChanged(before: MappableIdentity, after: MappableIdentity): boolean {
+  const view = (i: MappableIdentity) => JSON.stringify([i.username, i.email ?? null, i.display_name ?? null, i.status, i.source_user_id ?? null, i.attributes]);
+  return view(before) !== view(after);
 }
 
 /** The attribute names an operation touches (what two operations on one account conflict over). */

@@ -35,7 +35,7 @@ export class OperationPlanner {
     for (const connector of connectors) {
       let plan;
       try {
-        plan = planOperation({ mapping: parseMapping(connector.attribute_mapping), policy: parsePolicy(connector.provisioning_policy) }, change.before, change.after);
+        plan = planOperation({ mapping: parseMapping(connector.attribute_mapping), policy: parsePolicy(connector.provisioning_policy), scripted: !!connector.mapping_script_id }, change.before, change.after);
       } catch {
         continue; // a stored mapping or policy this build no longer accepts: the connector API reports it on its next save
       }
@@ -50,7 +50,7 @@ export class OperationPlanner {
         account_key: identity.id,
         priority: 0,
         max_retries: this.config.PROVISIONING_MAX_RETRIES,
-        payload: { ...plan.payload, cause: change.cause },
+        payload: { ...plan.payload, ...(connector.mapping_script_id && plan.operation_type !== 'delete' ? { mapping_script_id: connector.mapping_script_id } : {}), cause: change.cause },
       });
     }
     return this.create(tx, planned);

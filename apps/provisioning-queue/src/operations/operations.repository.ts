@@ -44,7 +44,7 @@ export type AttemptRow = Pick<ExecutionAttempt, 'id' | 'operation_id' | 'attempt
 export type LogRow = Pick<OperationLog, 'id' | 'operation_id' | 'timestamp' | 'level' | 'message'>;
 
 /** A connector as the planner and the worker need it. */
-export type ConnectorRulesRow = Pick<Connector, 'id' | 'name' | 'type' | 'status' | 'attribute_mapping' | 'provisioning_policy'>;
+export type ConnectorRulesRow = Pick<Connector, 'id' | 'name' | 'type' | 'status' | 'attribute_mapping' | 'provisioning_policy' | 'mapping_script_id'>;
 
 export interface NewOperation {
   connector_id: string;
@@ -79,11 +79,11 @@ export const COLUMNS = `id, tenant_id, connector_id, connector_name, user_id, op
 export class OperationsRepository {
   /** The tenant's connectors that provision (not `inactive`), for planning an identity change. */
   async provisioningConnectors(db: TenantScoped): Promise<ConnectorRulesRow[]> {
-    return db.query(`SELECT id, name, type, status, attribute_mapping, provisioning_policy FROM connectors WHERE tenant_id = $1 AND status <> 'inactive' ORDER BY id`);
+    return db.query(`SELECT id, name, type, status, attribute_mapping, provisioning_policy, mapping_script_id FROM connectors WHERE tenant_id = $1 AND status <> 'inactive' ORDER BY id`);
   }
 
   async connector(db: TenantScoped, id: string): Promise<ConnectorRulesRow | undefined> {
-    return db.one(`SELECT id, name, type, status, attribute_mapping, provisioning_policy FROM connectors WHERE tenant_id = $1 AND id = $2`, [id]);
+    return db.one(`SELECT id, name, type, status, attribute_mapping, provisioning_policy, mapping_script_id FROM connectors WHERE tenant_id = $1 AND id = $2`, [id]);
   }
 
   async insert(tx: TenantTransaction, operations: NewOperation[]): Promise<OperationRow[]> {

@@ -97,10 +97,14 @@ export class OperationsService {
       const connector = await this.operations.connector(tx, dto.connector_id);
       if (!connector) throw new NotFoundError('connector', dto.connector_id);
       let attributes = dto.attributes as Attributes | undefined;
+      let mappingScriptId: string | undefined;
       if (dto.user_id) {
         const identity = await this.identities.find(tx, dto.user_id);
         if (!identity) throw new NotFoundError('identity', dto.user_id);
-        if (attributes === undefined && dto.operation_type !== 'delete') attributes = applyMapping(parseMapping(connector.attribute_mapping), identity).attributes;
+        if (attributes === undefined && dto.operation_type !== 'delete') {
+          attributes = applyMapping(parseMapping(connector.attribute_mapping), identity).attributes;
+          mappingScriptId = connector.mapping_script_id ?? undefined; // runs on the mapped attributes when the operation runs
+        }
       }
       const hookOperation = dto.operation_type === 'update' && attributes === undefined && dto.enabled !== undefined ? (dto.enabled ? 'enable' : 'disable') : dto.operation_type;
       const payload: OperationPayload = {
@@ -108,6 +112,7 @@ export class OperationsService {
         ...(attributes !== undefined ? { attributes } : {}),
         ...(dto.operation_type === 'update' && attributes !== undefined ? { delta: { replace: attributes, remove: [] } } : {}),
         ...(dto.enabled !== undefined ? { enabled: dto.enabled } : {}),
+        ...(mappingScriptId ? { mapping_script_id: mappingScriptId } : {}),
         cause: { kind: 'operator', subject: principal.subject },
       };
       const [row] = await this.planner.create(tx, [

@@ -9,6 +9,7 @@ import type { AppConfig } from '../../config';
 import { asConnectorError } from '../../connectors/target-calls';
 import { HookContext, HookLog, HookRunner, HooksUnavailable } from '../../hooks/hook-runner.service';
 import { IdentitiesRepository } from '../../identities/identities.repository';
+import { MappingScriptFailed, MappingScriptRunner } from '../../mapping/mapping-script-runner';
 import { OPERATION_SOURCE } from '../operation-planner.service';
 import { OperationRow, OperationsRepository } from '../operations.repository';
 import { Circuits } from './circuits';
@@ -63,6 +64,7 @@ function fromConnectorError(error: ConnectorError): Failure {
 }
 
 const hookFailure = (message: string, transient = false): Failure => ({ code: transient ? 'hook_unavailable' : 'hook_failed', message, transient, targetDown: false, rateLimited: false });
+const mappingFailure = (error: MappingScriptFailed): Failure => ({ code: error.transient ? 'mapping_script_unavailable' : 'mapping_script_failed', message: error.message, transient: error.transient, targetDown: false, rateLimited: false });
 
 /**
  * Runs one operation: claims it (pending → in_progress, one ExecutionAttempt), calls the target
@@ -90,6 +92,7 @@ export class OperationRunner {
     private readonly circuits: Circuits,
     private readonly hooks: HookRunner,
     private readonly identities: IdentitiesRepository,
+    private readonly mappingScripts: MappingScriptRunner,
     metrics: Metrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
@@ -110,9 +113,11 @@ export class OperationRunner {
     let failure: Failure | undefined;
     let changedTarget: CallResult | undefined;
     try {
+      await this.applyMappingScript(operation, logs);
       result = await this.withHooks(operation, logs);
     } catch (error) {
-      if (error instanceof HooksUnavailable) failure = hookFailure(error.message, true);
+      if (error instanceof MappingScriptFailed) failure = mappingFailure(error);
+      else if (error instanceof HooksUnavailable) failure = hookFailure(error.message, true);
       else if (error instanceof HookAbort) failure = hookFailure(error.message);
       else failure = fromConnectorError(asConnectorError(error));
       if (error instanceof HookAbort) changedTarget = error.result;
@@ -123,6 +128,35 @@ export class OperationRunner {
       if (changedTarget) await this.keepLinks(tx, operation, changedTarget); // an after hook failed, but the target did change
       return this.failed(tx, operation, attemptId, failure!);
     });
+  }
+
+  /**
+   * The connector's mapping script (payload.mapping_script_id), run on the identity as it is now and the
+   * attributes its rules gave: its answer becomes the operation's attributes (a create writes them; an
+   * update replaces them all and removes what the rules no longer give, unless the script gives it).
+   * It runs before the hooks, which see its attributes. A failure is a MappingScriptFailed.
+   */
+  private async applyMappingScript(operation: OperationRow, logs: HookLog[]): Promise<void> {
+    const scriptId = operation.payload.mapping_script_id;
+    if (!scriptId || !operation.user_id || (operation.operation_type !== 'create' && operation.operation_type !== 'update')) return;
+    const db = this.db.read(operation.tenant_id);
+    const [identity, connector] = await Promise.all([this.identities.find(db, operation.user_id), this.operations.connector(db, operation.connector_id)]);
+    if (!identity) throw new MappingScriptFailed(scriptId, `mapping script ${scriptId} cannot run: identity ${operation.user_id} no longer exists`);
+    const mapped = operation.payload.attributes ?? {};
+    const run = await this.mappingScripts.apply(
+      operation.tenant_id,
+      scriptId,
+      { id: operation.connector_id, name: operation.connector_name, type: connector?.type ?? 'unknown' },
+      { identity, attributes: mapped },
+      { triggerData: { operation_id: operation.id }, operationId: operation.id },
+    );
+    const payload = { ...operation.payload, attributes: run.attributes };
+    if (operation.operation_type === 'update') {
+      const dropped = [...(operation.payload.delta?.remove ?? []), ...Object.keys(mapped)];
+      payload.delta = { replace: run.attributes, remove: [...new Set(dropped)].filter((name) => !(name in run.attributes)) };
+    }
+    operation.payload = payload;
+    logs.push({ level: 'info', message: `mapping script ${scriptId} v${run.scriptVersion ?? '?'} set the attributes (${Object.keys(run.attributes).join(', ')})` });
   }
 
   /**
