@@ -93,7 +93,12 @@ describe('provisioning-queue: operations against a SCIM target (real stack)', ()
 
     await own.patch(`/identities/${identity.id}`, { status: 'suspended' }).expect(200);
     await settled(async () => expect((await usersNamed(identity.username))[0]?.active).toBe(false));
-    const [disable] = (await operationsOf(own, { user_id: identity.id, operation_type: 'update', status: 'completed' })).items.filter((o: { payload: { hook_operation: string } }) => o.payload.hook_operation === 'disable');
+    // The target shows the change before the operation's row records it completed: wait for the row too.
+    const disable = await settled(async () => {
+      const [op] = (await operationsOf(own, { user_id: identity.id, operation_type: 'update', status: 'completed' })).items.filter((o: { payload: { hook_operation: string } }) => o.payload.hook_operation === 'disable');
+      expect(op).toBeDefined();
+      return op;
+    });
     expect(disable.payload).toMatchObject({ enabled: false });
 
     await own.patch(`/identities/${identity.id}`, { status: 'deleted' }).expect(200);
