@@ -1,4 +1,4 @@
-import type { CliConfig } from './config';
+import type { CliConfig } from './cli-config';
 
 /** An answer other than 2xx, with the service's error body (docs/api.md). */
 export class ApiError extends Error {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { ApiClient, ApiError } from './api-client';
-import { CliConfig, defaultWorkerUrl, loadConfig, NotLoggedInError, saveConfig } from './config';
+import { CliConfig, defaultWorkerUrl, loadConfig, NotLoggedInError, saveConfig } from './cli-config';
 import { pull, push } from './commands/scripts-sync';
 import { fixture, FIXTURES } from './fixtures/fixtures';
 import { createOutput, dim, ExitCode, ExitCodeValue, green, Output, red, statusColour, table, UsageError, yellow } from './output';
