@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { TenantDatabase, TenantTransaction } from '@provisio/persistence';
 import { NotFoundError, Page, page, toStorableJson } from '@provisio/platform';
 import { EVENT_ATTEMPTS, ExecutionQueue } from '../executions/execution-queue.service';
 import { ExecutionsRepository } from '../executions/executions.repository';
@@ -47,39 +47,42 @@ function whereOf(filters: DeadLetterFilters): { where: string; params: unknown[]
   return { where: where.join(' AND '), params };
 }
 
-/** Event-triggered runs that exhausted their attempts: list, retry (a new run of the same event), discard. */
+/**
+ * Event-triggered runs that exhausted their attempts: list, retry (a new run of the same event), discard.
+ * Every statement is the caller's tenant's, through the shared tenant layer (`$1` is the tenant).
+ */
 @Injectable()
 export class DeadLettersService {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly db: TenantDatabase,
     private readonly executions: ExecutionsRepository,
     private readonly queue: ExecutionQueue,
   ) {}
 
   async list(tenantId: string, query: DeadLetterFilters & { limit: number; offset: number }): Promise<Page<DeadLetter>> {
     const { where, params } = whereOf(query);
-    const [{ total }] = await this.dataSource.query(`SELECT count(*)::int AS total FROM script_event_dead_letters d WHERE ${where}`, [tenantId, ...params]);
-    const items: DeadLetter[] = await this.dataSource.query(
+    const tenant = this.db.read(tenantId);
+    const [{ total }] = await tenant.query<{ total: number }>(`SELECT count(*)::int AS total FROM script_event_dead_letters d WHERE ${where}`, params);
+    const items = await tenant.query<DeadLetter>(
       `SELECT ${COLUMNS} FROM script_event_dead_letters d WHERE ${where} ORDER BY d.created_at DESC, d.id LIMIT $${params.length + 2} OFFSET $${params.length + 3}`,
-      [tenantId, ...params, query.limit, query.offset],
+      [...params, query.limit, query.offset],
     );
     return page(items, total, query);
   }
 
   async get(tenantId: string, id: string): Promise<DeadLetter> {
-    const rows: DeadLetter[] = await this.dataSource.query(`SELECT ${COLUMNS} FROM script_event_dead_letters WHERE id = $1 AND tenant_id = $2`, [id, tenantId]);
-    if (rows.length === 0) throw new NotFoundError('dead letter', id);
-    return rows[0];
+    const letter = await this.db.read(tenantId).one<DeadLetter>(`SELECT ${COLUMNS} FROM script_event_dead_letters WHERE tenant_id = $1 AND id = $2`, [id]);
+    if (!letter) throw new NotFoundError('dead letter', id);
+    return letter;
   }
 
   /** Runs the dead-lettered event again (with its full attempts); the dead letter records the retry. */
   async retry(tenantId: string, id: string, actor: string): Promise<{ dead_letter_id: string; execution_id: string }> {
-    const created = await this.dataSource.transaction(async (manager) => {
-      const rows: DeadLetter[] = await manager.query(`SELECT ${COLUMNS} FROM script_event_dead_letters WHERE id = $1 AND tenant_id = $2 FOR UPDATE`, [id, tenantId]);
-      if (rows.length === 0) throw new NotFoundError('dead letter', id);
-      const letter = rows[0];
+    const created = await this.db.transaction(tenantId, async (tx) => {
+      const letter = await tx.one<DeadLetter>(`SELECT ${COLUMNS} FROM script_event_dead_letters WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, [id]);
+      if (!letter) throw new NotFoundError('dead letter', id);
       const { data, ...triggerData } = letter.event_data as { data?: Record<string, unknown> };
-      const [execution] = await this.executions.create(manager, [
+      const [execution] = await this.executions.create(tx.manager, [
         {
           script_id: letter.script_id,
           tenant_id: tenantId,
@@ -90,7 +93,7 @@ export class DeadLettersService {
           executed_by: actor,
         },
       ]);
-      await manager.query('UPDATE script_event_dead_letters SET retry_count = retry_count + 1, last_retry_at = now() WHERE id = $1', [id]);
+      await tx.execute('UPDATE script_event_dead_letters SET retry_count = retry_count + 1, last_retry_at = now() WHERE tenant_id = $1 AND id = $2', [id]);
       return execution;
     });
     await this.queue.enqueue([created]);
@@ -107,20 +110,20 @@ export class DeadLettersService {
    */
   async replay(tenantId: string, filters: DeadLetterFilters, version: 'original' | 'latest', actor: string): Promise<{ replayed: number; execution_ids: string[]; not_replayed: { dead_letter_id: string; reason: string }[]; remaining: number }> {
     const { where, params } = whereOf(filters);
-    const outcome = await this.dataSource.transaction(async (manager) => {
-      const letters: (DeadLetter & { failed_version: number | null; live_version: number })[] = await manager.query(
+    const outcome = await this.db.transaction(tenantId, async (tx) => {
+      const letters = await tx.query<DeadLetter & { failed_version: number | null; live_version: number }>(
         `SELECT d.id, d.script_id, d.tenant_id, d.execution_id, d.event_type, d.event_data, d.error, d.retry_count, d.last_retry_at, d.created_at,
                 e.script_version AS failed_version, s.current_version AS live_version
            FROM script_event_dead_letters d JOIN scripts s ON s.id = d.script_id LEFT JOIN script_executions e ON e.id = d.execution_id
           WHERE ${where} ORDER BY d.created_at, d.id LIMIT ${MAX_BULK_DEAD_LETTERS} FOR UPDATE OF d SKIP LOCKED`,
-        [tenantId, ...params],
+        params,
       );
       const notReplayed = version === 'original' ? letters.filter((l) => l.failed_version !== null && l.failed_version !== l.live_version) : [];
       const skip = new Set(notReplayed.map((l) => l.id));
       const chosen = letters.filter((l) => !skip.has(l.id));
       const created = chosen.length
         ? await this.executions.create(
-            manager,
+            tx.manager,
             chosen.map((letter) => {
               const { data, ...triggerData } = letter.event_data as { data?: Record<string, unknown> };
               return {
@@ -135,15 +138,15 @@ export class DeadLettersService {
             }),
           )
         : [];
-      if (chosen.length) await manager.query('DELETE FROM script_event_dead_letters WHERE tenant_id = $1 AND id = ANY($2::uuid[])', [tenantId, chosen.map((l) => l.id)]);
-      const [{ total }] = await manager.query(`SELECT count(*)::int AS total FROM script_event_dead_letters d WHERE ${where}`, [tenantId, ...params]);
+      if (chosen.length) await tx.execute('DELETE FROM script_event_dead_letters WHERE tenant_id = $1 AND id = ANY($2::uuid[])', [chosen.map((l) => l.id)]);
+      const [{ total }] = await tx.query<{ total: number }>(`SELECT count(*)::int AS total FROM script_event_dead_letters d WHERE ${where}`, params);
       const answer = {
         replayed: created.length,
         execution_ids: created.map((e) => e.id),
         not_replayed: notReplayed.map((l) => ({ dead_letter_id: l.id, reason: `version ${l.failed_version} failed; the live version is ${l.live_version}, and a run cannot be pinned to an older version` })),
         remaining: Math.max(0, total - notReplayed.length),
       };
-      await this.audit(manager, tenantId, actor, 'replay', { filters, version, replayed: answer.replayed, dead_letter_ids: chosen.map((l) => l.id), not_replayed: notReplayed.map((l) => l.id) });
+      await this.audit(tx, actor, 'replay', { filters, version, replayed: answer.replayed, dead_letter_ids: chosen.map((l) => l.id), not_replayed: notReplayed.map((l) => l.id) });
       return { answer, created };
     });
     await this.queue.enqueue(outcome.created);
@@ -153,21 +156,20 @@ export class DeadLettersService {
   /** Deletes the dead letters matching `filters` (at most MAX_BULK_DEAD_LETTERS); audited. */
   async discardMatching(tenantId: string, filters: DeadLetterFilters, actor: string): Promise<{ discarded: number; remaining: number }> {
     const { where, params } = whereOf(filters);
-    return this.dataSource.transaction(async (manager) => {
-      const deleted: { id: string }[] = await manager.query(
-        `DELETE FROM script_event_dead_letters WHERE id IN (SELECT d.id FROM script_event_dead_letters d WHERE ${where} ORDER BY d.created_at, d.id LIMIT ${MAX_BULK_DEAD_LETTERS} FOR UPDATE SKIP LOCKED) RETURNING id`,
-        [tenantId, ...params],
-      ).then((result: [{ id: string }[], number] | { id: string }[]) => (Array.isArray(result[0]) ? (result[0] as { id: string }[]) : (result as { id: string }[])));
-      const [{ total }] = await manager.query(`SELECT count(*)::int AS total FROM script_event_dead_letters d WHERE ${where}`, [tenantId, ...params]);
-      await this.audit(manager, tenantId, actor, 'discard', { filters, discarded: deleted.length, dead_letter_ids: deleted.map((d) => d.id) });
+    return this.db.transaction(tenantId, async (tx) => {
+      const deleted = await tx.query<{ id: string }>(
+        `DELETE FROM script_event_dead_letters WHERE tenant_id = $1 AND id IN (SELECT d.id FROM script_event_dead_letters d WHERE ${where} ORDER BY d.created_at, d.id LIMIT ${MAX_BULK_DEAD_LETTERS} FOR UPDATE SKIP LOCKED) RETURNING id`,
+        params,
+      );
+      const [{ total }] = await tx.query<{ total: number }>(`SELECT count(*)::int AS total FROM script_event_dead_letters d WHERE ${where}`, params);
+      await this.audit(tx, actor, 'discard', { filters, discarded: deleted.length, dead_letter_ids: deleted.map((d) => d.id) });
       return { discarded: deleted.length, remaining: total };
     });
   }
 
   /** One audit event per bulk request (entity_type `dead_letter`), in its transaction. */
-  private async audit(manager: EntityManager, tenantId: string, actor: string, action: string, details: Record<string, unknown>): Promise<void> {
-    await manager.query(`INSERT INTO audit_events (tenant_id, script_id, entity_type, entity_id, action, actor_id, details) VALUES ($1, NULL, 'dead_letter', NULL, $2, $3, $4::jsonb)`, [
-      tenantId,
+  private async audit(tx: TenantTransaction, actor: string, action: string, details: Record<string, unknown>): Promise<void> {
+    await tx.execute(`INSERT INTO audit_events (tenant_id, script_id, entity_type, entity_id, action, actor_id, details) VALUES ($1, NULL, 'dead_letter', NULL, $2, $3, $4::jsonb)`, [
       action,
       actor,
       toStorableJson(details),
@@ -175,7 +177,7 @@ export class DeadLettersService {
   }
 
   async discard(tenantId: string, id: string): Promise<void> {
-    const [, affected] = await this.dataSource.query('DELETE FROM script_event_dead_letters WHERE id = $1 AND tenant_id = $2', [id, tenantId]);
+    const affected = await this.db.statements(tenantId).execute('DELETE FROM script_event_dead_letters WHERE tenant_id = $1 AND id = $2', [id]);
     if (!affected) throw new NotFoundError('dead letter', id);
   }
 }
