@@ -88,6 +88,22 @@ export function isTargetUnavailable(code: ConnectorErrorCode): boolean {
   return code === ConnectorErrorCode.ConnectionRefused || code === ConnectorErrorCode.ServiceUnavailable;
 }
 
+/**
+ * Node's socket error codes (`error.code` of net, tls and dns failures), as every connector meets them
+ * under its driver. A driver's own codes (mysql2's PROTOCOL_*, ldapts's result codes) stay with it.
+ */
+export const SOCKET_ERROR_CODES: Readonly<Record<string, ConnectorErrorCode>> = Object.freeze({
+  ECONNREFUSED: ConnectorErrorCode.ConnectionRefused,
+  ETIMEDOUT: ConnectorErrorCode.Timeout,
+  ECONNRESET: ConnectorErrorCode.NetworkError,
+  EPIPE: ConnectorErrorCode.NetworkError,
+  ENOTFOUND: ConnectorErrorCode.NetworkError,
+  EAI_AGAIN: ConnectorErrorCode.NetworkError,
+  EHOSTUNREACH: ConnectorErrorCode.NetworkError,
+  ENETUNREACH: ConnectorErrorCode.NetworkError,
+  ECONNABORTED: ConnectorErrorCode.NetworkError,
+});
+
 export class ConnectorError extends Error {
   readonly errorClass: ConnectorErrorClass;
 

@@ -3,7 +3,7 @@
  * LDAP connector decides what is transient and what is permanent.
  */
 import { ResultCodeError } from 'ldapts';
-import { ConnectorError, ConnectorErrorCode } from '../connector-errors';
+import { ConnectorError, ConnectorErrorCode, SOCKET_ERROR_CODES } from '../connector-errors';
 
 /** The ConnectorErrorCode of an LDAP result code. */
 export function codeForResult(resultCode: number): ConnectorErrorCode {
@@ -56,17 +56,6 @@ export function codeForResult(resultCode: number): ConnectorErrorCode {
   }
 }
 
-const SOCKET_CODES: Record<string, ConnectorErrorCode> = {
-  ECONNREFUSED: ConnectorErrorCode.ConnectionRefused,
-  ETIMEDOUT: ConnectorErrorCode.Timeout,
-  ECONNRESET: ConnectorErrorCode.NetworkError,
-  EPIPE: ConnectorErrorCode.NetworkError,
-  ENOTFOUND: ConnectorErrorCode.NetworkError,
-  EAI_AGAIN: ConnectorErrorCode.NetworkError,
-  EHOSTUNREACH: ConnectorErrorCode.NetworkError,
-  ENETUNREACH: ConnectorErrorCode.NetworkError,
-  ECONNABORTED: ConnectorErrorCode.NetworkError,
-};
 
 /** Certificate problems are the connector's TLS settings, not the network: retrying cannot help. */
 const TLS_CONFIG_CODES = /^(CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_|ERR_TLS_CERT_ALTNAME_INVALID|ERR_SSL_WRONG_VERSION_NUMBER)/;
@@ -80,7 +69,7 @@ export function toConnectorError(error: unknown, what: string): ConnectorError {
   }
   const err = error as NodeJS.ErrnoException | undefined;
   const message = err?.message ?? String(error);
-  const socketCode = err?.code && SOCKET_CODES[err.code];
+  const socketCode = err?.code && SOCKET_ERROR_CODES[err.code];
   if (socketCode) return new ConnectorError(socketCode, `${what}: ${message}`, { targetStatus: err.code, cause: error });
   if (err?.code && TLS_CONFIG_CODES.test(err.code)) {
     return new ConnectorError(ConnectorErrorCode.InvalidConfig, `${what}: TLS: ${message} (check tls.ca / tls.rejectUnauthorized)`, { targetStatus: err.code, cause: error });

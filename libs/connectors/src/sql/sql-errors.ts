@@ -2,7 +2,7 @@
  * PostgreSQL SQLSTATEs, MariaDB errnos and socket failures mapped to ConnectorErrorCode: the one place the
  * SQL connector decides what is transient and what is permanent.
  */
-import { ConnectorError, ConnectorErrorCode } from '../connector-errors';
+import { ConnectorError, ConnectorErrorCode, SOCKET_ERROR_CODES } from '../connector-errors';
 
 /** The ConnectorErrorCode of a SQLSTATE (PostgreSQL's `code`, MariaDB's `sqlState`), or null when it says nothing. */
 export function codeForSqlState(state: string): ConnectorErrorCode | null {
@@ -72,15 +72,9 @@ export function codeForMariadbErrno(errno: number): ConnectorErrorCode | null {
   }
 }
 
-const SOCKET_CODES: Record<string, ConnectorErrorCode> = {
-  ECONNREFUSED: ConnectorErrorCode.ConnectionRefused,
-  ETIMEDOUT: ConnectorErrorCode.Timeout,
-  ECONNRESET: ConnectorErrorCode.NetworkError,
-  EPIPE: ConnectorErrorCode.NetworkError,
-  ENOTFOUND: ConnectorErrorCode.NetworkError,
-  EAI_AGAIN: ConnectorErrorCode.NetworkError,
-  EHOSTUNREACH: ConnectorErrorCode.NetworkError,
-  ENETUNREACH: ConnectorErrorCode.NetworkError,
+/** mysql2 adds its own connection codes to Node's socket codes. */
+const SOCKET_CODES: Readonly<Record<string, ConnectorErrorCode>> = {
+  ...SOCKET_ERROR_CODES,
   PROTOCOL_CONNECTION_LOST: ConnectorErrorCode.NetworkError,
   PROTOCOL_SEQUENCE_TIMEOUT: ConnectorErrorCode.Timeout,
 };
