@@ -22,7 +22,7 @@ const SERVICES = [
   { name: 'execution-worker', module: ExecutionWorker, schema: executionWorkerConfig, uses: ['database', 'redis', 'kafka'] },
   { name: 'scheduler', module: Scheduler, schema: schedulerConfig, uses: ['database', 'kafka'] },
   { name: 'provisioning-queue', module: ProvisioningQueue, schema: provisioningQueueConfig, uses: ['database', 'redis', 'kafka'] },
-  { name: 'reconciler', module: Reconciler, schema: reconcilerConfig, uses: ['database', 'redis'] },
+  { name: 'reconciler', module: Reconciler, schema: reconcilerConfig, uses: ['database', 'redis', 'kafka'] },
 ] as const;
 
 describe.each(SERVICES)('$name', ({ name, module, schema, uses }) => {

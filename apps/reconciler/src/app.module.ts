@@ -6,8 +6,7 @@ import { RunsModule } from './runs/runs.module';
 
 /**
  * Reconciler: compares the identity store with each target system (runs, discrepancies, guard rail,
- * reports). It publishes nothing yet (remediation and run-finished events will go through the outbox and
- * Kafka), so it runs without a broker.
+ * reports). What it announces (a run finished, remediation toward a target) goes through the outbox to Kafka.
  */
 @Module({})
 export class AppModule {
@@ -15,7 +14,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        PlatformModule.forRoot({ service: 'reconciler', config, database: true, redis: true }),
+        PlatformModule.forRoot({ service: 'reconciler', config, database: true, redis: true, kafka: true, outboxRelay: true }),
         CommonModule,
         RunsModule,
       ],

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { authEnv, databaseEnv, httpEnv, KEY_ID, parseKeyRing, redisEnv, refineAuth, serviceEnv } from '@provisio/platform';
+import { authEnv, databaseEnv, httpEnv, kafkaEnv, KEY_ID, outboxEnv, parseKeyRing, redisEnv, refineAuth, serviceEnv } from '@provisio/platform';
 
 export const CREDENTIAL_KEY_VARIABLES = { ring: 'CONNECTOR_CREDENTIALS_KEYS', current: 'CONNECTOR_CREDENTIALS_KEY_ID' };
 
@@ -10,6 +10,8 @@ export const appConfigSchema = refineAuth(
     ...httpEnv(3005),
     ...databaseEnv,
     ...redisEnv,
+    ...kafkaEnv,
+    ...outboxEnv,
     ...authEnv,
     /** The provisioning queue's connector credential keys (the reconciler only decrypts, to read targets). */
     CONNECTOR_CREDENTIALS_KEYS: z.string().optional(),

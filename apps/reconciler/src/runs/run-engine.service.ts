@@ -12,6 +12,7 @@ import { stageExpectedAccounts } from '../classification/expected-accounts';
 import { TargetConnectors, TargetDefinition } from '../common/target-connectors';
 import { ConnectorSettingsRepository } from '../connector-settings/connector-settings.repository';
 import type { AppConfig } from '../config';
+import { announceRunFinished } from './run-finished';
 import { RunRow, RunsRepository } from './runs.repository';
 
 export interface RunReconciliationJob {
@@ -143,7 +144,10 @@ export class RunEngine implements OnApplicationBootstrap, OnModuleDestroy {
           `status = 'failed', error_message = $4, completed_at = now(), duration_seconds = extract(epoch FROM now() - started_at), lease_token = NULL`,
           [message.slice(0, 10_000)],
         );
-        if (failed) await dropStaging(tx, runId);
+        if (failed) {
+          await dropStaging(tx, runId);
+          await announceRunFinished(tx, this.runs, runId);
+        }
       });
     } finally {
       clearInterval(beat);
@@ -280,6 +284,7 @@ export class RunEngine implements OnApplicationBootstrap, OnModuleDestroy {
       );
       if (!done) throw new LeaseLost();
       await dropStaging(tx, run.id);
+      await announceRunFinished(tx, this.runs, run.id);
     });
   }
 

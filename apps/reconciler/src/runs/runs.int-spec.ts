@@ -5,6 +5,8 @@
  * last watermark, and the sweep taking back a run whose worker died.
  */
 import { randomUUID } from 'node:crypto';
+import { EventType, Topic } from '@provisio/contracts';
+import { readTopic, testKafka } from '@provisio/platform/testing';
 import { Caller, insertIdentities, insertLinks, ReconcilerTestApp, SQL_MAPPING, SqlTargetTable, startReconciler, waitForRun } from '../testing/reconciler-app';
 
 jest.setTimeout(120_000);
@@ -73,6 +75,16 @@ describe('reconciliation runs (SQL target)', () => {
       { type: 'orphan', uid: 'o1', identity: null, attribute: null, expected: null, actual: null },
       { type: 'unlinked', uid: 'u1-account', identity: ids.get('u1'), attribute: 'email=email', expected: null, actual: null },
     ]);
+    // The end is announced once, with the run's figures, through the outbox.
+    const ours = (m: { value: string | null }) => JSON.parse(m.value ?? '{}').subject === done.id;
+    const finished = (await readTopic(testKafka(), t.prefix + Topic.ReconciliationRuns, (all) => all.some(ours))).filter(ours);
+    expect(finished).toHaveLength(1);
+    expect(JSON.parse(finished[0].value!)).toMatchObject({
+      type: EventType.ReconciliationFinished,
+      source: 'provisio/reconciler',
+      tenantid: caller.tenantId,
+      data: { run_id: done.id, connector_id: connectorId, status: 'completed', mode: 'full', dry_run: true, accounts_processed: 11, discrepancies_found: 6 },
+    });
     const report = await caller.get(`/reconciliation/runs/${done.id}/report`);
     expect(report.status).toBe(200);
     expect(report.body).toMatchObject({
@@ -106,6 +118,9 @@ describe('reconciliation runs (SQL target)', () => {
     const rejected = await caller.post(`/reconciliation/runs/${again.id}/reject`);
     expect(rejected.status).toBe(200);
     expect(rejected.body).toMatchObject({ status: 'cancelled', guard: { decision: 'rejected' } });
+    const ofRejected = (m: { value: string | null }) => JSON.parse(m.value ?? '{}').subject === again.id;
+    const ended = (await readTopic(testKafka(), t.prefix + Topic.ReconciliationRuns, (all) => all.some(ofRejected))).filter(ofRejected);
+    expect(ended.map((m) => JSON.parse(m.value!).data.status)).toEqual(['cancelled']);
     // A threshold above what the run would do lets it complete.
     expect(await run({ mode: 'full', delete_threshold_percent: 50 })).toMatchObject({ status: 'completed', guard: { decision: 'passed' } });
   });

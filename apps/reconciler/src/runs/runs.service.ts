@@ -3,6 +3,7 @@ import { TenantDatabase } from '@provisio/persistence';
 import { ConflictError, guardUniques, InvalidTransitionError, NotFoundError, Page, page, Principal, SqlFilters } from '@provisio/platform';
 import { CreateRunDto, ListRunsQueryDto, RunDto } from './dtos/run.dto';
 import { RunEngine } from './run-engine.service';
+import { announceRunFinished } from './run-finished';
 import { RunRow, RunStatus, RunsRepository } from './runs.repository';
 
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
@@ -85,8 +86,15 @@ export class RunsService {
     return toRunDto(await this.found(principal, id));
   }
 
-  cancel(principal: Principal, id: string): Promise<RunDto> {
-    return this.move(principal, id, 'cancelled', ['pending', 'running', 'paused'], `status = 'cancelled', completed_at = now(), duration_seconds = extract(epoch FROM now() - started_at), lease_token = NULL`);
+  async cancel(principal: Principal, id: string): Promise<RunDto> {
+    const moved = await this.db.write(principal, async (tx) => {
+      const row = await this.runs.transition(tx, id, ['pending', 'running', 'paused'], `status = 'cancelled', completed_at = now(), duration_seconds = extract(epoch FROM now() - started_at), lease_token = NULL`);
+      if (row) await announceRunFinished(tx, this.runs, id);
+      return row;
+    });
+    if (moved) return toRunDto(moved);
+    const current = await this.found(principal, id);
+    throw new InvalidTransitionError('reconciliation run', current.status, 'cancelled', []);
   }
 
   async pause(principal: Principal, id: string): Promise<RunDto> {
@@ -111,7 +119,7 @@ export class RunsService {
     return this.decide(principal, id, 'rejected');
   }
 
-  /** The guard rail's answer: approved runs go on (and complete: no remediation yet), rejected ones are cancelled. */
+  /** The guard rail's answer: approved runs go on, rejected ones are cancelled. */
   private async decide(principal: Principal, id: string, decision: 'approved' | 'rejected'): Promise<RunDto> {
     const row = await this.db.write(principal, async (tx) => {
       const current = await this.runs.find(tx, id);
@@ -130,6 +138,7 @@ export class RunsService {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)`,
         [current.connector_id, id, decision === 'approved' ? 'guard_approve' : 'guard_reject', decision, current.dry_run, tx.actorId, JSON.stringify({ guard: current.guard, pause_reason: current.pause_reason })],
       );
+      if (decision === 'rejected') await announceRunFinished(tx, this.runs, id);
       return moved;
     });
     if (decision === 'rejected') await this.db.transaction(principal.tenantId, (tx) => tx.execute('DELETE FROM reconciliation_staged_accounts WHERE tenant_id = $1 AND run_id = $2', [id]));

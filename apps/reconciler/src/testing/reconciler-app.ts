@@ -25,6 +25,8 @@ export interface ReconcilerTestApp {
   app: INestApplication;
   db: IsolatedSchema;
   engine: RunEngine;
+  /** This app's Kafka topic prefix (its topics are `<prefix>provisio.…`). */
+  prefix: string;
   caller(options?: { tenantId?: string; subject?: string; permissions?: string[] }): Caller;
   /** A connector row of the tenant, credentials sealed as the provisioning queue seals them. */
   insertConnector(tenantId: string, row: { type: string; config: unknown; credentials?: unknown; attribute_mapping?: unknown[]; provisioning_policy?: unknown }): Promise<string>;
@@ -64,6 +66,7 @@ export async function startReconciler(env: Record<string, string> = {}): Promise
     app: started,
     db,
     engine: started.get(RunEngine),
+    prefix,
     caller: ({ tenantId = randomUUID(), subject = `user-${randomUUID().slice(0, 8)}`, permissions = ALL_PERMISSIONS } = {}) => new Caller(started, tenantId, subject, permissions),
     insertConnector: async (tenantId, row) => {
       await ensureTenant(db.dataSource, tenantId);

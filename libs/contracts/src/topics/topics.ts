@@ -80,6 +80,7 @@ export function topicsToCreate(prefix = ''): TopicSpec[] {
 export const messageKey = {
   tenantScript: (tenantId: string, scriptId: string) => `${tenantId}:script:${scriptId}`,
   tenantAccount: (tenantId: string, accountId: string) => `${tenantId}:account:${accountId}`,
+  tenantConnector: (tenantId: string, connectorId: string) => `${tenantId}:connector:${connectorId}`,
   tenant: (tenantId: string) => tenantId,
 };
 
