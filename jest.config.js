@@ -7,7 +7,7 @@ const swcrc = JSON.parse(fs.readFileSync(path.join(__dirname, '.swcrc'), 'utf8')
 delete swcrc.$schema;
 
 const moduleNameMapper = {
-  '^@provisio/(contracts|persistence|platform|sandbox|script-execution|connectors)$': '<rootDir>/libs/$1/src',
+  '^@provisio/(contracts|persistence|platform|sandbox|script-execution|connectors|mapping-scripts)$': '<rootDir>/libs/$1/src',
   '^@provisio/(persistence|platform|connectors)/testing$': '<rootDir>/libs/$1/src/testing',
   '^@provisio/migrations$': '<rootDir>/migrations/src',
 };

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
+import { MappingScriptsModule } from '@provisio/mapping-scripts';
 import { IdentitiesModule } from '../identities/identities.module';
-import { MappingModule } from '../mapping/mapping.module';
 import { ConnectorsController } from './connectors.controller';
 import { ConnectorsRepository } from './connectors.repository';
 import { ConnectorsService } from './connectors.service';
@@ -8,9 +8,9 @@ import { ConnectorCredentialsService } from './credentials/connector-credentials
 
 /** Connectors: their API, their encrypted credentials, and the preview of mapping and policy. */
 @Module({
-  imports: [IdentitiesModule, MappingModule],
+  imports: [IdentitiesModule, MappingScriptsModule],
   controllers: [ConnectorsController],
   providers: [ConnectorsRepository, ConnectorsService, ConnectorCredentialsService],
-  exports: [ConnectorsRepository, ConnectorCredentialsService, MappingModule],
+  exports: [ConnectorsRepository, ConnectorCredentialsService, MappingScriptsModule],
 })
 export class ConnectorsModule {}

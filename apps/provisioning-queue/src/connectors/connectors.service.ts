@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { applyMapping, createConnector, evaluatePolicy, MappableIdentity } from '@provisio/connectors';
+import { MappingScriptFailed, MappingScriptRunner } from '@provisio/mapping-scripts';
 import { TenantDatabase } from '@provisio/persistence';
 import { APP_CONFIG, DomainError, NotFoundError, Page, page, Principal, toStorable, ValidationError, guardUniques } from '@provisio/platform';
 import type { AppConfig } from '../config';
 import { IdentitiesRepository } from '../identities/identities.repository';
-import { MappingScriptFailed, MappingScriptRunner } from '../mapping/mapping-script-runner';
 import { checkConfig, checkCredentials, parseMapping, parsePolicy } from './connector-settings';
 import { CONNECTOR_UNIQUES, ConnectorsRepository, ConnectorValues, ConnectorWithSecret } from './connectors.repository';
 import { ConnectorCredentialsService } from './credentials/connector-credentials.service';

@@ -6,7 +6,7 @@ import { ensureTenant } from '@provisio/persistence';
 import { sleep } from '@provisio/platform/testing';
 import { createScimServer } from '../../../../test/targets/scim-server';
 import { Caller, ProvisioningTestApp, startProvisioningQueue } from '../testing/provisioning-app';
-import { MAPPING_TRIGGER, MappingScriptFailed, MappingScriptRunner } from './mapping-script-runner';
+import { MAPPING_TRIGGER, MappingScriptFailed, MappingScriptRunner } from '@provisio/mapping-scripts';
 
 async function settled<T>(probe: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
