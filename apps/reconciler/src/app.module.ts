@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { PlatformModule } from '@provisio/platform';
+import { mappingScriptExecution } from './classification/mapping-script-execution';
 import { CommonModule } from './common/common.module';
 import type { AppConfig } from './config';
 import { RunsModule } from './runs/runs.module';
@@ -16,6 +17,7 @@ export class AppModule {
       imports: [
         PlatformModule.forRoot({ service: 'reconciler', config, database: true, redis: true, kafka: true, outboxRelay: true }),
         CommonModule,
+        mappingScriptExecution({ poolSize: config.RECONCILIATION_SANDBOX_POOL_SIZE }),
         RunsModule,
       ],
     };

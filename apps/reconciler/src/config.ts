@@ -20,6 +20,10 @@ export const appConfigSchema = refineAuth(
     RECONCILIATION_PAGE_SIZE: z.coerce.number().int().min(1).max(50_000).default(5_000),
     /** Identities whose expected attributes are computed and COPYed per batch. */
     RECONCILIATION_IDENTITY_BATCH: z.coerce.number().int().min(100).max(100_000).default(10_000),
+    /** Identities one sandbox run of a connector's mapping script maps (its answer must fit the script's max_output_size_bytes). */
+    RECONCILIATION_MAPPING_SCRIPT_BATCH: z.coerce.number().int().min(1).max(10_000).default(1_000),
+    /** Sandbox worker threads of this process for mapping scripts; a run maps this many batches at once. */
+    RECONCILIATION_SANDBOX_POOL_SIZE: z.coerce.number().int().min(1).max(16).default(2),
     /** Runs one process works at once. */
     RECONCILIATION_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
     /** How often the sweep looks for runs without a live job (queued ones Redis lost, running ones whose worker died). */

@@ -8,7 +8,7 @@ import { APP_CONFIG, RedisService } from '@provisio/platform';
 import { classify, destructiveCounts, dropStaging } from '../classification/classifier';
 import { copyRows, CopyValue } from '../classification/copy-rows';
 import { correlationRulesSchema, defaultCorrelationRules } from '../classification/correlation-rules';
-import { stageExpectedAccounts } from '../classification/expected-accounts';
+import { ExpectedAccounts } from '../classification/expected-accounts';
 import { TargetConnectors, TargetDefinition } from '../common/target-connectors';
 import { ConnectorSettingsRepository } from '../connector-settings/connector-settings.repository';
 import type { AppConfig } from '../config';
@@ -57,6 +57,7 @@ export class RunEngine implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly runs: RunsRepository,
     private readonly settings: ConnectorSettingsRepository,
     private readonly targets: TargetConnectors,
+    private readonly expected: ExpectedAccounts,
     private readonly redis: RedisService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
@@ -160,7 +161,7 @@ export class RunEngine implements OnApplicationBootstrap, OnModuleDestroy {
     const target = await this.targets.definition(this.db.read(tenantId), run.connector_id);
     const expect = async () => {
       await this.db.transaction(tenantId, (tx) => tx.execute('DELETE FROM reconciliation_expected_accounts WHERE tenant_id = $1 AND run_id = $2', [run.id]));
-      await stageExpectedAccounts(this.db, tenantId, run, target, this.config.RECONCILIATION_IDENTITY_BATCH, () => this.held(run, token));
+      await this.expected.stage(run, target, () => this.held(run, token));
     };
     if (run.phase === 'reading' && run.mode === 'full') {
       // A full run's expected side does not depend on what the target returns: computed while the pages are read.

@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { MappingScriptsModule } from '@provisio/mapping-scripts';
+import { ExpectedAccounts } from '../classification/expected-accounts';
 import { ConnectorSettingsController } from '../connector-settings/connector-settings.controller';
 import { ConnectorSettingsRepository } from '../connector-settings/connector-settings.repository';
 import { DiscrepanciesController } from '../discrepancies/discrepancies.controller';
@@ -11,7 +13,8 @@ import { RunsService } from './runs.service';
 
 /** Reconciliation runs (API and engine), their discrepancies, reports and trends, and connector settings. */
 @Module({
+  imports: [MappingScriptsModule],
   controllers: [RunsController, DiscrepanciesController, ConnectorSettingsController],
-  providers: [RunsRepository, RunsService, RunEngine, RunMetrics, ReportsService, ConnectorSettingsRepository],
+  providers: [ExpectedAccounts, RunsRepository, RunsService, RunEngine, RunMetrics, ReportsService, ConnectorSettingsRepository],
 })
 export class RunsModule {}
