@@ -13,43 +13,20 @@
  * Builders get a `Fixture`: `own` (a caller with every permission in tenant A), `ownScript()` (a fresh
  * script of tenant A with versions 1 and 2), and `foreign` (a script of tenant B, with versions 1 and 2).
  */
-import { INestApplication } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import request, { Response } from 'supertest';
 import { Permission } from '@provisio/contracts';
 import jwt from 'jsonwebtoken';
-import { signDevToken } from '@provisio/platform';
-import { TEST_JWT_SECRET } from '@provisio/platform/testing';
+import { describeSecurityMatrix, TEST_JWT_SECRET } from '@provisio/platform/testing';
 import { ALL_PERMISSIONS, Caller, RegistryTestApp, startRegistry } from './common/testing/registry-app';
-import { FEATURE_SECURITY_ROWS, prepareFeatureSecurity } from './common/testing/feature-security-rows';
+import { FEATURE_SECURITY_ROWS, MatrixFixture, prepareFeatureSecurity, SecurityRow } from './common/testing/feature-security-rows';
 import { prepareRunSecurity, RUN_SECURITY_ROWS } from './common/testing/run-security-rows';
 
-type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Script = Record<string, any>;
-
-interface Req {
-  path: string;
-  query?: Record<string, unknown>;
-  body?: unknown;
-}
-
-interface Fixture {
-  own: Caller;
-  /** A new script of the caller's tenant, with versions 1 and 2 (its own, so a row may change or delete it). */
-  ownScript(): Promise<Script>;
-  /** A script of another tenant, with versions 1 and 2 and an audit trail. */
-  foreign: Script;
-}
-
-interface Row {
-  route: `${Method} /${string}`;
-  permission: string;
-  valid: (f: Fixture) => Req | Promise<Req>;
-  /** Aimed at tenant B's data. Answers 404 unless `expect` says otherwise (collections: 2xx, B's data absent). */
-  foreign: (f: Fixture) => (Req & { expect?: (response: Response, f: Fixture) => void }) | Promise<Req & { expect?: (response: Response, f: Fixture) => void }>;
-  malformed: (f: Fixture) => (Req & { field: string }) | Promise<Req & { field: string }>;
-}
+/** `own` (every permission, tenant A), `ownScript()` (a fresh script of A with versions 1 and 2), `foreign` (tenant B's). */
+type Fixture = MatrixFixture;
+type Row = SecurityRow;
 
 const idsOf = (response: Response) => (response.body.items ?? []).map((item: { id?: string; entity_id?: string }) => item.id ?? item.entity_id);
 
@@ -175,42 +152,9 @@ const ROWS: Row[] = [
   },
 ];
 
-/** Served without a token: probes, metrics, API docs. */
-const PUBLIC_ROUTES = ['GET /health/live', 'GET /health/ready', 'GET /metrics'];
-const isDocs = (route: string) => / \/docs/.test(route);
-
-/** `METHOD /path/:param` of every route Express serves (Nest registers each controller method as one). */
-function servedRoutes(app: INestApplication): string[] {
-  interface Layer {
-    route?: { path: unknown; methods: Record<string, boolean> };
-  }
-  const router = (app.getHttpAdapter().getInstance() as { router: { stack: Layer[] } }).router;
-  return router.stack.flatMap((layer) => {
-    const route = layer.route;
-    if (!route || typeof route.path !== 'string') return [];
-    const methods = Object.keys(route.methods).filter((m) => m !== '_all');
-    // Middleware applied to every path (`forRoutes('*path')`) registers as a route for all methods.
-    if (route.path === '/{*path}' && methods.length > 20) return [];
-    return methods.map((m) => `${m.toUpperCase()} ${route.path as string}`);
-  });
-}
-
-function matches(route: string, path: string): boolean {
-  const pattern = route.slice(route.indexOf(' ') + 1).replace(/:[A-Za-z_]+/g, '[^/]+');
-  return new RegExp(`^${pattern}$`).test(path);
-}
-
 describe('script-registry: security matrix', () => {
   let t: RegistryTestApp;
   let fixture: Fixture;
-
-  const send = (row: Row, req: Req, token?: string) => {
-    const method = row.route.slice(0, row.route.indexOf(' ')).toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete';
-    let call = request(t.app.getHttpServer())[method](req.path);
-    if (token) call = call.set('Authorization', `Bearer ${token}`);
-    if (req.query) call = call.query(req.query);
-    return req.body === undefined ? call : call.send(req.body as object);
-  };
 
   beforeAll(async () => {
     t = await startRegistry();
@@ -227,64 +171,13 @@ describe('script-registry: security matrix', () => {
   });
   afterAll(async () => t?.close());
 
-  it('has a row for every route the app serves, and a served route for every row', () => {
-    const served = servedRoutes(t.app).filter((route) => !isDocs(route) && !PUBLIC_ROUTES.includes(route));
-    expect([...new Set(served)].sort()).toEqual(ROWS.map((row) => row.route).sort());
-  });
-
-  it('documents every row in the OpenAPI document', async () => {
-    const document = (await request(t.app.getHttpServer()).get('/docs/openapi.json').expect(200)).body as { paths: Record<string, Record<string, unknown>> };
-    const documented = Object.entries(document.paths).flatMap(([path, operations]) => Object.keys(operations).map((m) => `${m.toUpperCase()} ${path.replace(/\{([^}]+)\}/g, ':$1')}`));
-    for (const row of ROWS) expect(documented).toContain(row.route);
-  });
-
-  it('serves probes, metrics and docs without a token, and nothing else', async () => {
-    for (const route of [...PUBLIC_ROUTES, 'GET /docs/openapi.json']) {
-      const path = route.slice(4);
-      expect({ route, status: (await request(t.app.getHttpServer()).get(path)).status }).toEqual({ route, status: 200 });
-    }
-  });
-
-  describe.each(ROWS)('$route ($permission)', (row) => {
-    it('answers 401 without a token or with a forged one', async () => {
-      const req = await row.valid(fixture);
-      expect(matches(row.route, req.path)).toBe(true);
-      const anonymous = await send(row, req);
-      expect({ status: anonymous.status, code: anonymous.body.code }).toEqual({ status: 401, code: 'unauthenticated' });
-      const forged = signDevToken('someone-else-secret-0123456789abcdef', { sub: 'x', tenant_id: fixture.own.tenantId, permissions: ['*'] });
-      expect((await send(row, req, forged)).status).toBe(401);
-    });
-
-    it('answers 403 to a token holding every permission but this one', async () => {
-      const resource = row.permission.slice(0, row.permission.indexOf(':'));
-      const others = ALL_PERMISSIONS.filter((p) => p !== row.permission && p !== `${resource}:manage`);
-      const response = await send(row, await row.valid(fixture), fixture.own.with(others).token);
-      expect({ status: response.status, code: response.body.code }).toEqual({ status: 403, code: 'forbidden' });
-    });
-
-    it("keeps another tenant's data out of reach", async () => {
-      const req = await row.foreign(fixture);
-      expect(matches(row.route, req.path)).toBe(true);
-      const response = await send(row, req, fixture.own.with([row.permission]).token);
-      if (req.expect) req.expect(response, fixture);
-      else expect({ status: response.status, code: response.body.code }).toEqual({ status: 404, code: 'not_found' });
-      // And tenant B's script is untouched.
-      const theirs = await t.db.dataSource.query('SELECT status, description, current_version FROM scripts WHERE id = $1', [fixture.foreign.id]);
-      expect(theirs).toEqual([{ status: 'draft', description: null, current_version: 2 }]);
-    });
-
-    it('answers 400 naming the field of a malformed request', async () => {
-      const req = await row.malformed(fixture);
-      expect(matches(row.route, req.path)).toBe(true);
-      const response = await send(row, req, fixture.own.with([row.permission]).token);
-      expect({ status: response.status, code: response.body.code, field: response.body.field }).toEqual({ status: 400, code: 'validation_failed', field: req.field });
-    });
-
-    it('succeeds with exactly this permission', async () => {
-      const response = await send(row, await row.valid(fixture), fixture.own.with([row.permission]).token);
-      expect(response.status).toBeGreaterThanOrEqual(200);
-      expect(response.status).toBeLessThan(300);
-    });
+  describeSecurityMatrix({
+    rows: ROWS,
+    allPermissions: ALL_PERMISSIONS,
+    app: () => t.app,
+    fixture: () => fixture,
+    // Tenant B's script stays untouched by every foreign request.
+    foreignState: () => t.db.dataSource.query('SELECT status, description, current_version FROM scripts WHERE id = $1', [fixture.foreign.id]),
   });
 
   describe('a failed request leaves nothing half-written', () => {

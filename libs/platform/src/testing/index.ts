@@ -106,3 +106,5 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+export * from './security-matrix';

@@ -13,20 +13,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Response } from 'supertest';
+import type { SecurityRow as MatrixRow } from '@provisio/platform/testing';
 import { Permission } from '@provisio/contracts';
 import type { Caller, RegistryTestApp } from './registry-app';
 import { createConnector, insertExecution } from './row-fixtures';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Script = Record<string, any>;
-type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-
-interface Req {
-  path: string;
-  query?: Record<string, unknown>;
-  body?: unknown;
-}
-
 /** The matrix's fixture: a caller of tenant A with every permission, fresh scripts of A, and a script of tenant B. */
 export interface MatrixFixture {
   own: Caller;
@@ -34,16 +27,8 @@ export interface MatrixFixture {
   foreign: Script;
 }
 
-type ForeignReq = Req & { expect?: (response: Response, f: MatrixFixture) => void };
-
-/** The matrix's row shape (see security.int-spec.ts). */
-export interface SecurityRow {
-  route: `${Method} /${string}`;
-  permission: string;
-  valid: (f: MatrixFixture) => Req | Promise<Req>;
-  foreign: (f: MatrixFixture) => ForeignReq | Promise<ForeignReq>;
-  malformed: (f: MatrixFixture) => (Req & { field: string }) | Promise<Req & { field: string }>;
-}
+/** The matrix's row shape (libs/platform/src/testing/security-matrix.ts). */
+export type SecurityRow = MatrixRow<MatrixFixture>;
 
 interface FeatureContext {
   t: RegistryTestApp;
