@@ -7,6 +7,7 @@ import { describeDataError, isDataError, Metrics, OutboxEntry } from '@provisio/
 import { ExecutionResult, FetchImpl, ResourceLimits, resolveLimits, SandboxPool, ScriptContext } from '@provisio/sandbox';
 import { ExecutionHeartbeat } from './execution-heartbeat';
 import { ExecutionRecords, ExecutionRow, RUNNING_GRACE_MS, ScriptToRun } from './execution-records.repository';
+import { LeftTheGate } from './gate/run-slots';
 import { ScriptRunGate } from './gate/script-run-gate';
 import { SCRIPT_EXECUTION_OPTIONS, type ScriptExecutionOptions } from './script-execution.options';
 
@@ -77,7 +78,7 @@ export type RunnableScript = Omit<ScriptToRun, 'id' | 'status' | 'current_versio
 @Injectable()
 export class ScriptExecution {
   /** Runs of this process from the moment they ask the gate until they end, by execution id (cancel). */
-  private readonly inHand = new Map<string, { cancelled: boolean }>();
+  private readonly inHand = new Map<string, { cancelled: boolean; gate: AbortController }>();
 
   constructor(
     private readonly records: ExecutionRecords,
@@ -118,12 +119,13 @@ export class ScriptExecution {
     if (options.maxExecutionTimeMs !== undefined) limits.max_execution_time_ms = Math.min(limits.max_execution_time_ms, options.maxExecutionTimeMs);
     const inSandbox = () => this.runInSandbox(script, context, limits, executionId, options.trigger, options.dryRun?.fetchImpl);
     // A source that is no script yet (an unsaved dry run) has no runs to share a limit with.
-    const run = await this.holding(executionId, () =>
+    const run = await this.holding(executionId, (gate) =>
       script.id
         ? this.gate.use(
             // Dry runs wait in a line of their own: trying a script out never takes its live runs' places.
             { scriptId: options.dryRun ? `dry:${script.id}` : script.id, limit: limits.max_concurrent_runs, leaseMs: limits.max_execution_time_ms + RUNNING_GRACE_MS, acrossReplicas: !options.dryRun },
             inSandbox,
+            gate,
           )
         : inSandbox(),
     );
@@ -166,7 +168,9 @@ export class ScriptExecution {
     const run = this.inHand.get(executionId);
     if (!run || run.cancelled) return false;
     run.cancelled = true;
-    // In the sandbox: stopped there. Still at the gate: it never reaches the sandbox (runInSandbox).
+    // Still waiting at the gate: it leaves the line now (its place goes to the next run). In the
+    // sandbox: stopped there. Between the two: it never reaches the sandbox (runInSandbox).
+    run.gate.abort();
     this.pool.cancel(executionId);
     return true;
   }
@@ -175,22 +179,30 @@ export class ScriptExecution {
    * Runs an execution whose row says `running`, under its limits and the gate (ScriptRunGate); the
    * heartbeat keeps the row from looking abandoned while the run waits its turn. Rejects with
    * ConcurrencyLimitReached when only other replicas' runs hold the script's slots: the caller queues it.
+   * `extraContext` is added to the trigger's context (the worker's checked parameters, `ctx.params`).
    */
-  execute(execution: ExecutionRow, script: ScriptToRun): Promise<SandboxRun> {
+  execute(execution: ExecutionRow, script: ScriptToRun, extraContext?: ScriptContext): Promise<SandboxRun> {
     const limits = this.limitsOf(script);
     this.heartbeat.hold(execution.id, limits.max_execution_time_ms);
-    return this.holding(execution.id, () =>
-      this.gate.use({ scriptId: script.id, limit: limits.max_concurrent_runs, leaseMs: limits.max_execution_time_ms + RUNNING_GRACE_MS, acrossReplicas: true }, () =>
-        this.runInSandbox(script, this.contextOf(execution), limits, execution.id, execution.trigger_type),
+    return this.holding(execution.id, (gate) =>
+      this.gate.use(
+        { scriptId: script.id, limit: limits.max_concurrent_runs, leaseMs: limits.max_execution_time_ms + RUNNING_GRACE_MS, acrossReplicas: true },
+        () => this.runInSandbox(script, { ...this.contextOf(execution), ...extraContext }, limits, execution.id, execution.trigger_type),
+        gate,
       ),
     ).finally(() => this.heartbeat.release(execution.id));
   }
 
-  /** Runs `work` with the run known by its id to `cancel`. */
-  private async holding<T>(executionId: string, work: () => Promise<T>): Promise<T> {
-    this.inHand.set(executionId, { cancelled: false });
+  /** Runs `work` with the run known by its id to `cancel`; one cancelled while it waited at the gate ends `cancelled` unstarted. */
+  private async holding(executionId: string, work: (gate: AbortSignal) => Promise<SandboxRun>): Promise<SandboxRun> {
+    const gate = new AbortController();
+    this.inHand.set(executionId, { cancelled: false, gate });
     try {
-      return await work();
+      return await work(gate.signal);
+    } catch (error) {
+      if (!(error instanceof LeftTheGate)) throw error;
+      const at = new Date();
+      return { result: cancelledBeforeStart(), startedAt: at, completedAt: at };
     } finally {
       this.inHand.delete(executionId);
     }

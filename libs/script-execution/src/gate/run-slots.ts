@@ -1,5 +1,12 @@
 // The two in-process steps of ScriptRunGate (script-run-gate.ts says what the gate guarantees).
 
+/** A run cancelled while it waited its turn: it left the line and never ran. */
+export class LeftTheGate extends Error {
+  constructor() {
+    super('cancelled while waiting its turn at the gate');
+  }
+}
+
 /**
  * At most `size` script runs of this process at once (`runsPerProcess`: the worker's EXECUTION_CONCURRENCY), whatever started them
  * (inline first attempts of every partition, queue jobs, HTTP triggers); the others wait their turn in
@@ -14,9 +21,10 @@ export class RunSlots {
     this.free = size;
   }
 
-  async use<T>(work: () => Promise<T>): Promise<T> {
+  /** Runs `work` in a slot; a run whose `signal` aborts while it waits leaves the line (LeftTheGate) and never runs. */
+  async use<T>(work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else await this.wait(signal);
     try {
       return await work();
     } finally {
@@ -25,6 +33,24 @@ export class RunSlots {
       if (next) next();
       else this.free++;
     }
+  }
+
+  private wait(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(new LeftTheGate());
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        const at = this.waiting.indexOf(granted);
+        if (at >= 0) this.waiting.splice(at, 1);
+        reject(new LeftTheGate());
+      };
+      // The slot handed over is the run's from here on: a late abort no longer takes it out of line.
+      const granted = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(granted);
+    });
   }
 
   /** Runs waiting for a slot (a gauge for operators). */
@@ -48,13 +74,13 @@ export class RunSlots {
 export class ScriptRunGates {
   private readonly gates = new Map<string, RunSlots>();
 
-  async use<T>(scriptId: string, limit: number, work: () => Promise<T>): Promise<T> {
+  async use<T>(scriptId: string, limit: number, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     // Keyed by the limit too: a script saved with a new limit gets a new gate (the old one drains).
     const key = `${scriptId}:${limit}`;
     let gate = this.gates.get(key);
     if (!gate) this.gates.set(key, (gate = new RunSlots(limit)));
     try {
-      return await gate.use(work);
+      return await gate.use(work, signal);
     } finally {
       if (gate.idle && this.gates.get(key) === gate) this.gates.delete(key);
     }

@@ -40,8 +40,9 @@ export class ScriptRunGate {
     if (runsPerProcess !== undefined) this.process = new RunSlots(runsPerProcess);
   }
 
-  use<T>(run: GatedRun, work: () => Promise<T>): Promise<T> {
-    return this.scripts.use(run.scriptId, run.limit, () => (this.process ? this.process.use(() => this.acrossReplicasThen(run, work)) : this.acrossReplicasThen(run, work)));
+  /** `signal`: the run is cancelled; while it still waits in this process (steps 1 and 2) it leaves the line at once (LeftTheGate). */
+  use<T>(run: GatedRun, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.scripts.use(run.scriptId, run.limit, () => (this.process ? this.process.use(() => this.acrossReplicasThen(run, work), signal) : this.acrossReplicasThen(run, work)), signal);
   }
 
   private async acrossReplicasThen<T>(run: GatedRun, work: () => Promise<T>): Promise<T> {
