@@ -1,6 +1,6 @@
 import type { Script, ScriptScheduledJob } from '@provisio/persistence';
+import type { ScheduleDefinition } from '@provisio/platform';
 import type { RunState } from './timing/run-outcome';
-import type { ScheduleDefinition } from './timing/schedule-timing';
 
 /**
  * Column lists of `script_scheduled_jobs` (alias `j`) that several features read, and their rows: each a

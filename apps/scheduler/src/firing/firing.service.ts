@@ -3,15 +3,12 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { createCloudEvent, EventType, messageKey, missingPermission, ScriptExecutionRequested, Topic } from '@provisio/contracts';
 import { CrossTenant, TenantDatabase } from '@provisio/persistence';
-import { APP_CONFIG, OutboxEntry, OutboxRelay } from '@provisio/platform';
+import { APP_CONFIG, compileSchedule, FiringPlan, OutboxEntry, OutboxRelay, planDueOccurrence, ScheduleDefinitionError } from '@provisio/platform';
 import { CLOCK, Clock } from '../clock';
 import type { AppConfig } from '../config';
 import { RunOutcomesService } from '../outcomes/run-outcomes.service';
 import { DEFINITION_COLUMNS, DefinitionRow, definitionOf, DueJobRow, RUN_STATE_COLUMNS, RunStateRow } from '../scheduled-jobs';
 import { SchedulerMetrics } from '../scheduler.metrics';
-import { ScheduleDefinitionError } from '../timing/cron';
-import { FiringPlan, planDueOccurrence } from '../timing/firing-plan';
-import { compileSchedule } from '../timing/schedule-timing';
 
 export const SCHEDULER_SOURCE = 'provisio/scheduler';
 const DEFAULT_MAX_EXECUTION_TIME_MS = 30_000;

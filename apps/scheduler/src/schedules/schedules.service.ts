@@ -1,13 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createCloudEvent, EventType, messageKey, missingPermission, ScriptExecutionRequested, Topic } from '@provisio/contracts';
 import { ScheduleStatus, ScriptScheduledJob, subjectsOf, TenantDatabase, TenantScoped } from '@provisio/persistence';
-import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, page, Page, Principal } from '@provisio/platform';
+import { compileSchedule, ConflictError, ForbiddenError, formatLocal, InvalidTransitionError, NotFoundError, page, Page, Principal, ScheduleDefinitionError } from '@provisio/platform';
 import { CLOCK, Clock } from '../clock';
 import { SCHEDULER_SOURCE } from '../firing/firing.service';
 import { definitionOf } from '../scheduled-jobs';
 import { SchedulerMetrics } from '../scheduler.metrics';
-import { ScheduleDefinitionError } from '../timing/cron';
-import { compileSchedule, formatLocal } from '../timing/schedule-timing';
 import type { ListSchedulesQueryDto } from './dto/schedule-queries.dto';
 import type { OccurrencesDto, ScheduleDto, TriggerAcceptedDto } from './dto/schedule-responses.dto';
 

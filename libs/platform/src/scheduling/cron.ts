@@ -2,13 +2,18 @@ import { CronDate, CronExpression, CronExpressionParser, CronFieldCollection } f
 
 /**
  * Cron expressions and time zones, validated with messages that name what is wrong. Pure: no clock, no
- * I/O. Evaluation (next occurrence, DST) lives in `schedule-timing.ts`.
+ * I/O. Evaluation (next occurrence, DST) lives in `schedule-timing.ts`. Shared by the scheduler (which
+ * fires script and reconciliation schedules) and the reconciler (which validates its schedules and
+ * computes their `next_run_at`).
  */
 
-/** A schedule that cannot be evaluated. `field` is the `script_scheduled_jobs` column at fault. */
+/**
+ * A schedule that cannot be evaluated. `field` is the column at fault (of `script_scheduled_jobs`, or of
+ * `reconciliation_schedules`: `hour_of_day`, `day_of_week`, `day_of_month`).
+ */
 export class ScheduleDefinitionError extends Error {
   constructor(
-    readonly field: 'cron_expression' | 'timezone' | 'interval_seconds' | 'run_at' | 'day_filter' | 'frequency',
+    readonly field: 'cron_expression' | 'timezone' | 'interval_seconds' | 'run_at' | 'day_filter' | 'frequency' | 'hour_of_day' | 'day_of_week' | 'day_of_month',
     message: string,
   ) {
     super(message);
