@@ -32,3 +32,4 @@ export * from './crypto/script-secrets';
 export * from './scheduling/cron';
 export * from './scheduling/schedule-timing';
 export * from './scheduling/firing-plan';
+export * from './scheduling/reconciliation-timing';
