@@ -51,7 +51,7 @@ export const TERMINAL_LIST = TERMINAL_EXECUTION_STATUSES.map((t) => `'${t}'`).jo
  * The tenant columns of a ScriptToRun for a statement that joins `tenants t` (a malformed setting is
  * read as none rather than failing the statement).
  */
-const TENANT_RUN_SETTINGS = `COALESCE(ARRAY(SELECT jsonb_array_elements_text(t.settings->'allowed_fetch_hosts')), ARRAY[]::text[]) AS allowed_hosts,
+export const TENANT_RUN_SETTINGS = `COALESCE(ARRAY(SELECT jsonb_array_elements_text(t.settings->'allowed_fetch_hosts')), ARRAY[]::text[]) AS allowed_hosts,
               COALESCE(ARRAY(SELECT p::int FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(t.settings->'allowed_fetch_ports') = 'array' THEN t.settings->'allowed_fetch_ports' END) p
                               WHERE p ~ '^[0-9]{1,5}$'), ARRAY[]::int[]) AS allowed_ports,
               t.settings->'limits' AS limit_caps`;

@@ -12,6 +12,7 @@
  *  - ScriptExecution.execute / record / recordMany: runs of rows that exist already (the worker's queue),
  *    recorded once whoever ran them, the batch in one statement with its events.
  *  - ScriptExecution.cancel(executionId): ends a run of this process `cancelled` (SandboxPool.cancel).
+ *  - loadScriptAtVersion(db, scriptId, version) (script-versions.ts): a script at a stored version, to run.
  *  - ScriptRunGate (gate/script-run-gate.ts): the one per-script concurrency gate every run passes.
  *
  * Every run gets its script's limits lowered to the tenant's caps and the tenant's allowed fetch hosts
@@ -33,3 +34,4 @@ export {
   type ScriptToRun,
 } from './execution-records.repository';
 export { ConcurrencyLimitReached } from './gate/script-run-gate';
+export { loadScriptAtVersion } from './script-versions';
