@@ -15,6 +15,7 @@ import { Caller } from '../../../script-registry/src/common/testing/registry-app
 import { AppModule as RegistryModule } from '../../../script-registry/src/app.module';
 import { appConfigSchema as registryConfig } from '../../../script-registry/src/config';
 import { AppModule as WorkerModule } from '../app.module';
+import { ScriptExecution } from '@provisio/script-execution';
 import { ExecutionQueue } from '../executions/execution-queue.service';
 import { appConfigSchema as workerConfig } from '../config';
 
@@ -71,9 +72,11 @@ describe('run now and cancel: registry and worker together', () => {
     const run = await caller.post(`/scripts/${script.id}/executions`, { input: { api_key: 'k-live-123', n: 1 } }).expect(202);
     const done = await caller.get(`/executions/${run.body.id}`, { wait: 30 }).expect(200);
     // The script saw the secrets; the row and the API never hold them in the clear.
-    expect(done.body).toMatchObject({ status: 'completed', output: { key: 'k-live-123', pw: 'default-pw', n: 1 }, input: { api_key: '********', n: 1 } });
-    const [row] = await db.dataSource.query('SELECT input::text AS input FROM script_executions WHERE id = $1', [run.body.id]);
+    // (It returned them: what a run wrote is recorded with the values opened masked.)
+    expect(done.body).toMatchObject({ status: 'completed', output: { key: '********', pw: '********', n: 1 }, input: { api_key: '********', n: 1 } });
+    const [row] = await db.dataSource.query('SELECT input::text || output::text AS input FROM script_executions WHERE id = $1', [run.body.id]);
     expect(row.input).not.toContain('k-live-123');
+    expect(row.input).not.toContain('default-pw');
     // What the scheduler's request becomes when a parameter was added since: failed, naming it (triggers fire for active scripts).
     await db.dataSource.query(`UPDATE scripts SET status = 'active' WHERE id = $1`, [script.id]);
     const [{ id }] = await db.dataSource.query(
@@ -105,6 +108,31 @@ describe('run now and cancel: registry and worker together', () => {
     expect(Date.now() - cancelledAt).toBeLessThan(15_000);
     const after = await caller.get(`/executions/${run.body.id}`).expect(200);
     expect(after.body).toMatchObject({ status: 'cancelled', cancelled_by: 'operator', output: null });
+  });
+
+  it('a run waiting at the gate behind a long one, cancelled, leaves the gate at once and never starts', async () => {
+    // max_concurrent_runs 1: the gate lets one run of the script in at a time.
+    const script = await caller.createScript({
+      source: 'export default async (ctx) => { console.log("started", ctx.input.label); const end = Date.now() + ctx.input.spin_ms; while (Date.now() < end) {} return ctx.input.label; };',
+      resource_limits: { max_execution_time_ms: 20_000, max_concurrent_runs: 1 },
+    });
+    const long = await caller.post(`/scripts/${script.id}/executions`, { input: { label: 'long', spin_ms: 8_000 } }).expect(202);
+    await until(async () => expect((await caller.get(`/executions/${long.body.id}`).expect(200)).body.status).toBe('running'), { timeoutMs: 15_000, what: 'the long run to start' });
+    const queued = await caller.post(`/scripts/${script.id}/executions`, { input: { label: 'queued', spin_ms: 0 } }).expect(202);
+    // Its request waits behind the long run on their partition; the queue (as for a retry or a sweep) takes it now.
+    await worker.get(ExecutionQueue).enqueue([{ id: queued.body.id, trigger_type: 'api' }]);
+    const runs = worker.get(ScriptExecution);
+    // Claimed by the worker and waiting at the gate (in hand, not in the sandbox: the long run holds the only place).
+    await until(async () => expect((await db.dataSource.query('SELECT status FROM script_executions WHERE id = $1', [queued.body.id]))[0].status).toBe('running'), { timeoutMs: 10_000, what: 'the second run to be claimed' });
+    const cancelled = await caller.post(`/executions/${queued.body.id}/cancel`).expect(200);
+    expect(cancelled.body).toMatchObject({ status: 'cancelled', cancelled_by: 'operator' });
+    // The worker takes it out of the gate's line as soon as the cancellation arrives, while the long run still runs.
+    await until(async () => expect(runs.cancel(queued.body.id)).toBe(false), { timeoutMs: 5_000, what: 'the cancelled run to leave the gate' });
+    expect((await caller.get(`/executions/${long.body.id}`).expect(200)).body.status).toBe('running');
+    const done = await caller.get(`/executions/${long.body.id}`, { wait: 30 }).expect(200);
+    expect(done.body).toMatchObject({ status: 'completed', output: 'long' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await caller.get(`/executions/${queued.body.id}`).expect(200)).body).toMatchObject({ status: 'cancelled', cancelled_by: 'operator', output: null, logs: [] });
   });
 
   it('a pending run cancelled before the worker claims it never starts, even when a sweep finds it', async () => {

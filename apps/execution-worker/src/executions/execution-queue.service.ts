@@ -130,7 +130,7 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
           const run = await this.inputs.execute(execution, script);
           // A failed event-triggered run's first retry is due after the base delay: kept with the record.
           const nextRetryAt = execution.trigger_type === 'event' && run.result.status !== 'completed' ? new Date(run.completedAt.getTime() + this.retryDelayMs(0)) : null;
-          runs.push({ execution, scriptVersion: script.current_version, run, nextRetryAt });
+          runs.push({ execution, scriptVersion: run.scriptVersion, run, nextRetryAt });
         } catch (error) {
           if (!(error instanceof ConcurrencyLimitReached)) this.logger.warn({ message: 'inline run failed; queued', execution_id: execution.id, error: (error as Error).message });
           queued.push(execution);
@@ -310,11 +310,11 @@ export class ExecutionQueue implements OnApplicationBootstrap, OnModuleDestroy {
         trigger === 'event'
           ? // The record, the retry schedule and a final failure's dead letter commit together.
             await this.db.transaction(root.tenant_id, async (tx) => {
-              const outcome = await this.runner.record(tx.manager, execution, script.current_version, run);
+              const outcome = await this.runner.record(tx.manager, execution, run.scriptVersion, run);
               if (outcome.recordedNow) await this.afterEventAttempt(tx, root, execution, retryCount, last, outcome);
               return outcome;
             })
-          : await this.runner.record(this.dataSource.manager, execution, script.current_version, run);
+          : await this.runner.record(this.dataSource.manager, execution, run.scriptVersion, run);
       status = recorded.status;
       error = recorded.error;
       // A run that could not be recorded is not run again.

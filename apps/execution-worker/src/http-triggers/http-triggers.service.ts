@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { TenantDatabase } from '@provisio/persistence';
 import { DomainError, ForbiddenError, Metrics, NotFoundError, toStorable } from '@provisio/platform';
-import { ExecutionRecords, SandboxRun, ScriptExecution } from '@provisio/script-execution';
+import { ExecutionRecords, ScriptExecution } from '@provisio/script-execution';
+import { PreparedRun, RunInputs } from '../parameters/run-inputs.service';
 import { ExecutionsRepository } from '../executions/executions.repository';
 
 export interface HttpTriggerRequest {
@@ -54,6 +55,7 @@ export class HttpTriggersService {
     private readonly executions: ExecutionsRepository,
     private readonly records: ExecutionRecords,
     private readonly runner: ScriptExecution,
+    private readonly inputs: RunInputs,
     private readonly metrics: Metrics,
   ) {}
 
@@ -89,16 +91,17 @@ export class HttpTriggersService {
       ]);
       return { execution: created, script: found };
     });
-    let run: SandboxRun;
+    let run: PreparedRun;
     try {
-      run = await this.runner.execute(execution, script);
+      // The script's parameters checked (its defaults: a request carries no parameter values) and its secrets opened.
+      run = await this.inputs.execute(execution, script);
     } catch (error) {
       // Not run (over max_concurrent_runs): the caller gets 429 and the row says so.
       await this.executions.skip(this.db.statements(request.tenantId), execution.id, (error as Error).message);
       throw error;
     }
     // One statement (the record and its event): no transaction needed.
-    const recorded = await this.runner.record(this.db.dataSource.manager, execution, script.current_version, run);
+    const recorded = await this.runner.record(this.db.dataSource.manager, execution, run.scriptVersion, run);
     if (recorded.recordedNow) this.metrics.scriptExecutions.inc({ trigger: 'http', status: recorded.status });
     const result = run.result;
     if (result.status !== 'completed' || recorded.unrecordable) {

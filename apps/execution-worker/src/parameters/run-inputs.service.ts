@@ -1,22 +1,48 @@
 import { Injectable } from '@nestjs/common';
-import { checkScriptInput, inputErrorMessage, isSealedValue, revealSecretInput, ScriptParameterDefinition } from '@provisio/contracts';
+import { checkScriptInput, inputErrorMessage, isSealedValue, isSecretParameter, MASKED_SECRET, revealSecretInput, ScriptParameterDefinition } from '@provisio/contracts';
 import { TenantDatabase } from '@provisio/persistence';
 import { ScriptSecrets } from '@provisio/platform';
-import { ExecutionRow, SandboxRun, ScriptExecution, ScriptToRun } from '@provisio/script-execution';
+import { ExecutionRow, loadScriptAtVersion, SandboxRun, ScriptExecution, ScriptToRun } from '@provisio/script-execution';
 
 /** Triggers whose `input` is the script's parameters (the other triggers' input is an event or a request). */
 const PARAMETER_TRIGGERS = new Set(['manual', 'api', 'oneoff', 'cron']);
+
+/** Secret values shorter than this are not masked in what a run wrote (masking "a" would garble every log). */
+const MIN_MASKED_LENGTH = 4;
 
 interface ParameterRow extends ScriptParameterDefinition {
   default_value: unknown;
 }
 
+/** A run as the worker ran it: what the sandbox answered, and the version that ran (`script_version` of the record). */
+export interface PreparedRun extends SandboxRun {
+  scriptVersion: number;
+}
+
+/** What a run gets besides its trigger's context. */
+interface RunParameters {
+  /** `ctx.input`: the checked parameters for parameter triggers, the event's data or the request's body otherwise. */
+  input: Record<string, unknown>;
+  /** `ctx.params`: the checked parameters with their secrets opened. */
+  params: Record<string, unknown>;
+  /** The opened secret values, masked out of the run's output, error and logs before they are recorded. */
+  secrets: string[];
+}
+
 /**
- * The input a run gets, just before it runs: checked against the script's parameters (the same
- * `checkScriptInput` of `@provisio/contracts` as the registry, so a scheduled run whose parameters
- * changed since fails naming the parameter instead of running with a wrong input) and with its secret
- * values opened (SCRIPT_SECRETS_KEYS). Secrets exist in the clear only in the context handed to the
- * sandbox: the row keeps them sealed, and the record of the run is made from the row.
+ * Everything a run gets just before it runs, for every trigger:
+ *
+ *  - its parameters, checked with the same `checkScriptInput` of `@provisio/contracts` (one JSON Schema per
+ *    script, ajv) as the registry's run now. `manual`, `api`, `oneoff` and `cron` runs are given their
+ *    parameters as their input; `event` and `http` runs are given an event or a request, so their
+ *    parameters are the script's settings: their defaults, checked the same way. A run whose parameters
+ *    do not fit (a required one without a value, a value its parameter no longer accepts) ends `failed`
+ *    naming the parameter, without reaching the sandbox. The script sees them as `ctx.params` (and, for
+ *    parameter triggers, as `ctx.input` too);
+ *  - its secrets opened (SCRIPT_SECRETS_KEYS), only in the context handed to the sandbox: rows keep them
+ *    sealed, and the values opened are masked out of what the run wrote (output, error, logs);
+ *  - the script at the version the run is pinned to (`trigger_data.pinned_version`: a dead letter
+ *    replayed with `version: "original"`), loaded from script_versions.
  */
 @Injectable()
 export class RunInputs {
@@ -26,21 +52,35 @@ export class RunInputs {
     private readonly runs: ScriptExecution,
   ) {}
 
-  /** `ScriptExecution.execute` with the input checked and revealed; a wrong input is a failed run naming the parameter. */
-  async execute(execution: ExecutionRow, script: ScriptToRun): Promise<SandboxRun> {
-    if (!PARAMETER_TRIGGERS.has(execution.trigger_type)) return this.runs.execute(execution, script);
+  /** `ScriptExecution.execute` with the parameters checked and revealed and the pinned version loaded; what is refused is a failed run saying why. */
+  async execute(execution: ExecutionRow, script: ScriptToRun): Promise<PreparedRun> {
     const startedAt = new Date();
+    let toRun = script;
+    let parameters: RunParameters;
     try {
-      const input = await this.prepare(execution);
-      return await this.runs.execute({ ...execution, input }, script);
+      toRun = await this.pinnedScript(execution, script);
+      parameters = await this.prepare(execution);
     } catch (error) {
-      if (!(error instanceof InputRefused)) throw error;
+      if (!(error instanceof RunRefused)) throw error;
       const completedAt = new Date();
-      return { startedAt, completedAt, result: { status: 'failed', output: null, error: error.message, logs: [], metrics: { duration_ms: completedAt.getTime() - startedAt.getTime(), memory_used_bytes: 0, api_call_count: 0 } } };
+      const result = { status: 'failed' as const, output: null, error: error.message, logs: [], metrics: { duration_ms: completedAt.getTime() - startedAt.getTime(), memory_used_bytes: 0, api_call_count: 0 } };
+      return { startedAt, completedAt, result, scriptVersion: toRun.current_version };
     }
+    const run = await this.runs.execute({ ...execution, input: parameters.input }, toRun, { params: parameters.params });
+    return { ...maskSecrets(run, parameters.secrets), scriptVersion: toRun.current_version };
   }
 
-  private async prepare(execution: ExecutionRow): Promise<Record<string, unknown>> {
+  private async pinnedScript(execution: ExecutionRow, script: ScriptToRun): Promise<ScriptToRun> {
+    const pinned = execution.trigger_data?.pinned_version;
+    if (typeof pinned !== 'number' || !Number.isSafeInteger(pinned) || pinned === script.current_version) return script;
+    const atVersion = await loadScriptAtVersion(this.db.read(execution.tenant_id), script.id, pinned);
+    if (!atVersion) throw new RunRefused(`the run is pinned to version ${pinned} of the script, which is not stored`);
+    return atVersion;
+  }
+
+  private async prepare(execution: ExecutionRow): Promise<RunParameters> {
+    const takesParameters = PARAMETER_TRIGGERS.has(execution.trigger_type);
+    const input = execution.input ?? {};
     const parameters = await this.db
       .read(execution.tenant_id)
       .query<ParameterRow>(
@@ -49,22 +89,52 @@ export class RunInputs {
           WHERE p.tenant_id = $1 AND p.script_id = $2 ORDER BY p.display_order, p.name`,
         [execution.script_id],
       );
-    if (parameters.length === 0) return execution.input;
+    if (parameters.length === 0) return { input, params: takesParameters ? input : {}, secrets: [] };
     const sealedDefaults = new Map<string, string>();
     const definitions = parameters.map((p) => {
       if (!isSealedValue(p.default_value)) return { ...p, default_value: p.default_value ?? undefined };
       sealedDefaults.set(p.name, p.default_value.$sealed);
       return { ...p, default_value: undefined, has_secret_default: true };
     });
-    const checked = checkScriptInput(definitions, execution.input ?? {});
-    if (!checked.ok) throw new InputRefused(`the input does not fit the script's parameters: ${inputErrorMessage(checked)}`);
-    const owner = { tenantId: execution.tenant_id, scriptId: execution.script_id };
-    try {
-      return revealSecretInput(checked.input, sealedDefaults, (sealed, name) => this.secrets.open(owner, name, sealed));
-    } catch (error) {
-      throw new InputRefused(`a secret parameter cannot be opened: ${(error as Error).message}`);
+    // An event or a request carries no parameter values: the script's defaults are its settings.
+    const checked = checkScriptInput(definitions, takesParameters ? input : {});
+    if (!checked.ok) {
+      const why = takesParameters ? "the input does not fit the script's parameters" : `the script's parameters do not fit (an ${execution.trigger_type} run takes their defaults)`;
+      throw new RunRefused(`${why}: ${inputErrorMessage(checked)}`);
     }
+    const owner = { tenantId: execution.tenant_id, scriptId: execution.script_id };
+    let params: Record<string, unknown>;
+    try {
+      params = revealSecretInput(checked.input, sealedDefaults, (sealed, name) => this.secrets.open(owner, name, sealed));
+    } catch (error) {
+      throw new RunRefused(`a secret parameter cannot be opened: ${(error as Error).message}`);
+    }
+    const secrets = definitions
+      .filter((d) => isSecretParameter(d) && params[d.name] !== undefined)
+      .map((d) => (typeof params[d.name] === 'string' ? (params[d.name] as string) : JSON.stringify(params[d.name])))
+      .filter((value) => value.length >= MIN_MASKED_LENGTH);
+    return { input: takesParameters ? params : input, params, secrets };
   }
 }
 
-class InputRefused extends Error {}
+/** The run with every opened secret value replaced by MASKED_SECRET in its output, error and log lines. */
+function maskSecrets(run: SandboxRun, secrets: string[]): SandboxRun {
+  if (secrets.length === 0) return run;
+  // Longest first: a secret holding another is masked whole.
+  const ordered = [...secrets].sort((a, b) => b.length - a.length);
+  const maskText = (text: string) => ordered.reduce((masked, secret) => masked.split(secret).join(MASKED_SECRET), text);
+  const mask = (value: unknown): unknown => {
+    if (typeof value === 'string') return maskText(value);
+    if (Array.isArray(value)) return value.map(mask);
+    if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, inner]) => [maskText(key), mask(inner)]));
+    return value;
+  };
+  const { result } = run;
+  return {
+    ...run,
+    result: { ...result, output: mask(result.output), error: result.error === null ? null : maskText(result.error), logs: result.logs.map((line) => ({ ...line, message: maskText(line.message) })) },
+  };
+}
+
+/** A run that must not reach the sandbox: recorded failed with this message. */
+class RunRefused extends Error {}
