@@ -108,7 +108,7 @@ describe('execution-worker: bulk replay and discard of dead letters', () => {
     }, { timeoutMs: 30_000, what: 'the replay to fail its attempts' });
   });
 
-  it('version original replays only letters whose failed version is still live; filters by time and script; 400 on bad filters', async () => {
+  it('version original leaves letters whose failed version is not stored; filters by time and script; 400 on bad filters', async () => {
     const newer = await createScript(tenant, 'export default async () => "v3";', 3);
     const stale = await deadLetter(tenant, newer, { error: 'old bug', data: {}, version: 2 });
     const live = await deadLetter(tenant, newer, { error: 'old bug', data: {}, version: 3 });
@@ -122,6 +122,39 @@ describe('execution-worker: bulk replay and discard of dead letters', () => {
     expect((await post('/dead-letters/replay', { version: 'latest', error_contains: '%' }).expect(200)).body.replayed).toBe(0);
     const forbidden = await request(app.getHttpServer()).post('/dead-letters/replay').set('Authorization', auth(tenant, [Permission.ScriptExecutionRead])).send({ version: 'latest' });
     expect(forbidden.status).toBe(403);
+  });
+
+  it('version original runs the version that failed (again dead-lettered, count raised); latest runs the fix', async () => {
+    // v1 broke on every event; v2, the fix, is live.
+    const broken = 'export default async () => { throw new Error("v1 is broken"); };';
+    const fixed = 'export default async (ctx) => ({ fixed: ctx.event.data.n });';
+    const script = await createScript(tenant, fixed, 2);
+    for (const [version, source] of [[1, broken], [2, fixed]] as const) {
+      await db.dataSource.query('INSERT INTO script_versions (tenant_id, script_id, version_number, source) VALUES ($1, $2, $3, $4)', [tenant.tenantId, script, version, source]);
+    }
+    const first = await deadLetter(tenant, script, { error: 'Error: v1 is broken', data: { n: 1 }, version: 1 });
+    const second = await deadLetter(tenant, script, { error: 'Error: v1 is broken', data: { n: 2 }, version: 1 });
+    const scriptLetters = () => db.dataSource.query(`SELECT id, retry_count, error, event_data, execution_id FROM script_event_dead_letters WHERE tenant_id = $1 AND script_id = $2 ORDER BY event_data->'data'->>'n'`, [tenant.tenantId, script]);
+
+    const original = await post('/dead-letters/replay', { script_id: script, version: 'original' }).expect(200);
+    expect(original.body).toMatchObject({ replayed: 2, not_replayed: [], remaining: 0 });
+    expect(new Set(original.body.execution_ids).size).toBe(2);
+    // Each runs v1 again, with its retries, and comes back with its count raised.
+    await until(async () => {
+      const back = await scriptLetters();
+      expect(back.map((l: { retry_count: number; error: string }) => [l.retry_count, l.error])).toEqual([[3, expect.stringContaining('v1 is broken')], [3, expect.stringContaining('v1 is broken')]]);
+      expect(back.map((l: { event_data: { retried_from_dead_letter: string } }) => l.event_data.retried_from_dead_letter).sort()).toEqual([first, second].sort());
+    }, { timeoutMs: 30_000, what: 'the original replays to fail again' });
+    const ran = await db.dataSource.query(`SELECT DISTINCT script_version FROM script_executions WHERE tenant_id = $1 AND script_id = $2 AND trigger_data ? 'retried_from_dead_letter'`, [tenant.tenantId, script]);
+    expect(ran).toEqual([{ script_version: 1 }]);
+
+    const latest = await post('/dead-letters/replay', { script_id: script, version: 'latest' }).expect(200);
+    expect(latest.body).toMatchObject({ replayed: 2, remaining: 0 });
+    await until(async () => {
+      const rows = await db.dataSource.query(`SELECT status, output, script_version FROM script_executions WHERE id = ANY($1::uuid[]) ORDER BY output->>'fixed'`, [latest.body.execution_ids]);
+      expect(rows).toEqual([{ status: 'completed', output: { fixed: 1 }, script_version: 2 }, { status: 'completed', output: { fixed: 2 }, script_version: 2 }]);
+    }, { timeoutMs: 20_000, what: 'the latest replays to complete' });
+    expect(await scriptLetters()).toEqual([]);
   });
 
   it('discards the matching dead letters, audited', async () => {

@@ -104,33 +104,50 @@ export class DeadLettersService {
    * Replays the dead letters matching `filters` (at most MAX_BULK_DEAD_LETTERS, oldest first), each once:
    * the letters are locked and deleted in the transaction that creates their runs, so a concurrent
    * request cannot replay them again. A replay that fails its attempts again is dead-lettered again,
-   * with its count raised (`dead_letter_replays` in its trigger data). `original` replays a letter only
-   * while the version that failed is still the live one (a run cannot be pinned to an older version
-   * yet): the others are answered as `not_replayed`. The request is audited.
+   * with its count raised (`dead_letter_replays` in its trigger data). `original` runs the version that
+   * failed (the failed run's `script_version`, pinned in the replay's `trigger_data.pinned_version` and
+   * loaded from script_versions by the worker, retries included); `latest` the live one. A letter whose
+   * failed version is unknown (its run was deleted) or no longer stored is not replayed with
+   * `original`: it is answered in `not_replayed` and stays. The request is audited.
    */
   async replay(tenantId: string, filters: DeadLetterFilters, version: 'original' | 'latest', actor: string): Promise<{ replayed: number; execution_ids: string[]; not_replayed: { dead_letter_id: string; reason: string }[]; remaining: number }> {
     const { where, params } = whereOf(filters);
     const outcome = await this.db.transaction(tenantId, async (tx) => {
-      const letters = await tx.query<DeadLetter & { failed_version: number | null; live_version: number }>(
+      const letters = await tx.query<DeadLetter & { failed_version: number | null; version_stored: boolean }>(
         `SELECT d.id, d.script_id, d.tenant_id, d.execution_id, d.event_type, d.event_data, d.error, d.retry_count, d.last_retry_at, d.created_at,
-                e.script_version AS failed_version, s.current_version AS live_version
+                e.script_version AS failed_version,
+                (e.script_version = s.current_version OR EXISTS (SELECT 1 FROM script_versions v WHERE v.tenant_id = d.tenant_id AND v.script_id = d.script_id AND v.version_number = e.script_version)) AS version_stored
            FROM script_event_dead_letters d JOIN scripts s ON s.id = d.script_id LEFT JOIN script_executions e ON e.id = d.execution_id
           WHERE ${where} ORDER BY d.created_at, d.id LIMIT ${MAX_BULK_DEAD_LETTERS} FOR UPDATE OF d SKIP LOCKED`,
         params,
       );
-      const notReplayed = version === 'original' ? letters.filter((l) => l.failed_version !== null && l.failed_version !== l.live_version) : [];
-      const skip = new Set(notReplayed.map((l) => l.id));
+      const whyNot = (l: (typeof letters)[number]): string | null => {
+        if (version !== 'original') return null;
+        if (l.failed_version === null) return 'the version that failed is unknown (its execution no longer exists)';
+        return l.version_stored ? null : `version ${l.failed_version} failed and is no longer stored`;
+      };
+      const notReplayed = letters.flatMap((l) => {
+        const reason = whyNot(l);
+        return reason ? [{ dead_letter_id: l.id, reason }] : [];
+      });
+      const skip = new Set(notReplayed.map((l) => l.dead_letter_id));
       const chosen = letters.filter((l) => !skip.has(l.id));
       const created = chosen.length
         ? await this.executions.create(
             tx.manager,
             chosen.map((letter) => {
-              const { data, ...triggerData } = letter.event_data as { data?: Record<string, unknown> };
+              // A letter of a replay carries that replay's marks: this request sets its own.
+              const { data, pinned_version: _pinned, ...triggerData } = letter.event_data as { data?: Record<string, unknown>; pinned_version?: unknown };
               return {
                 script_id: letter.script_id,
                 tenant_id: tenantId,
                 trigger_type: 'event',
-                trigger_data: { ...triggerData, retried_from_dead_letter: letter.id, dead_letter_replays: letter.retry_count + 1 },
+                trigger_data: {
+                  ...triggerData,
+                  retried_from_dead_letter: letter.id,
+                  dead_letter_replays: letter.retry_count + 1,
+                  ...(version === 'original' ? { pinned_version: letter.failed_version } : {}),
+                },
                 input: data ?? {},
                 max_retries: EVENT_ATTEMPTS - 1,
                 executed_by: actor,
@@ -140,13 +157,8 @@ export class DeadLettersService {
         : [];
       if (chosen.length) await tx.execute('DELETE FROM script_event_dead_letters WHERE tenant_id = $1 AND id = ANY($2::uuid[])', [chosen.map((l) => l.id)]);
       const [{ total }] = await tx.query<{ total: number }>(`SELECT count(*)::int AS total FROM script_event_dead_letters d WHERE ${where}`, params);
-      const answer = {
-        replayed: created.length,
-        execution_ids: created.map((e) => e.id),
-        not_replayed: notReplayed.map((l) => ({ dead_letter_id: l.id, reason: `version ${l.failed_version} failed; the live version is ${l.live_version}, and a run cannot be pinned to an older version` })),
-        remaining: Math.max(0, total - notReplayed.length),
-      };
-      await this.audit(tx, actor, 'replay', { filters, version, replayed: answer.replayed, dead_letter_ids: chosen.map((l) => l.id), not_replayed: notReplayed.map((l) => l.id) });
+      const answer = { replayed: created.length, execution_ids: created.map((e) => e.id), not_replayed: notReplayed, remaining: Math.max(0, total - notReplayed.length) };
+      await this.audit(tx, actor, 'replay', { filters, version, replayed: answer.replayed, dead_letter_ids: chosen.map((l) => l.id), not_replayed: [...skip] });
       return { answer, created };
     });
     await this.queue.enqueue(outcome.created);
