@@ -55,6 +55,11 @@ export interface SearchOptions {
   cursor?: string;
   /** Attributes to read (default: all the connector maps). */
   attributes?: string[];
+  /**
+   * Only the objects of one segment, as `segments` cut them: a search of its own, paged and resumable
+   * (its cursors stay inside the segment). Only for connectors with `segments`.
+   */
+  segment?: string;
 }
 
 export interface SearchPage {
@@ -120,6 +125,13 @@ export interface Connector {
   search(objectClass: ObjectClass, options?: SearchOptions): AsyncIterable<SearchPage>;
   /** Pages of the objects changed since `watermark` (null: all), each page carrying the watermark to keep. */
   searchChangedSince(objectClass: ObjectClass, watermark: string | null, options?: SearchOptions): AsyncIterable<SearchPage>;
+  /**
+   * Optional: cuts a full search into at most `count` segments (opaque strings for `SearchOptions.segment`)
+   * that several readers can page through at once, together holding every object once. Fewer when the
+   * target holds few objects. Connectors that cannot cut a search (LDAP paged results) leave it out, and
+   * their search is read as one segment.
+   */
+  segments?(objectClass: ObjectClass, count: number, options?: { filter?: SearchFilter; pageSize?: number }): Promise<string[]>;
   /** Several writes at once: SQL batches them in one statement, SCIM uses Bulk when the server offers it. */
   writeBatch(operations: WriteOperation[]): Promise<WriteOutcome[]>;
   testConnection(): Promise<ConnectionTestResult>;

@@ -14,6 +14,7 @@ import {
   ConnectorSchema,
   ObjectClass,
   SchemaAttribute,
+  SearchFilter,
   SearchOptions,
   SearchPage,
   TargetObject,
@@ -127,6 +128,26 @@ export class ScimConnector implements Connector {
   }
 
   /**
+   * `startIndex` ranges over the server's `totalResults` (one request with count=1), each a whole number
+   * of pages. As with any SCIM index paging, objects created or deleted while the segments are read can
+   * shift the indexes (RFC 7644 §3.4.2.4 promises no stable order).
+   */
+  async segments(objectClass: ObjectClass, count: number, options: { filter?: SearchFilter; pageSize?: number } = {}): Promise<string[]> {
+    const type = this.resourceType(objectClass);
+    const query = new URLSearchParams({ startIndex: '1', count: '1' });
+    if (options.filter) query.set('filter', andFilters(toScimFilterAst(options.filter))!);
+    const response = await this.call<ScimListResponse>('read', 'GET', `${type.endpoint}?${query.toString()}`);
+    const total = typeof response.body?.totalResults === 'number' && response.body.totalResults >= 0 ? Math.floor(response.body.totalResults) : null;
+    const wanted = Math.max(1, Math.min(Math.floor(count), 1_000));
+    if (total === null || total === 0 || wanted === 1) return [encodeSegment({ from: 1 })];
+    const page = Math.max(1, Math.min(Math.floor(options.pageSize ?? this.config.pageSize), 10_000));
+    const per = Math.max(page, Math.ceil(total / wanted / page) * page);
+    const segments: string[] = [];
+    for (let from = 1; from <= total; from += per) segments.push(encodeSegment(from + per > total ? { from } : { from, to: from + per }));
+    return segments;
+  }
+
+  /**
    * Pages of what changed since `watermark` (`meta.lastModified ge`, so a change in the watermark's own
    * millisecond is read again rather than missed). The watermark kept after the last page is the server's
    * clock (its Date header) when the search began, not the newest lastModified seen: a change made while
@@ -210,11 +231,12 @@ export class ScimConnector implements Connector {
     // The server may return fewer than asked (its filter.maxResults): the next page starts after what came.
     const count = Math.max(1, Math.min(Math.floor(options.pageSize ?? this.config.pageSize), 10_000));
     const startWatermark = changedSince?.from;
-    let startIndex = parseCursor(options.cursor);
+    const segment = options.segment !== undefined ? decodeSegment(options.segment) : null;
+    let startIndex = options.cursor === undefined && segment ? segment.from : parseCursor(options.cursor);
     let serverClockAtStart: string | undefined;
     let newestSeen: string | undefined;
     const fetchPage = (start: number) => {
-      const query = new URLSearchParams({ startIndex: String(start), count: String(count) });
+      const query = new URLSearchParams({ startIndex: String(start), count: String(segment?.to !== undefined ? Math.max(1, Math.min(count, segment.to - start)) : count) });
       if (filter) query.set('filter', filter);
       if (options.attributes?.length) query.set('attributes', options.attributes.join(','));
       const request = this.call<ScimListResponse>('read', 'GET', `${type.endpoint}?${query.toString()}`);
@@ -238,7 +260,7 @@ export class ScimConnector implements Connector {
       for (const object of objects) if (object.modifiedAt && (!newestSeen || object.modifiedAt > newestSeen)) newestSeen = object.modifiedAt;
       const next = startIndex + objects.length;
       // The last page: an empty one, or one that reaches totalResults (a server that omits it pages until empty).
-      const last = objects.length === 0 || (total !== undefined && next > total);
+      const last = objects.length === 0 || (total !== undefined && next > total) || (segment?.to !== undefined && next >= segment.to);
       const page: SearchPage = { objects, nextCursor: last ? null : String(next), ...(total !== undefined ? { total } : {}) };
       if (changedSince) page.watermark = last ? laterOf(startWatermark, serverClockAtStart ?? newestSeen) : startWatermark;
       if (!last) pending = fetchPage(next);
@@ -446,6 +468,24 @@ function resourceOrThrow(value: unknown, what: string, status?: number): ScimRes
     throw new ConnectorError(ConnectorErrorCode.InvalidResponse, `${what}: the answer is not a SCIM resource with an id`, status === undefined ? {} : { targetStatus: status });
   }
   return value as ScimResource;
+}
+
+/** A `startIndex` range `[from, to)`; without `to`, to the end. */
+interface IndexSegment {
+  from: number;
+  to?: number;
+}
+
+function encodeSegment(segment: IndexSegment): string {
+  return segment.to === undefined ? String(segment.from) : `${segment.from}-${segment.to}`;
+}
+
+function decodeSegment(text: string): IndexSegment {
+  const match = /^(\d{1,15})(?:-(\d{1,15}))?$/.exec(text);
+  const from = match ? Number(match[1]) : 0;
+  const to = match?.[2] !== undefined ? Number(match[2]) : undefined;
+  if (!match || from < 1 || (to !== undefined && to <= from)) throw new ConnectorError(ConnectorErrorCode.BadRequest, `'${text.slice(0, 50)}' is not a segment of a SCIM search (startIndex[-end])`);
+  return to === undefined ? { from } : { from, to };
 }
 
 function parseCursor(cursor: string | undefined): number {

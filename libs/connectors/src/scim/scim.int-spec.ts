@@ -86,7 +86,7 @@ describeConnectorContract(
       dispose: () => target.close(),
     };
   },
-  { faults: ['latency', 'rate_limited', 'unavailable', 'server_error', 'truncated_page'] },
+  { faults: ['latency', 'rate_limited', 'unavailable', 'server_error', 'truncated_page'], segments: true },
 );
 
 describe('SCIM connector (beyond the contract)', () => {

@@ -62,7 +62,7 @@ for (const dialect of ['postgres', 'mariadb'] as SqlDialect[]) {
         },
       };
     },
-    { faults: ['latency'] },
+    { faults: ['latency'], segments: true },
   );
 
   describe(`${label} connector (SQL specifics)`, () => {

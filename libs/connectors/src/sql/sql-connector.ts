@@ -9,6 +9,8 @@
  *
  * Search is keyset-paged on the key column: a cursor is the last key delivered, resumable for free. Deltas
  * page on (updatedAtColumn, key); a page's watermark is its last row's timestamp less deltaOverlapMs.
+ * `segments` cuts the key range at evenly spaced keys (read once, by OFFSET on the key's index): a
+ * segment is `[from, to)` of the key, so segments never overlap whatever changes after the cut.
  */
 import {
   Attributes,
@@ -66,6 +68,11 @@ interface DeltaCursor extends KeyCursor {
   u: string;
 }
 type Cursor = KeyCursor | DeltaCursor;
+/** A key range `[a, b)`; an end left out is open. */
+interface KeySegment {
+  a?: string | number;
+  b?: string | number;
+}
 const isDeltaCursor = (cursor: Cursor): cursor is DeltaCursor => typeof (cursor as DeltaCursor).u === 'string';
 
 export class SqlConnector implements Connector {
@@ -126,6 +133,28 @@ export class SqlConnector implements Connector {
       throw new ConnectorError(ConnectorErrorCode.BadRequest, `'${watermark.slice(0, 40)}' is not a SQL connector watermark (ISO 8601)`);
     }
     return this.pages(objectClass, options, { since: watermark });
+  }
+
+  async segments(objectClass: ObjectClass, count: number, options: { filter?: SearchFilter; pageSize?: number } = {}): Promise<string[]> {
+    const table = await this.table(objectClass);
+    const key = this.col(table.mapping.keyColumn);
+    const wanted = Math.max(1, Math.min(Math.floor(count), 1_000));
+    const where = (params: Params) => (options.filter ? ` WHERE ${this.filterSql(table, options.filter, params)}` : '');
+    const countParams = new Params(this.driver);
+    const { rows } = await this.call('read', `count ${table.mapping.table}`, (db) => db.query(`SELECT COUNT(*) AS n FROM ${table.ref}${where(countParams)}`, countParams.values));
+    const total = Number(rows[0]?.n ?? 0);
+    const per = Math.ceil(total / wanted);
+    const cuts: Array<string | number> = [];
+    for (let i = 1; i < wanted && i * per < total; i++) {
+      const params = new Params(this.driver);
+      const { rows: at } = await this.call('read', `cut ${table.mapping.table} at ${i * per}`, (db) =>
+        db.query(`SELECT ${key} AS ${KEY_ALIAS} FROM ${table.ref}${where(params)} ORDER BY ${key} LIMIT 1 OFFSET ${i * per}`, params.values),
+      );
+      const cut = at[0]?.[KEY_ALIAS] as string | number | undefined;
+      if (cut !== undefined && cut !== null && cut !== cuts[cuts.length - 1]) cuts.push(cut);
+    }
+    const bounds = [undefined, ...cuts, undefined];
+    return bounds.slice(0, -1).map((a, i) => encodeSegment({ ...(a !== undefined ? { a } : {}), ...(bounds[i + 1] !== undefined ? { b: bounds[i + 1] } : {}) }));
   }
 
   async writeBatch(operations: WriteOperation[]): Promise<WriteOutcome[]> {
@@ -535,6 +564,7 @@ export class SqlConnector implements Connector {
     const updatedAt = table.mapping.updatedAtColumn;
     if (delta && !updatedAt) throw new ConnectorError(ConnectorErrorCode.Unsupported, `${table.mapping.table} has no updatedAtColumn in this connector's mapping: no deltas`);
     let cursor: Cursor | null = options.cursor ? decodeCursor(options.cursor, delta !== null) : null;
+    const segment = options.segment !== undefined ? decodeSegment(options.segment) : null;
     let watermark = delta?.since ?? null;
     const key = this.col(table.mapping.keyColumn);
     const pg = this.driver.dialect === 'postgres';
@@ -543,6 +573,8 @@ export class SqlConnector implements Connector {
       const params = new Params(this.driver);
       const where: string[] = [];
       if (options.filter) where.push(this.filterSql(table, options.filter, params));
+      if (segment?.a !== undefined && (!cursor || delta)) where.push(`${key} >= ${params.add(segment.a)}`);
+      if (segment?.b !== undefined) where.push(`${key} < ${params.add(segment.b)}`);
       let order = key;
       if (delta) {
         const ts = this.col(updatedAt!);
@@ -692,6 +724,21 @@ export function laterWatermark(previous: string | null, newest: string, overlapM
 
 function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify(cursor), 'utf8').toString('base64url');
+}
+
+function encodeSegment(segment: KeySegment): string {
+  return Buffer.from(JSON.stringify(segment), 'utf8').toString('base64url');
+}
+
+function decodeSegment(text: string): KeySegment {
+  try {
+    const segment = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as KeySegment;
+    const bound = (v: unknown) => v === undefined || typeof v === 'string' || typeof v === 'number';
+    if (segment && typeof segment === 'object' && !Array.isArray(segment) && bound(segment.a) && bound(segment.b)) return segment;
+  } catch {
+    // fall through
+  }
+  throw new ConnectorError(ConnectorErrorCode.BadRequest, 'not a segment of a SQL search');
 }
 
 function decodeCursor(text: string, delta: boolean): Cursor {

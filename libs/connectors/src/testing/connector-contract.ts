@@ -67,6 +67,8 @@ export interface ContractOptions {
    * exists). The cases of the others are registered as skipped, named "(not injectable at this target)".
    */
   faults: readonly ContractFaultKind[];
+  /** The connector has `segments` (a search cut into parts read at once); without it those cases are registered as skipped. */
+  segments?: boolean;
 }
 
 /** Hostile values a connector must pass through as data: filter syntax, DN syntax, quotes, NUL, non-ASCII. */
@@ -263,6 +265,46 @@ export function describeConnectorContract(name: string, makeFixture: () => Promi
           if (++index === 5) break;
         }
         expect(after.map((o) => o.uid)).toEqual(original);
+      });
+
+      const segmentCase = options.segments ? it : (title: string) => it.skip(`${title} (the connector has no segments)`, () => undefined);
+
+      segmentCase('cuts the search into segments that together hold every account exactly once', async () => {
+        const all = new Set((await collectSearch(connector.search('account', { pageSize: 1000 }))).map((o) => o.uid));
+        const segments = await connector.segments!('account', 4, { pageSize: 500 });
+        expect(segments.length).toBeGreaterThanOrEqual(2);
+        expect(segments.length).toBeLessThanOrEqual(4);
+        const seen = new Map<string, number>();
+        for (const [index, segment] of segments.entries()) {
+          for await (const page of connector.search('account', { pageSize: 300, segment })) {
+            expect(page.objects.length).toBeLessThanOrEqual(300);
+            for (const object of page.objects) {
+              expect(seen.has(object.uid)).toBe(false);
+              seen.set(object.uid, index);
+            }
+          }
+        }
+        expect(seen.size).toBe(all.size);
+        expect([...all].filter((uid) => !seen.has(uid))).toEqual([]);
+        const perSegment = segments.map((_, i) => [...seen.values()].filter((s) => s === i).length);
+        expect(Math.min(...perSegment)).toBeGreaterThan(0);
+      });
+
+      segmentCase("resumes a segment from a page's cursor with the rest of that segment only", async () => {
+        const [segment] = await connector.segments!('account', 3, { pageSize: 200 });
+        const whole = (await collectSearch(connector.search('account', { pageSize: 200, segment }))).map((o) => o.uid);
+        let cursor: string | null = null;
+        for await (const page of connector.search('account', { pageSize: 200, segment })) {
+          cursor = page.nextCursor;
+          break;
+        }
+        expect(cursor).toEqual(expect.any(String));
+        const rest = (await collectSearch(connector.search('account', { pageSize: 200, segment, cursor: cursor! }))).map((o) => o.uid);
+        expect(rest).toEqual(whole.slice(200));
+      });
+
+      segmentCase('a segment that is not one of its own is BadRequest', async () => {
+        await expectConnectorError(() => collectSearch(connector.search('account', { segment: '%%not a segment%%' })), ConnectorErrorCode.BadRequest);
       });
 
       it('filters by key: one seeded account out of all of them', async () => {
