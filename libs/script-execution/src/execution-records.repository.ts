@@ -98,7 +98,22 @@ export interface FinishedRun {
   executedBy: string | null;
   bindingId: string | null;
   connectorId: string | null;
+  operationId: string | null;
   dryRun: boolean;
+}
+
+/** A run that never happened, recorded `skipped` with why. */
+export interface SkippedRun {
+  id: string;
+  scriptId: string;
+  scriptVersion: number | null;
+  trigger: string;
+  triggerData: Record<string, unknown>;
+  input?: unknown;
+  reason: string;
+  bindingId: string | null;
+  connectorId: string | null;
+  operationId: string | null;
 }
 
 const logsOf = (result: ExecutionResult) => result.logs.map((l) => ({ level: l.level, message: l.message, timestamp: l.at }));
@@ -241,19 +256,60 @@ export class ExecutionRecords {
       toStorableTextOrNull(run.executedBy),
       run.bindingId,
       run.connectorId,
+      run.operationId,
     ];
     const announced = finished ? this.outbox.announceIfAny('recorded', finished, params.length + 2) : undefined;
     const rows = await db.query(
       `WITH recorded AS (
          INSERT INTO script_executions (tenant_id, id, script_id, status, trigger_type, trigger_data, input, output, error, metrics, logs,
-                                        started_at, completed_at, script_version, dry_run, executed_by, binding_id, connector_id)
-         SELECT $1, $2::uuid, s.id, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10::jsonb, $11::jsonb, $12, $13, $14, $15, $16, $17::uuid, $18::uuid
+                                        started_at, completed_at, script_version, dry_run, executed_by, binding_id, connector_id, operation_id)
+         SELECT $1, $2::uuid, s.id, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10::jsonb, $11::jsonb, $12, $13, $14, $15, $16, $17::uuid, $18::uuid, $19::uuid
            FROM scripts s WHERE s.tenant_id = $1 AND s.id = $3
          RETURNING id)${announced ? `,\n       ${announced.cte}` : ''}
        SELECT id FROM recorded`,
       [...params, ...(announced?.params ?? [])],
     );
     return rows.length > 0;
+  }
+
+  /**
+   * Inserts the rows of runs that never happened (`skipped`: a hook left out because an earlier step
+   * ended the chain), each with its `finished` event (keyed by id), in one statement. A script deleted
+   * meanwhile gets no row.
+   */
+  async recordSkipped(db: TenantScoped, runs: SkippedRun[], finished: Map<string, OutboxEntry>): Promise<number> {
+    if (runs.length === 0) return 0;
+    const data = runs.map((r, n) => ({
+      n,
+      id: r.id,
+      script_id: r.scriptId,
+      script_version: r.scriptVersion,
+      trigger_type: r.trigger,
+      trigger_data: r.triggerData,
+      input: r.input ?? {},
+      error: r.reason,
+      binding_id: r.bindingId,
+      connector_id: r.connectorId,
+      operation_id: r.operationId,
+    }));
+    const announced = this.outbox.announceEach('recorded', finished, 3);
+    const rows = await db.query(
+      `WITH recorded AS (
+         INSERT INTO script_executions (tenant_id, id, script_id, status, trigger_type, trigger_data, input, error, metrics, logs,
+                                        started_at, completed_at, script_version, dry_run, binding_id, connector_id, operation_id)
+         SELECT $1, d.id, s.id, 'skipped', d.trigger_type, d.trigger_data, d.input, d.error,
+                '{"duration_ms": 0, "memory_used_bytes": 0, "api_call_count": 0}'::jsonb, '[]'::jsonb,
+                clock_timestamp(), clock_timestamp(), d.script_version, false, d.binding_id, d.connector_id, d.operation_id
+           FROM jsonb_to_recordset($2::jsonb) AS d(n int, id uuid, script_id uuid, script_version int, trigger_type text, trigger_data jsonb, input jsonb, error text,
+                                                   binding_id uuid, connector_id uuid, operation_id uuid)
+           JOIN scripts s ON s.tenant_id = $1 AND s.id = d.script_id
+          ORDER BY d.n
+         RETURNING id),
+       ${announced.cte}
+       SELECT id FROM recorded`,
+      [toStorableJson(data), ...announced.params],
+    );
+    return rows.length;
   }
 
   /** Moves `started_at` of running executions forward: their runs are still held by this process (of any tenant). */

@@ -12,6 +12,7 @@
  *  - ScriptExecution.execute / record / recordMany: runs of rows that exist already (the worker's queue),
  *    recorded once whoever ran them, the batch in one statement with its events.
  *  - ScriptExecution.cancel(executionId): ends a run of this process `cancelled` (SandboxPool.cancel).
+ *  - ScriptExecution.recordSkipped(tenantId, runs): rows of runs that never happened (`skipped`, with why).
  *  - loadScriptAtVersion(db, scriptId, version) (script-versions.ts): a script at a stored version, to run.
  *  - ScriptRunGate (gate/script-run-gate.ts): the one per-script concurrency gate every run passes.
  *
@@ -20,7 +21,7 @@
  */
 export { ScriptExecutionModule, SandboxPoolLifecycle } from './script-execution.module';
 export type { ScriptExecutionOptions } from './script-execution.options';
-export { ScriptExecution, type FinishedExecution, type RecordedRun, type RunnableScript, type RunOptions, type SandboxRun } from './script-execution.service';
+export { ScriptExecution, type FinishedExecution, type RecordedRun, type RunnableScript, type RunOptions, type SandboxRun, type SkippedScriptRun } from './script-execution.service';
 export {
   EXECUTION_COLUMNS,
   ExecutionRecords,
