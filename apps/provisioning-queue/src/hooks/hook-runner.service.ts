@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import type { Attributes } from '@provisio/connectors';
 import type { HookBinding, TenantScoped } from '@provisio/persistence';
 import { TenantDatabase } from '@provisio/persistence';
-import { ScriptExecution, SCRIPT_TO_RUN_COLUMNS, SCRIPT_TO_RUN_JOINS, ScriptToRun } from '@provisio/script-execution';
-import type { HookOperation } from '../operations/operation-plan';
+import { loadScriptAtVersion, ScriptExecution, SCRIPT_TO_RUN_COLUMNS, SCRIPT_TO_RUN_JOINS, ScriptToRun, SkippedScriptRun } from '@provisio/script-execution';
+import type { HookOperation, HookVersionsMode } from '../operations/operation-plan';
 
 export type HookPhase = 'before' | 'after';
 
@@ -29,13 +29,31 @@ export type HookLog = { level: 'info' | 'warn' | 'error'; message: string };
 /** The hooks of an operation could not run at all (the sandbox is full, a lease is held elsewhere): the operation is retried later. */
 export class HooksUnavailable extends Error {}
 
+/**
+ * Which script version each binding of an operation runs. `original` (the default): a binding that has
+ * run on this operation runs the version of its last run there (`pinned`), one that never ran its live
+ * version; `latest`: every binding its live version.
+ */
+export interface HookVersions {
+  mode: HookVersionsMode;
+  pinned: ReadonlyMap<string, number>;
+}
+
+export const LIVE_HOOK_VERSIONS: HookVersions = { mode: 'latest', pinned: new Map() };
+
 const BINDINGS_TTL_MS = 2_000;
+const VERSION_CACHE_SIZE = 1_000;
+
+type PolicyOutcome = { kind: 'ok'; output: unknown } | { kind: 'continued' } | { kind: 'abort'; reason: string };
 
 /**
  * Runs the hook bindings of a connector and operation type around the connector call, in the same
  * process, through the shared script execution (`ScriptExecution.run`, trigger `hook`): every run is a
- * `script_executions` row with `binding_id`, `connector_id`, `script_version` and its status
- * (completed, failed, timeout), and points at the operation (`operation_id`).
+ * `script_executions` row with `binding_id`, `connector_id`, `script_version`, `operation_id` (written
+ * with the row) and its status (completed, failed, timeout). A hook that does not run because an earlier
+ * step ended the chain (a before hook aborted, skipped or failed the operation, the connector call
+ * failed, an after hook aborted) is a row too, `skipped`, with why in `error`: the operation's rows show
+ * its whole chain on every attempt.
  *
  * Before hooks run in `execution_order`; each gets the operation's attributes as the previous one
  * left them and may answer:
@@ -48,10 +66,15 @@ const BINDINGS_TTL_MS = 2_000;
  * A run that fails or times out is handled by the binding's `failure_policy`: `abort` fails the
  * operation (permanently), `continue` logs it and goes on with the attributes as they were, `retry`
  * runs the hook again up to `max_retries` times, then aborts. `timeout_seconds` bounds each run.
+ *
+ * Versions (HookVersions): a retried operation runs each hook at the version it ran before (the source
+ * of that version, from `script_versions`), unless the operation asks for the live ones.
  */
 @Injectable()
 export class HookRunner {
   private readonly cache = new Map<string, { at: number; hooks: Promise<BoundHook[]> }>();
+  /** Sources of stored versions (immutable), by `script:version`. */
+  private readonly versionSources = new Map<string, string>();
 
   constructor(
     private readonly db: TenantDatabase,
@@ -85,11 +108,39 @@ export class HookRunner {
     return before.length + after.length > 0;
   }
 
-  async before(tenantId: string, context: HookContext, logs: HookLog[]): Promise<BeforeOutcome> {
+  /**
+   * The versions the hooks of an operation run at: with `original`, the version of each binding's last
+   * run on the operation (its `script_executions` rows; skipped rows ran nothing and do not count).
+   */
+  async versionsOf(tenantId: string, operationId: string, mode: HookVersionsMode = 'original'): Promise<HookVersions> {
+    if (mode === 'latest') return LIVE_HOOK_VERSIONS;
+    const rows = await this.db.read(tenantId).query<{ binding_id: string; script_version: number }>(
+      `SELECT DISTINCT ON (binding_id) binding_id, script_version FROM script_executions
+        WHERE tenant_id = $1 AND operation_id = $2 AND trigger_type = 'hook' AND binding_id IS NOT NULL AND script_version IS NOT NULL AND status <> 'skipped'
+        ORDER BY binding_id, started_at DESC, id`,
+      [operationId],
+    );
+    return { mode, pinned: new Map(rows.map((r) => [r.binding_id, r.script_version])) };
+  }
+
+  async before(tenantId: string, context: HookContext, logs: HookLog[], versions: HookVersions = LIVE_HOOK_VERSIONS): Promise<BeforeOutcome> {
     let attributes = context.operation.attributes;
-    for (const hook of await this.bindings(tenantId, context.connector.id, context.operation.hook_operation, 'before')) {
-      const run = await this.runWithPolicy(hook, { ...context, operation: { ...context.operation, attributes } }, logs);
-      if (run.kind === 'abort') return { kind: 'fail', reason: run.reason };
+    const hooks = await this.bindings(tenantId, context.connector.id, context.operation.hook_operation, 'before');
+    const stop = async (index: number, outcome: BeforeOutcome & { kind: 'skip' | 'fail' }, why: string): Promise<BeforeOutcome> => {
+      const at = { ...context, operation: { ...context.operation, attributes } };
+      await this.skip(tenantId, at, hooks.slice(index + 1), why, versions, logs);
+      await this.skipAfter(tenantId, at, why, versions, logs);
+      return outcome;
+    };
+    for (const [index, hook] of hooks.entries()) {
+      let run: PolicyOutcome;
+      try {
+        run = await this.runWithPolicy(await this.atVersion(hook, versions, logs), { ...context, operation: { ...context.operation, attributes } }, logs);
+      } catch (error) {
+        if (error instanceof HooksUnavailable) await stop(index - 1, { kind: 'fail', reason: error.message }, error.message);
+        throw error;
+      }
+      if (run.kind === 'abort') return stop(index, { kind: 'fail', reason: run.reason }, run.reason);
       if (run.kind === 'continued') continue;
       const output = run.output;
       if (output === null || output === undefined) continue;
@@ -98,8 +149,14 @@ export class HookRunner {
         continue;
       }
       const answer = output as Record<string, unknown>;
-      if (answer.skip === true) return { kind: 'skip', reason: typeof answer.reason === 'string' ? answer.reason : `skipped by before hook ${hook.binding_id}` };
-      if (typeof answer.fail === 'string') return { kind: 'fail', reason: `before hook ${hook.binding_id}: ${answer.fail}` };
+      if (answer.skip === true) {
+        const reason = typeof answer.reason === 'string' ? answer.reason : `skipped by before hook ${hook.binding_id}`;
+        return stop(index, { kind: 'skip', reason }, `before hook ${hook.binding_id} skipped the operation: ${reason}`);
+      }
+      if (typeof answer.fail === 'string') {
+        const reason = `before hook ${hook.binding_id}: ${answer.fail}`;
+        return stop(index, { kind: 'fail', reason }, `${reason} (the operation failed)`);
+      }
       const next = answer.attributes !== undefined ? answer.attributes : answer;
       if (next === null || typeof next !== 'object' || Array.isArray(next)) {
         logs.push({ level: 'warn', message: `before hook ${hook.binding_id} answered attributes that are not an object: ignored` });
@@ -112,15 +169,72 @@ export class HookRunner {
   }
 
   /** Runs the after hooks; answers why the operation must fail (an `abort` hook failed), or null. */
-  async after(tenantId: string, context: HookContext, logs: HookLog[]): Promise<string | null> {
-    for (const hook of await this.bindings(tenantId, context.connector.id, context.operation.hook_operation, 'after')) {
-      const run = await this.runWithPolicy(hook, context, logs);
-      if (run.kind === 'abort') return run.reason;
+  async after(tenantId: string, context: HookContext, logs: HookLog[], versions: HookVersions = LIVE_HOOK_VERSIONS): Promise<string | null> {
+    const hooks = await this.bindings(tenantId, context.connector.id, context.operation.hook_operation, 'after');
+    for (const [index, hook] of hooks.entries()) {
+      let run: PolicyOutcome;
+      try {
+        run = await this.runWithPolicy(await this.atVersion(hook, versions, logs), context, logs);
+      } catch (error) {
+        if (error instanceof HooksUnavailable) await this.skip(tenantId, context, hooks.slice(index), error.message, versions, logs);
+        throw error;
+      }
+      if (run.kind === 'abort') {
+        await this.skip(tenantId, context, hooks.slice(index + 1), run.reason, versions, logs);
+        return run.reason;
+      }
     }
     return null;
   }
 
-  private async runWithPolicy(hook: BoundHook, context: HookContext, logs: HookLog[]): Promise<{ kind: 'ok'; output: unknown } | { kind: 'continued' } | { kind: 'abort'; reason: string }> {
+  /** Records the after hooks as skipped: the connector call was not made, or failed (`why`). */
+  async skipAfter(tenantId: string, context: HookContext, why: string, versions: HookVersions, logs: HookLog[]): Promise<void> {
+    const hooks = await this.bindings(tenantId, context.connector.id, context.operation.hook_operation, 'after');
+    await this.skip(tenantId, { ...context, phase: 'after' }, hooks, why, versions, logs);
+  }
+
+  /** `skipped` rows for hooks that will not run in this attempt, at the version they would have run. */
+  private async skip(tenantId: string, context: HookContext, hooks: BoundHook[], why: string, versions: HookVersions, logs: HookLog[]): Promise<void> {
+    if (hooks.length === 0) return;
+    const runs: SkippedScriptRun[] = hooks.map((hook) => ({
+      script: { id: hook.id, tenant_id: hook.tenant_id, current_version: versions.pinned.get(hook.binding_id) ?? hook.current_version },
+      reason: `not run: ${why}`,
+      trigger: 'hook',
+      bindingId: hook.binding_id,
+      connectorId: context.connector.id,
+      operationId: context.operation.id,
+      input: context.operation.attributes,
+      triggerData: { operation_id: context.operation.id, phase: context.phase, hook_operation: context.operation.hook_operation },
+    }));
+    try {
+      await this.execution.recordSkipped(tenantId, runs);
+      logs.push({ level: 'info', message: `${context.phase} hooks not run (recorded skipped): ${hooks.map((h) => h.binding_id).join(', ')}` });
+    } catch (error) {
+      // What ended the chain matters more than the record of what it left out.
+      logs.push({ level: 'warn', message: `${context.phase} hooks not run, and their skipped records could not be written: ${(error as Error).message}` });
+    }
+  }
+
+  /** The hook's script at the version it runs (HookVersions): its live row, or a stored version's source. */
+  private async atVersion(hook: BoundHook, versions: HookVersions, logs: HookLog[]): Promise<BoundHook> {
+    const version = versions.pinned.get(hook.binding_id);
+    if (version === undefined || version === hook.current_version) return hook;
+    const key = `${hook.id}:${version}`;
+    let source = this.versionSources.get(key);
+    if (source === undefined) {
+      const stored = await loadScriptAtVersion(this.db.read(hook.tenant_id), hook.id, version);
+      if (!stored) {
+        logs.push({ level: 'warn', message: `hook ${hook.binding_id}: its pinned version v${version} of script ${hook.id} is not stored; running the live v${hook.current_version}` });
+        return hook;
+      }
+      source = stored.source;
+      if (this.versionSources.size >= VERSION_CACHE_SIZE) this.versionSources.clear();
+      this.versionSources.set(key, source);
+    }
+    return { ...hook, source, current_version: version };
+  }
+
+  private async runWithPolicy(hook: BoundHook, context: HookContext, logs: HookLog[]): Promise<PolicyOutcome> {
     const tries = hook.failure_policy === 'retry' ? 1 + hook.max_retries : 1;
     let last = '';
     for (let attempt = 1; attempt <= tries; attempt++) {
@@ -130,6 +244,7 @@ export class HookRunner {
           trigger: 'hook',
           bindingId: hook.binding_id,
           connectorId: context.connector.id,
+          operationId: context.operation.id,
           input: context.operation.attributes,
           triggerData: { operation_id: context.operation.id, phase: context.phase, hook_operation: context.operation.hook_operation },
           maxExecutionTimeMs: hook.timeout_seconds * 1000,
@@ -137,7 +252,6 @@ export class HookRunner {
       } catch (error) {
         throw new HooksUnavailable(`${context.phase} hook ${hook.binding_id} could not run: ${(error as Error).message}`);
       }
-      if (run.executionId) await this.pointAtOperation(hook.tenant_id, run.executionId, context.operation.id);
       if (run.result.status === 'completed') {
         logs.push({ level: 'info', message: `${context.phase} hook ${hook.binding_id} (script ${hook.id} v${hook.current_version}) completed in ${run.result.metrics.duration_ms} ms` });
         return { kind: 'ok', output: run.result.output };
@@ -150,10 +264,5 @@ export class HookRunner {
       return { kind: 'continued' };
     }
     return { kind: 'abort', reason: `${context.phase} hook ${hook.binding_id} failed (${hook.failure_policy}): ${last}` };
-  }
-
-  /** `script_executions.operation_id`: the hook run points at the operation it ran around. */
-  private async pointAtOperation(tenantId: string, executionId: string, operationId: string): Promise<void> {
-    await this.db.read(tenantId).execute('UPDATE script_executions SET operation_id = $3 WHERE tenant_id = $1 AND id = $2', [executionId, operationId]);
   }
 }

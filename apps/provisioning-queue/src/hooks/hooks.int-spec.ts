@@ -42,7 +42,14 @@ describe('provisioning-queue: before and after hooks around the connector call',
     scimUrl = listening.url;
     closeScim = listening.close;
     t = await startProvisioningQueue({ PROVISIONING_RETRY_BASE_MS: '100', PROVISIONING_RETRY_MAX_MS: '300', HOOK_SANDBOX_POOL_SIZE: '1' });
+    // A hook run's operation_id is written with its row: any later change of it fails the statement (and the test).
+    await t.db.dataSource.query(`CREATE FUNCTION refuse_late_operation_id() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'operation_id set after the insert'; END $$`);
+    await t.db.dataSource.query(
+      `CREATE TRIGGER refuse_late_operation_id BEFORE UPDATE OF operation_id ON script_executions FOR EACH ROW
+         WHEN (OLD.trigger_type = 'hook' AND OLD.operation_id IS DISTINCT FROM NEW.operation_id) EXECUTE FUNCTION refuse_late_operation_id()`,
+    );
   });
+  afterEach(() => scim.faults.clear());
   afterAll(async () => {
     await t?.close();
     await closeScim?.();
@@ -173,5 +180,108 @@ describe('provisioning-queue: before and after hooks around the connector call',
     expect(op.error_message).toContain('could not notify the helpdesk');
     expect(await account(identity.username)).toBeDefined();
     expect((await after.own.get(`/identities/${identity.id}/accounts`).expect(200)).body.total).toBe(1);
+  });
+
+  it('records the hooks an operation never ran as skipped, with why: after an abort, a skip, and a failed connector call', async () => {
+    const { own, connectorId, bindingIds } = await setUp([
+      { phase: 'before', order: 1, policy: 'abort', source: `export default async ({ operation }) => { if (operation.attributes.userName.startsWith('no-')) throw new Error('no manager'); if (operation.attributes.userName.startsWith('skip-')) return { skip: true, reason: 'not ours' }; return null; }` },
+      { phase: 'before', order: 2, source: `export default async () => null` },
+      { phase: 'after', order: 1, source: `export default async () => null` },
+    ]);
+    const [first, second, after] = bindingIds;
+    const create = async (userName: string) => (await own.post('/operations', { connector_id: connectorId, operation_type: 'create', attributes: { userName } }).expect(201)).body;
+    const chain = async (operationId: string) => (await runsOf(operationId)).map((r) => [r.binding_id, r.status, r.script_version, r.connector_id]);
+
+    // A before hook aborts: the later before hook and the after hook did not run.
+    const aborted = await create(`no-${randomUUID().slice(0, 6)}`);
+    await finished(own, aborted.id, 'dead_letter');
+    expect(await chain(aborted.id)).toEqual([
+      [first, 'failed', 2, connectorId],
+      [second, 'skipped', 2, connectorId],
+      [after, 'skipped', 2, connectorId],
+    ]);
+    const skippedRows = (await runsOf(aborted.id)).filter((r) => r.status === 'skipped');
+    for (const row of skippedRows) expect(row.error).toMatch(/^not run: before hook .* failed \(abort\): failed: .*no manager/);
+
+    // A before hook skips the operation: nothing after it runs either.
+    const skipped = await create(`skip-${randomUUID().slice(0, 6)}`);
+    await finished(own, skipped.id, 'completed');
+    expect(await chain(skipped.id)).toEqual([
+      [first, 'completed', 2, connectorId],
+      [second, 'skipped', 2, connectorId],
+      [after, 'skipped', 2, connectorId],
+    ]);
+    expect((await runsOf(skipped.id))[2].error).toContain('skipped the operation: not ours');
+
+    // The connector call fails (permanently: no account to update): the after hook did not run.
+    const refused = (await own.post('/operations', { connector_id: connectorId, operation_type: 'create', attributes: { userName: `ok-${randomUUID().slice(0, 6)}` } }).expect(201)).body;
+    await finished(own, refused.id, 'completed'); // the chain in full when nothing stops it
+    expect((await chain(refused.id)).map(([, status]) => status)).toEqual(['completed', 'completed', 'completed']);
+    scim.faults.set({ serverError: { status: 500 } });
+    const failing = (await own.post('/operations', { connector_id: connectorId, operation_type: 'create', attributes: { userName: `down-${randomUUID().slice(0, 6)}` }, max_retries: 0 }).expect(201)).body;
+    await finished(own, failing.id, 'dead_letter');
+    const failedChain = await runsOf(failing.id);
+    expect(failedChain.map((r) => [r.binding_id, r.status])).toEqual([
+      [first, 'completed'],
+      [second, 'completed'],
+      [after, 'skipped'],
+    ]);
+    expect(failedChain[2].error).toMatch(/^not run: the connector call failed \(server_error: /);
+    const detail = (await own.get(`/operations/${failing.id}`).expect(200)).body;
+    expect(detail.logs.map((l: { message: string }) => l.message)).toContainEqual(expect.stringContaining(`after hooks not run (recorded skipped): ${after}`));
+  });
+
+  it('a retry runs each hook at the script version it ran with; hook_versions latest runs the live version', async () => {
+    const own = t.caller();
+    const connector = await own.createConnector({
+      type: 'scim',
+      config: { baseUrl: scimUrl, auth: 'bearer', limits: { timeoutMs: 5_000 } },
+      credentials: { token },
+      attribute_mapping: [{ target: 'userName', from: 'username', required: true }],
+    });
+    const [{ id: organizationId }] = await t.db.dataSource.query('SELECT id FROM organizations WHERE tenant_id = $1 AND is_default', [own.tenantId]);
+    const source = (title: string) => `export default async ({ operation }) => ({ ...operation.attributes, title: '${title}' })`;
+    const [{ id: scriptId }] = await t.db.dataSource.query(
+      `INSERT INTO scripts (tenant_id, organization_id, name, source, type, status, current_version) VALUES ($1, $2, $3, $4, 'embedded', 'active', 1) RETURNING id`,
+      [own.tenantId, organizationId, `titles-${randomUUID().slice(0, 6)}`, source('from v1')],
+    );
+    await t.db.dataSource.query(`INSERT INTO script_versions (tenant_id, script_id, version_number, source) VALUES ($1, $2, 1, $3)`, [own.tenantId, scriptId, source('from v1')]);
+    const [{ id: bindingId }] = await t.db.dataSource.query(
+      `INSERT INTO hook_bindings (tenant_id, script_id, connector_id, hook_phase, operation_type, failure_policy, timeout_seconds) VALUES ($1, $2, $3, 'before', 'create', 'abort', 5) RETURNING id`,
+      [own.tenantId, scriptId, connector.id],
+    );
+
+    // Both operations run the hook at v1, then the target refuses them (no retries left): dead letters.
+    scim.faults.set({ serverError: { status: 500 } });
+    const names = [`pin-${randomUUID().slice(0, 6)}`, `live-${randomUUID().slice(0, 6)}`];
+    const [pinned, live] = await Promise.all(names.map(async (userName) => (await own.post('/operations', { connector_id: connector.id, operation_type: 'create', attributes: { userName }, max_retries: 0 }).expect(201)).body));
+    await finished(own, pinned.id, 'dead_letter');
+    await finished(own, live.id, 'dead_letter');
+
+    // The script changes (the registry appends v2 and makes it live), the target recovers.
+    await t.db.dataSource.query(`INSERT INTO script_versions (tenant_id, script_id, version_number, source) VALUES ($1, $2, 2, $3)`, [own.tenantId, scriptId, source('from v2')]);
+    await t.db.dataSource.query(`UPDATE scripts SET source = $2, current_version = 2 WHERE id = $1`, [scriptId, source('from v2')]);
+    scim.faults.clear();
+    await sleep(2_500); // the runner's bindings cache (2 s) sees v2
+
+    await own.post(`/operations/${pinned.id}/retry`, { hook_versions: 'sometimes' }).expect(400);
+    await own.post(`/operations/${pinned.id}/retry`).expect(200);
+    await finished(own, pinned.id, 'completed');
+    expect(await account(names[0])).toMatchObject({ title: 'from v1' });
+    expect((await runsOf(pinned.id)).map((r) => [r.binding_id, r.status, r.script_version])).toEqual([
+      [bindingId, 'completed', 1],
+      [bindingId, 'completed', 1],
+    ]);
+
+    const bulk = (await own.post('/operations/retry', { connector_id: connector.id, hook_versions: 'latest' }).expect(200)).body;
+    expect(bulk).toEqual({ retried: 1, operation_ids: [live.id] });
+    const done = await finished(own, live.id, 'completed');
+    expect(done.payload.hook_versions).toBe('latest');
+    expect(await account(names[1])).toMatchObject({ title: 'from v2' });
+    expect((await runsOf(live.id)).map((r) => [r.status, r.script_version])).toEqual([
+      ['completed', 1],
+      ['completed', 2],
+    ]);
+    expect(done.logs.map((l: { message: string }) => l.message)).toContainEqual(expect.stringContaining("with the hooks' live script versions"));
   });
 });

@@ -18,7 +18,14 @@ import type { OperationType } from '@provisio/persistence';
 /** The hook bindings' operation types: the operation's type, or enable/disable for an update that only switches activity. */
 export type HookOperation = 'create' | 'update' | 'delete' | 'enable' | 'disable';
 
-/** `provisioning_operations.payload`: everything the worker needs to make the call, fixed at creation. */
+/**
+ * Which script versions an operation's hooks run: `original`, each binding at the version it last ran at
+ * on this operation (pinned; the live one if it never ran), or `latest`, the live ones. Set by a retry.
+ */
+export type HookVersionsMode = 'original' | 'latest';
+export const HOOK_VERSIONS_MODES: readonly HookVersionsMode[] = ['original', 'latest'];
+
+/** `provisioning_operations.payload`: everything the worker needs to make the call, fixed at creation (but `hook_versions`, set by a retry). */
 export interface OperationPayload {
   /** Create: every mapped attribute; update: the mapped attributes after the change (for hooks and the link's hash). */
   attributes?: Attributes;
@@ -31,6 +38,8 @@ export interface OperationPayload {
   mapping_script_id?: string;
   /** Targets of required mapping rules that came out empty: the operation fails permanently rather than write a partial account. */
   missing?: string[];
+  /** Absent: `original`. A retry that asked for the hooks' live versions sets `latest`. */
+  hook_versions?: HookVersionsMode;
   /** What caused it (an identity change's cause, or an operator). */
   cause?: Record<string, unknown>;
 }

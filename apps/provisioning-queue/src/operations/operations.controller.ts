@@ -17,6 +17,7 @@ import {
   OperationPageDto,
   ResolveConflictDto,
   ResolveOperationDto,
+  RetryOperationDto,
   StatisticsQueryDto,
   TenantStatisticsDto,
 } from './dtos/operation.dto';
@@ -69,7 +70,7 @@ export class OperationsController {
   @Post('operations/retry')
   @HttpCode(HttpStatus.OK)
   @RequirePermission(Permission.ProvisioningManage)
-  @ApiOperation({ summary: 'Retry every operation matching a filter (default: dead letters), at most `limit`' })
+  @ApiOperation({ summary: "Retry every operation matching a filter (default: dead letters), at most `limit`; hooks at the versions they ran at (default) or the live ones" })
   @ApiOkResponse({ type: BulkRetryResultDto })
   @ApiErrors()
   bulkRetry(@CurrentPrincipal() principal: Principal, @Body() body: BulkRetryDto): Promise<BulkRetryResultDto> {
@@ -89,12 +90,12 @@ export class OperationsController {
   @Post('operations/:id/retry')
   @HttpCode(HttpStatus.OK)
   @RequirePermission(Permission.ProvisioningWrite)
-  @ApiOperation({ summary: 'Retry a failed operation now, or a dead letter with its retries renewed' })
+  @ApiOperation({ summary: "Retry a failed operation now, or a dead letter with its retries renewed; its hooks at the versions they ran at (default) or the live ones" })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: OperationDto })
   @ApiErrors(404, 409)
-  retry(@CurrentPrincipal() principal: Principal, @Param('id', UuidParam) id: string): Promise<OperationDto> {
-    return this.operations.retry(principal, id);
+  retry(@CurrentPrincipal() principal: Principal, @Param('id', UuidParam) id: string, @Body() body: RetryOperationDto): Promise<OperationDto> {
+    return this.operations.retry(principal, id, body);
   }
 
   @Post('operations/:id/cancel')

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { applyMapping, Attributes } from '@provisio/connectors';
 import { OPERATION_STATUS_TRANSITIONS, OperationStatus, TenantDatabase } from '@provisio/persistence';
-import { InvalidTransitionError, NotFoundError, Page, page, Principal, ValidationError } from '@provisio/platform';
+import { InvalidTransitionError, NotFoundError, Page, page, Principal, toStorableJson, ValidationError } from '@provisio/platform';
 import { parseMapping } from '../connectors/connector-settings';
 import { IdentitiesRepository } from '../identities/identities.repository';
 import {
@@ -13,10 +13,11 @@ import {
   ListOperationsQueryDto,
   OperationDetailDto,
   OperationDto,
+  RetryOperationDto,
   TenantStatisticsDto,
 } from './dtos/operation.dto';
 import { cancelOperation } from './operation-cancel';
-import { OperationPayload } from './operation-plan';
+import { HookVersionsMode, OperationPayload } from './operation-plan';
 import { OperationPlanner } from './operation-planner.service';
 import { OperationFilter, OperationRow, OperationsRepository } from './operations.repository';
 import { Circuits } from './queue/circuits';
@@ -135,12 +136,15 @@ export class OperationsService {
     return operationDto(created);
   }
 
-  /** failed → pending now (skipping the backoff), or dead_letter → pending with its retries renewed. */
-  async retry(principal: Principal, id: string): Promise<OperationDto> {
+  /**
+   * failed → pending now (skipping the backoff), or dead_letter → pending with its retries renewed. Its
+   * hooks run the versions they ran at before, or the live ones with `hook_versions: latest`.
+   */
+  async retry(principal: Principal, id: string, dto: RetryOperationDto = {}): Promise<OperationDto> {
     const row = await this.db.write(principal, async (tx) => {
       const current = await this.operations.lock(tx, id);
       if (!current) throw new NotFoundError('operation', id);
-      const retried = await this.retryOne(tx, current, principal.subject);
+      const retried = await this.retryOne(tx, current, principal.subject, dto.hook_versions ?? 'original');
       if (!retried) throw new InvalidTransitionError('operation', current.status, 'pending', ['failed', 'dead_letter']);
       return retried;
     });
@@ -154,7 +158,7 @@ export class OperationsService {
       const matching = await this.operations.lockMatching(tx, filterOf(dto), [from], dto.limit ?? 1_000);
       const retried: OperationRow[] = [];
       for (const row of matching) {
-        const done = await this.retryOne(tx, row, principal.subject);
+        const done = await this.retryOne(tx, row, principal.subject, dto.hook_versions ?? 'original');
         if (done) retried.push(done);
       }
       return retried;
@@ -163,15 +167,19 @@ export class OperationsService {
     return { retried: rows.length, operation_ids: rows.map((r) => r.id) };
   }
 
-  private async retryOne(tx: Parameters<OperationsRepository['log']>[0], current: OperationRow, subject: string): Promise<OperationRow | undefined> {
+  private async retryOne(tx: Parameters<OperationsRepository['log']>[0], current: OperationRow, subject: string, hookVersions: HookVersionsMode): Promise<OperationRow | undefined> {
+    // The payload says which hook versions the runs from now on take (absent: original, pinned).
+    const { hook_versions: _previous, ...rest } = current.payload;
+    const payload = toStorableJson(hookVersions === 'latest' ? { ...rest, hook_versions: 'latest' } : rest);
+    const versions = hookVersions === 'latest' ? "the hooks' live script versions" : 'the hook script versions it ran with';
     if (current.status === 'failed') {
-      const row = await this.operations.transition(tx, current.id, ['failed'], 'pending', { next_attempt_at: null });
-      if (row) await this.operations.log(tx, current.id, 'info', `retried now by ${subject}`);
+      const row = await this.operations.transition(tx, current.id, ['failed'], 'pending', { next_attempt_at: null, payload });
+      if (row) await this.operations.log(tx, current.id, 'info', `retried now by ${subject}, with ${versions}`);
       return row;
     }
     if (current.status === 'dead_letter') {
-      const row = await this.operations.transition(tx, current.id, ['dead_letter'], 'pending', { retry_count: 0, next_attempt_at: null, completed_at: null });
-      if (row) await this.operations.log(tx, current.id, 'info', `taken out of the dead-letter queue and retried by ${subject} (retries renewed)`);
+      const row = await this.operations.transition(tx, current.id, ['dead_letter'], 'pending', { retry_count: 0, next_attempt_at: null, completed_at: null, payload });
+      if (row) await this.operations.log(tx, current.id, 'info', `taken out of the dead-letter queue and retried by ${subject} (retries renewed), with ${versions}`);
       return row;
     }
     return undefined;

@@ -4,6 +4,14 @@ import { IsBoolean, IsDate, IsIn, IsInt, IsObject, IsOptional, IsString, IsUUID,
 import { CONFLICT_OUTCOMES, CONFLICT_STATUSES, ConflictOutcome, ConflictStatus, OPERATION_STATUSES, OPERATION_TYPES, OperationStatus, OperationType } from '@provisio/persistence';
 import { PageQueryDto } from '@provisio/platform';
 import { IsAttributes } from '../../identities/dtos/identity.dto';
+import { HOOK_VERSIONS_MODES, HookVersionsMode } from '../operation-plan';
+
+const HOOK_VERSIONS_DOC =
+  "original (default): each hook runs the script version it ran at on this operation before (pinned; a hook that never ran runs its live version); latest: the hooks' live versions (after a fix), from this retry on.";
+
+export class RetryOperationDto {
+  @ApiPropertyOptional({ enum: HOOK_VERSIONS_MODES, default: 'original', description: HOOK_VERSIONS_DOC }) @IsOptional() @IsIn(HOOK_VERSIONS_MODES) hook_versions?: HookVersionsMode;
+}
 
 /** Seed 002's ProvisioningOperation. */
 export class OperationDto {
@@ -106,6 +114,7 @@ export class StatisticsQueryDto {
 export class BulkRetryDto extends OperationFilterDto {
   @ApiPropertyOptional({ enum: ['failed', 'dead_letter'], description: 'Default: dead_letter.' }) @IsOptional() @IsIn(['failed', 'dead_letter']) from_status?: 'failed' | 'dead_letter';
   @ApiPropertyOptional({ minimum: 1, maximum: 10000, default: 1000 }) @IsOptional() @IsInt() @Min(1) @Max(10_000) limit?: number;
+  @ApiPropertyOptional({ enum: HOOK_VERSIONS_MODES, default: 'original', description: HOOK_VERSIONS_DOC }) @IsOptional() @IsIn(HOOK_VERSIONS_MODES) hook_versions?: HookVersionsMode;
 }
 
 export class BulkRetryResultDto {

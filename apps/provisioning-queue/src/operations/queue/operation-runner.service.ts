@@ -185,7 +185,8 @@ export class OperationRunner {
       identity: identity ? { id: identity.id, username: identity.username, email: identity.email, display_name: identity.display_name, status: identity.status, ...identity.attributes } : null,
       connector: { id: operation.connector_id, name: operation.connector_name, type: connector?.type ?? 'unknown' },
     };
-    const before = await this.hooks.before(operation.tenant_id, context, logs);
+    const versions = await this.hooks.versionsOf(operation.tenant_id, operation.id, operation.payload.hook_versions);
+    const before = await this.hooks.before(operation.tenant_id, context, logs, versions);
     if (before.kind === 'skip') return { uid: operation.target_uid, message: `skipped by a before hook: ${before.reason}`, skipped: true };
     if (before.kind === 'fail') throw new HookAbort(before.reason);
     const payload = { ...operation.payload };
@@ -196,10 +197,17 @@ export class OperationRunner {
       payload.attributes = before.attributes;
     }
     const changed = { ...operation, payload };
-    const result = await this.call(changed);
+    let result: CallResult;
+    try {
+      result = await this.call(changed);
+    } catch (error) {
+      const failed = asConnectorError(error);
+      await this.hooks.skipAfter(operation.tenant_id, { ...context, operation: { ...context.operation, attributes: before.attributes } }, `the connector call failed (${failed.code}: ${failed.message})`, versions, logs);
+      throw error;
+    }
     operation.payload = payload; // the link's hash is of what was written
     const afterContext: HookContext = { ...context, phase: 'after', operation: { ...context.operation, attributes: before.attributes, target_uid: result.uid }, result: { uid: result.uid, message: result.message } };
-    const aborted = await this.hooks.after(operation.tenant_id, afterContext, logs);
+    const aborted = await this.hooks.after(operation.tenant_id, afterContext, logs, versions);
     if (aborted) throw new HookAbort(`${aborted} (the target was already changed: ${result.message})`, result);
     return result;
   }
