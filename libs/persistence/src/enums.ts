@@ -207,6 +207,10 @@ export type RemediationDirection = (typeof REMEDIATION_DIRECTIONS)[number];
 export const RECONCILIATION_FREQUENCIES = ['hourly', 'daily', 'weekly', 'monthly', 'cron'] as const;
 export type ReconciliationFrequency = (typeof RECONCILIATION_FREQUENCIES)[number];
 
+/** What became of a reconciliation schedule's last occurrence (`reconciliation_schedules.last_outcome`). */
+export const RECONCILIATION_SCHEDULE_OUTCOMES = ['requested', 'started', 'skipped'] as const;
+export type ReconciliationScheduleOutcome = (typeof RECONCILIATION_SCHEDULE_OUTCOMES)[number];
+
 /** Whether `to` is a legal next state of `from` in a transition map. */
 export function canTransition<S extends string>(transitions: Readonly<Record<S, readonly S[]>>, from: S, to: S): boolean {
   return transitions[from]?.includes(to) ?? false;

@@ -75,6 +75,24 @@ export const scriptExecutionFinishedSchema = z.object({
 });
 export type ScriptExecutionFinished = z.infer<typeof scriptExecutionFinishedSchema>;
 
+/**
+ * The scheduler fired an occurrence of a reconciliation schedule (seed 002's ReconciliationSchedule): the
+ * reconciler starts a run of the connector with `schedule_id` and `scheduled_for` set (one run per
+ * occurrence), or records the occurrence as skipped while the connector has a run in progress.
+ * `catch_up`: the occurrence fired late, after every missed one (downtime) was folded into it.
+ */
+export const reconciliationRequestedSchema = z.object({
+  schedule_id: z.uuid(),
+  connector_id: z.uuid(),
+  mode: z.enum(['full', 'delta']),
+  dry_run: z.boolean().default(false),
+  scheduled_for: z.iso.datetime({ offset: true }),
+  frequency: z.enum(['hourly', 'daily', 'weekly', 'monthly', 'cron']),
+  catch_up: z.boolean().default(false),
+  missed_occurrences: z.number().int().nonnegative().optional(),
+});
+export type ReconciliationRequested = z.infer<typeof reconciliationRequestedSchema>;
+
 /** A running execution was cancelled (its row already says `cancelled`): the worker holding it interrupts the sandbox. */
 export const scriptExecutionCancelledSchema = z.object({
   execution_id: z.uuid(),
@@ -93,6 +111,6 @@ export const EVENT_DATA_SCHEMAS: Record<EventTypeName, z.ZodType> = {
   [EventType.OperationCreated]: z.object({ operation_id: z.uuid() }).catchall(z.unknown()),
   [EventType.OperationFinished]: z.object({ operation_id: z.uuid(), status: z.string() }).catchall(z.unknown()),
   [EventType.OperationDeadLettered]: z.object({ operation_id: z.uuid(), error_message: z.string().nullable() }).catchall(z.unknown()),
-  [EventType.ReconciliationRequested]: z.object({ run_id: z.uuid() }).catchall(z.unknown()),
+  [EventType.ReconciliationRequested]: reconciliationRequestedSchema,
   [EventType.ReconciliationFinished]: z.object({ run_id: z.uuid(), status: z.string() }).catchall(z.unknown()),
 };

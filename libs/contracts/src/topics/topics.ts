@@ -92,6 +92,8 @@ export const ConsumerGroup = {
   WorkerExecutionCancellations: 'execution-worker.execution-cancellations',
   SchedulerExecutions: 'scheduler.script-executions',
   SchedulerScriptChanges: 'scheduler.script-changes',
+  /** The reconciler's consumer of `provisio.reconciliation.requested` (fired schedules): starts the runs. */
+  ReconcilerReconciliationRequests: 'reconciler.reconciliation-requests',
   /** The identity store's consumer of `user.*` domain events (provisioning-queue). */
   ProvisioningDomainEvents: 'provisioning-queue.domain-events',
   /** The provisioning queue's consumer of its own operation announcements: enqueues each created operation. */

@@ -16,6 +16,7 @@ import { User } from './user.entity';
 @Index('idx_reconciliation_runs_tenant_connector', { synchronize: false })
 @Index('idx_reconciliation_runs_connector_completed', { synchronize: false })
 @Index('idx_reconciliation_runs_running_heartbeat', { synchronize: false })
+@Index('uq_reconciliation_runs_schedule_occurrence', ['schedule_id', 'scheduled_for'], { unique: true, where: 'schedule_id IS NOT NULL AND scheduled_for IS NOT NULL' })
 @Check('ck_reconciliation_runs_phase', "phase IN ('queued', 'reading', 'expecting', 'classifying', 'guarding', 'awaiting_approval', 'done')")
 @Check('ck_reconciliation_runs_threshold', 'delete_threshold_percent IS NULL OR delete_threshold_percent BETWEEN 0 AND 100')
 export class ReconciliationRun {
@@ -43,6 +44,10 @@ export class ReconciliationRun {
   @ManyToOne(() => ReconciliationSchedule, { onDelete: 'SET NULL' })
   @JoinColumn({ name: 'schedule_id' })
   schedule?: Relation<ReconciliationSchedule>;
+
+  /** The occurrence of its schedule it was started for (one run per occurrence); NULL for other runs. */
+  @Column({ type: 'timestamptz', nullable: true })
+  scheduled_for: Date | null;
 
   @Column({ type: 'varchar', length: 10 })
   mode: ReconciliationMode;

@@ -1,7 +1,8 @@
 import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, OneToOne, PrimaryGeneratedColumn, Relation, UpdateDateColumn } from 'typeorm';
-import { RECONCILIATION_FREQUENCIES, RECONCILIATION_MODES, ReconciliationFrequency, ReconciliationMode } from '../enums';
+import { RECONCILIATION_FREQUENCIES, RECONCILIATION_MODES, RECONCILIATION_SCHEDULE_OUTCOMES, ReconciliationFrequency, ReconciliationMode, ReconciliationScheduleOutcome } from '../enums';
 import { checkIn } from './check';
 import { Connector } from './connector.entity';
+import { ReconciliationRun } from './reconciliation-run.entity';
 import { Tenant } from './tenant.entity';
 
 /** Seed 002's ReconciliationSchedule: one per connector. */
@@ -14,6 +15,7 @@ import { Tenant } from './tenant.entity';
 @Check('ck_reconciliation_schedules_cron', "frequency <> 'cron' OR cron_expression IS NOT NULL")
 @Check('ck_reconciliation_schedules_weekly', "frequency <> 'weekly' OR day_of_week IS NOT NULL")
 @Check('ck_reconciliation_schedules_monthly', "frequency <> 'monthly' OR day_of_month IS NOT NULL")
+@Check('ck_reconciliation_schedules_last_outcome', checkIn('last_outcome', RECONCILIATION_SCHEDULE_OUTCOMES))
 @Index('idx_reconciliation_schedules_due', ['next_run_at'], { where: 'enabled' })
 @Index('idx_reconciliation_schedules_tenant', ['tenant_id'])
 export class ReconciliationSchedule {
@@ -61,8 +63,25 @@ export class ReconciliationSchedule {
   @Column({ type: 'boolean', default: true })
   enabled: boolean;
 
+  /** The runs it starts are dry runs (report only). Not in seed 002. */
+  @Column({ type: 'boolean', default: false })
+  dry_run: boolean;
+
+  /** The occurrence the scheduler last fired (its `scheduled_for`). */
   @Column({ type: 'timestamptz', nullable: true })
   last_run_at: Date | null;
+
+  /** What became of that occurrence: `requested` (fired), `started` (a run), `skipped` (the connector was busy). */
+  @Column({ type: 'varchar', length: 20, nullable: true })
+  last_outcome: ReconciliationScheduleOutcome | null;
+
+  /** The run the last started occurrence created. */
+  @Column({ type: 'uuid', nullable: true })
+  last_run_id: string | null;
+
+  @ManyToOne(() => ReconciliationRun, { onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'last_run_id' })
+  last_run?: Relation<ReconciliationRun>;
 
   @Column({ type: 'timestamptz', nullable: true })
   next_run_at: Date | null;
