@@ -8,22 +8,14 @@
  * The routes are read from Express's router, so a new endpoint without a row fails "every route has a
  * row". Below the matrix: failed requests leave nothing half-written.
  */
-import { INestApplication } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import request, { Response } from 'supertest';
+import type { Response } from 'supertest';
 import { Permission } from '@provisio/contracts';
-import { signDevToken } from '@provisio/platform';
+import { describeSecurityMatrix, SecurityRow } from '@provisio/platform/testing';
 import { ALL_PERMISSIONS, Caller, ProvisioningTestApp, startProvisioningQueue } from './testing/provisioning-app';
 
-type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Entity = Record<string, any>;
-
-interface Req {
-  path: string;
-  query?: Record<string, unknown>;
-  body?: unknown;
-}
 
 interface Fixture {
   own: Caller;
@@ -39,15 +31,7 @@ interface Fixture {
   foreignConflict: Entity;
 }
 
-type Foreign = Req & { expect?: (response: Response, f: Fixture) => void };
-
-interface Row {
-  route: `${Method} /${string}`;
-  permission: string;
-  valid: (f: Fixture) => Req | Promise<Req>;
-  foreign: (f: Fixture) => Foreign | Promise<Foreign>;
-  malformed: (f: Fixture) => (Req & { field: string }) | Promise<Req & { field: string }>;
-}
+type Row = SecurityRow<Fixture>;
 
 /** A SCIM connector nothing listens for: its operations wait as awaiting_system. */
 const unreachable = () => ({ type: 'scim', config: { baseUrl: 'http://127.0.0.1:1/scim', auth: 'bearer' }, credentials: { token: 'token' } });
@@ -252,41 +236,10 @@ const ROWS: Row[] = [
   },
 ];
 
-/** Served without a token: probes, metrics, API docs. */
-const PUBLIC_ROUTES = ['GET /health/live', 'GET /health/ready', 'GET /metrics'];
-const isDocs = (route: string) => / \/docs/.test(route);
-
-function servedRoutes(app: INestApplication): string[] {
-  interface Layer {
-    route?: { path: unknown; methods: Record<string, boolean> };
-  }
-  const router = (app.getHttpAdapter().getInstance() as { router: { stack: Layer[] } }).router;
-  return router.stack.flatMap((layer) => {
-    const route = layer.route;
-    if (!route || typeof route.path !== 'string') return [];
-    const methods = Object.keys(route.methods).filter((m) => m !== '_all');
-    if (route.path === '/{*path}' && methods.length > 20) return [];
-    return methods.map((m) => `${m.toUpperCase()} ${route.path as string}`);
-  });
-}
-
-function matches(route: string, path: string): boolean {
-  const pattern = route.slice(route.indexOf(' ') + 1).replace(/:[A-Za-z_]+/g, '[^/]+');
-  return new RegExp(`^${pattern}$`).test(path);
-}
-
 describe('provisioning-queue: security matrix', () => {
   let t: ProvisioningTestApp;
   let fixture: Fixture;
-  let foreignState: unknown;
 
-  const send = (row: Row, req: Req, token?: string) => {
-    const method = row.route.slice(0, row.route.indexOf(' ')).toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete';
-    let call = request(t.app.getHttpServer())[method](req.path);
-    if (token) call = call.set('Authorization', `Bearer ${token}`);
-    if (req.query) call = call.query(req.query);
-    return req.body === undefined ? call : call.send(req.body as object);
-  };
   const stateOfForeign = async () => ({
     identity: await t.db.dataSource.query('SELECT username, display_name, status, attributes, updated_at FROM identities WHERE id = $1', [fixture.foreignIdentity.id]),
     connector: await t.db.dataSource.query('SELECT name, status, last_error, config, credentials_encrypted, updated_at FROM connectors WHERE id = $1', [fixture.foreignConnector.id]),
@@ -325,67 +278,10 @@ describe('provisioning-queue: security matrix', () => {
       foreignOperation: await operation(stranger, 'awaiting_system'),
       foreignConflict: await conflict(stranger),
     };
-    foreignState = await stateOfForeign();
   });
   afterAll(async () => t?.close());
 
-  it('has a row for every route the app serves, and a served route for every row', () => {
-    const served = servedRoutes(t.app).filter((route) => !isDocs(route) && !PUBLIC_ROUTES.includes(route));
-    expect([...new Set(served)].sort()).toEqual(ROWS.map((row) => row.route).sort());
-  });
-
-  it('documents every row in the OpenAPI document', async () => {
-    const document = (await request(t.app.getHttpServer()).get('/docs/openapi.json').expect(200)).body as { paths: Record<string, Record<string, unknown>> };
-    const documented = Object.entries(document.paths).flatMap(([path, operations]) => Object.keys(operations).map((m) => `${m.toUpperCase()} ${path.replace(/\{([^}]+)\}/g, ':$1')}`));
-    for (const row of ROWS) expect(documented).toContain(row.route);
-  });
-
-  it('serves probes, metrics and docs without a token, and nothing else', async () => {
-    for (const route of [...PUBLIC_ROUTES, 'GET /docs/openapi.json']) {
-      const path = route.slice(4);
-      expect({ route, status: (await request(t.app.getHttpServer()).get(path)).status }).toEqual({ route, status: 200 });
-    }
-  });
-
-  describe.each(ROWS)('$route ($permission)', (row) => {
-    it('answers 401 without a token or with a forged one', async () => {
-      const req = await row.valid(fixture);
-      expect(matches(row.route, req.path)).toBe(true);
-      const anonymous = await send(row, req);
-      expect({ status: anonymous.status, code: anonymous.body.code }).toEqual({ status: 401, code: 'unauthenticated' });
-      const forged = signDevToken('someone-else-secret-0123456789abcdef', { sub: 'x', tenant_id: fixture.own.tenantId, permissions: ['*'] });
-      expect((await send(row, req, forged)).status).toBe(401);
-    });
-
-    it('answers 403 to a token holding every permission but this one', async () => {
-      const resource = row.permission.slice(0, row.permission.indexOf(':'));
-      const others = ALL_PERMISSIONS.filter((p) => p !== row.permission && p !== `${resource}:manage`);
-      const response = await send(row, await row.valid(fixture), fixture.own.with(others).token);
-      expect({ status: response.status, code: response.body.code }).toEqual({ status: 403, code: 'forbidden' });
-    });
-
-    it("keeps another tenant's data out of reach", async () => {
-      const req = await row.foreign(fixture);
-      expect(matches(row.route, req.path)).toBe(true);
-      const response = await send(row, req, fixture.own.with([row.permission]).token);
-      if (req.expect) req.expect(response, fixture);
-      else expect({ status: response.status, code: response.body.code }).toEqual({ status: 404, code: 'not_found' });
-      expect(await stateOfForeign()).toEqual(foreignState);
-    });
-
-    it('answers 400 naming the field of a malformed request', async () => {
-      const req = await row.malformed(fixture);
-      expect(matches(row.route, req.path)).toBe(true);
-      const response = await send(row, req, fixture.own.with([row.permission]).token);
-      expect({ status: response.status, code: response.body.code, field: response.body.field }).toEqual({ status: 400, code: 'validation_failed', field: req.field });
-    });
-
-    it('succeeds with exactly this permission', async () => {
-      const response = await send(row, await row.valid(fixture), fixture.own.with([row.permission]).token);
-      expect({ status: response.status, body: response.status < 300 ? 'ok' : response.body }).toEqual({ status: expect.any(Number), body: 'ok' });
-      expect(response.status).toBeGreaterThanOrEqual(200);
-    });
-  });
+  describeSecurityMatrix({ rows: ROWS, allPermissions: ALL_PERMISSIONS, app: () => t.app, fixture: () => fixture, foreignState: stateOfForeign });
 
   describe('a failed request leaves nothing half-written', () => {
     const TABLES = ['tenants', 'organizations', 'users', 'identities', 'connectors', 'account_links'];

@@ -7,21 +7,11 @@
  *   - success with the permission.
  * The routes are read from Express's router, so a new endpoint without a row fails "every route has a row".
  */
-import { INestApplication } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import request, { Response } from 'supertest';
 import { Permission } from '@provisio/contracts';
-import { signDevToken } from '@provisio/platform';
+import { describeSecurityMatrix, SecurityRow } from '@provisio/platform/testing';
 import { ALL_PERMISSIONS, Caller, ReconcilerTestApp, SQL_MAPPING, startReconciler } from './testing/reconciler-app';
-
-type Method = 'GET' | 'POST' | 'PUT';
-
-interface Req {
-  path: string;
-  query?: Record<string, unknown>;
-  body?: unknown;
-}
-type Foreign = Req & { expect?: (response: Response) => void };
 
 interface Fixture {
   own: Caller;
@@ -34,13 +24,7 @@ interface Fixture {
   foreignPausedRun: string;
 }
 
-interface Row {
-  route: `${Method} /${string}`;
-  permission: string;
-  valid: (f: Fixture) => Req | Promise<Req>;
-  foreign: (f: Fixture) => Foreign | Promise<Foreign>;
-  malformed: (f: Fixture) => (Req & { field: string }) | Promise<Req & { field: string }>;
-}
+type Row = SecurityRow<Fixture>;
 
 const runPath = (id: string, action = '') => `/reconciliation/runs/${id}${action}`;
 const noItemsOf = (id: string) => (response: Response) => {
@@ -142,42 +126,12 @@ const ROWS: Row[] = [
   },
 ];
 
-const PUBLIC_ROUTES = ['GET /health/live', 'GET /health/ready', 'GET /metrics'];
-const isDocs = (route: string) => / \/docs/.test(route);
-
-function servedRoutes(app: INestApplication): string[] {
-  interface Layer {
-    route?: { path: unknown; methods: Record<string, boolean> };
-  }
-  const router = (app.getHttpAdapter().getInstance() as { router: { stack: Layer[] } }).router;
-  return router.stack.flatMap((layer) => {
-    const route = layer.route;
-    if (!route || typeof route.path !== 'string') return [];
-    const methods = Object.keys(route.methods).filter((m) => m !== '_all');
-    if (route.path === '/{*path}' && methods.length > 20) return [];
-    return methods.map((m) => `${m.toUpperCase()} ${route.path as string}`);
-  });
-}
-
-function matches(route: string, path: string): boolean {
-  const pattern = route.slice(route.indexOf(' ') + 1).replace(/:[A-Za-z_]+/g, '[^/]+');
-  return new RegExp(`^${pattern}$`).test(path);
-}
-
 const UNREACHABLE_SQL = { dialect: 'postgres', host: '127.0.0.1', port: 1, database: 'none', user: 'none', accounts: { table: 'accounts', keyColumn: 'user_name', columns: { userName: 'user_name' } } };
 
 describe('reconciler: security matrix', () => {
   let t: ReconcilerTestApp;
   let fixture: Fixture;
-  let foreignState: unknown;
 
-  const send = (row: Row, req: Req, token?: string) => {
-    const method = row.route.slice(0, row.route.indexOf(' ')).toLowerCase() as 'get' | 'post' | 'put';
-    let call = request(t.app.getHttpServer())[method](req.path);
-    if (token) call = call.set('Authorization', `Bearer ${token}`);
-    if (req.query) call = call.query(req.query);
-    return req.body === undefined ? call : call.send(req.body as object);
-  };
   const stateOfForeign = async () => ({
     runs: await t.db.dataSource.query('SELECT id, status, phase, guard, pause_reason, updated_at FROM reconciliation_runs WHERE id = ANY($1) ORDER BY id', [[fixture.foreignRun, fixture.foreignPausedRun]]),
     settings: await t.db.dataSource.query('SELECT * FROM reconciliation_connector_settings WHERE connector_id = $1', [fixture.foreignConnector]),
@@ -204,65 +158,14 @@ describe('reconciler: security matrix', () => {
       foreignRun: await run(stranger.tenantId, 'running', 'reading'),
       foreignPausedRun: await run(stranger.tenantId, 'paused', 'awaiting_approval'),
     };
-    foreignState = await stateOfForeign();
   });
   afterAll(async () => t?.close());
 
-  it('has a row for every route the app serves, and a served route for every row', () => {
-    const served = servedRoutes(t.app).filter((route) => !isDocs(route) && !PUBLIC_ROUTES.includes(route));
-    expect([...new Set(served)].sort()).toEqual(ROWS.map((row) => row.route).sort());
-  });
+  describeSecurityMatrix({ rows: ROWS, allPermissions: ALL_PERMISSIONS, app: () => t.app, fixture: () => fixture, foreignState: stateOfForeign });
 
-  it('documents every row in the OpenAPI document', async () => {
-    const document = (await request(t.app.getHttpServer()).get('/docs/openapi.json').expect(200)).body as { paths: Record<string, Record<string, unknown>> };
-    const documented = Object.entries(document.paths).flatMap(([path, operations]) => Object.keys(operations).map((m) => `${m.toUpperCase()} ${path.replace(/\{([^}]+)\}/g, ':$1')}`));
-    for (const row of ROWS) expect(documented).toContain(row.route);
-  });
-
-  it('serves probes, metrics (with run progress) and docs without a token', async () => {
-    for (const route of [...PUBLIC_ROUTES, 'GET /docs/openapi.json']) {
-      expect({ route, status: (await request(t.app.getHttpServer()).get(route.slice(4))).status }).toEqual({ route, status: 200 });
-    }
+  it('exports the progress of running runs as metrics', async () => {
     const metrics = await request(t.app.getHttpServer()).get('/metrics');
     expect(metrics.text).toContain(`provisio_reconciliation_run_accounts_processed{run_id="${fixture.foreignRun}"`);
-  });
-
-  describe.each(ROWS)('$route ($permission)', (row) => {
-    it('answers 401 without a token or with a forged one', async () => {
-      const req = await row.valid(fixture);
-      expect(matches(row.route, req.path)).toBe(true);
-      const anonymous = await send(row, req);
-      expect({ status: anonymous.status, code: anonymous.body.code }).toEqual({ status: 401, code: 'unauthenticated' });
-      const forged = signDevToken('someone-else-secret-0123456789abcdef', { sub: 'x', tenant_id: fixture.own.tenantId, permissions: ['*'] });
-      expect((await send(row, req, forged)).status).toBe(401);
-    });
-
-    it('answers 403 to a token holding every permission but this one', async () => {
-      const others = ALL_PERMISSIONS.filter((p) => p !== row.permission && p !== Permission.ReconciliationManage);
-      const response = await send(row, await row.valid(fixture), fixture.own.with(others).token);
-      expect({ status: response.status, code: response.body.code }).toEqual({ status: 403, code: 'forbidden' });
-    });
-
-    it("keeps another tenant's data out of reach", async () => {
-      const req = await row.foreign(fixture);
-      expect(matches(row.route, req.path)).toBe(true);
-      const response = await send(row, req, fixture.own.with([row.permission]).token);
-      if (req.expect) req.expect(response);
-      else expect({ status: response.status, code: response.body.code }).toEqual({ status: 404, code: 'not_found' });
-      expect(await stateOfForeign()).toEqual(foreignState);
-    });
-
-    it('answers 400 naming the field of a malformed request', async () => {
-      const req = await row.malformed(fixture);
-      expect(matches(row.route, req.path)).toBe(true);
-      const response = await send(row, req, fixture.own.with([row.permission]).token);
-      expect({ status: response.status, code: response.body.code, field: response.body.field }).toEqual({ status: 400, code: 'validation_failed', field: req.field });
-    });
-
-    it('succeeds with exactly this permission', async () => {
-      const response = await send(row, await row.valid(fixture), fixture.own.with([row.permission]).token);
-      expect({ status: response.status, body: response.status < 300 ? 'ok' : response.body }).toEqual({ status: expect.any(Number), body: 'ok' });
-    });
   });
 
   it('refuses hostile input with a 400, never a 500', async () => {
