@@ -21,6 +21,7 @@ import { AddConnectorMappingAndIdentitySourceOrder1765000000000 } from './176500
 import { AddOperationScheduling1765100000000 } from './1765100000000-add-operation-scheduling';
 import { AddExecutionCancellation1765200000000 } from './1765200000000-add-execution-cancellation';
 import { AddReconciliationProgressAndStaging1765300000000 } from './1765300000000-add-reconciliation-progress-and-staging';
+import { AddRemediationTracking1765420000000 } from './1765420000000-add-remediation-tracking';
 import { AddReconciliationScheduleFiring1765430000000 } from './1765430000000-add-reconciliation-schedule-firing';
 import { IndexExecutionsByCompletion1765460000000 } from './1765460000000-index-executions-by-completion';
 
@@ -43,6 +44,7 @@ export const migrations = [
   AddOperationScheduling1765100000000,
   AddExecutionCancellation1765200000000,
   AddReconciliationProgressAndStaging1765300000000,
+  AddRemediationTracking1765420000000,
   AddReconciliationScheduleFiring1765430000000,
   IndexExecutionsByCompletion1765460000000,
 ];
@@ -68,6 +70,7 @@ export {
   AddOperationScheduling1765100000000,
   AddExecutionCancellation1765200000000,
   AddReconciliationProgressAndStaging1765300000000,
+  AddRemediationTracking1765420000000,
   AddReconciliationScheduleFiring1765430000000,
   IndexExecutionsByCompletion1765460000000,
 };

@@ -203,6 +203,10 @@ export type RemediationAction = (typeof REMEDIATION_ACTIONS)[number];
 export const REMEDIATION_DIRECTIONS = ['xavyo_to_target', 'target_to_xavyo'] as const;
 export type RemediationDirection = (typeof REMEDIATION_DIRECTIONS)[number];
 
+/** Where a RemediationResult stands: `pending` while the provisioning queue works its operation. */
+export const REMEDIATION_STATUSES = ['pending', 'succeeded', 'failed'] as const;
+export type RemediationStatus = (typeof REMEDIATION_STATUSES)[number];
+
 /** Seed 002's ScheduleFrequency (reconciliation schedules; script schedules use SCHEDULE_FREQUENCIES). */
 export const RECONCILIATION_FREQUENCIES = ['hourly', 'daily', 'weekly', 'monthly', 'cron'] as const;
 export type ReconciliationFrequency = (typeof RECONCILIATION_FREQUENCIES)[number];

@@ -10,6 +10,7 @@ export const EventType = {
   ScriptExecutionFinished: 'provisio.script.execution.finished',
   ScriptExecutionCancelled: 'provisio.script.execution.cancelled',
   ScriptEventDeadLettered: 'provisio.script.event.dead-lettered',
+  OperationRequested: 'provisio.operation.requested',
   OperationCreated: 'provisio.operation.created',
   OperationFinished: 'provisio.operation.finished',
   OperationDeadLettered: 'provisio.operation.dead-lettered',
@@ -101,6 +102,37 @@ export const scriptExecutionCancelledSchema = z.object({
 });
 export type ScriptExecutionCancelled = z.infer<typeof scriptExecutionCancelledSchema>;
 
+/**
+ * The reconciler asks the provisioning queue for an operation (remediation toward a target). The queue
+ * creates it through its normal creation path (planned, enqueued, hooked, retried) with the id given
+ * here, so the reconciler knows it before it exists; `request_id` (the ReconciliationAction's id) is the
+ * idempotency key. `create` and `update` name the identity (`user_id`): the queue maps its attributes
+ * then; `delete` names the account (`target_uid`).
+ */
+export const operationRequestedSchema = z
+  .object({
+    request_id: z.uuid(),
+    operation_id: z.uuid(),
+    connector_id: z.uuid(),
+    operation_type: z.enum(['create', 'update', 'delete']),
+    user_id: z.uuid().nullable(),
+    target_uid: z.string().min(1).max(500).nullable(),
+    run_id: z.uuid().nullable().optional(),
+    discrepancy_id: z.uuid().nullable().optional(),
+    requested_by: z.string().max(255).nullable().optional(),
+  })
+  .refine((r) => r.operation_type === 'delete' ? r.target_uid !== null : r.user_id !== null, { message: 'create and update need user_id; delete needs target_uid', path: ['user_id'] });
+export type OperationRequested = z.infer<typeof operationRequestedSchema>;
+
+/**
+ * An operation ended (`completed`, `dead_letter`), or a request could not become one (`rejected`:
+ * the identity or connector it named is gone; `error_message` says why).
+ */
+export const operationFinishedSchema = z
+  .object({ operation_id: z.uuid(), status: z.string(), error_message: z.string().nullable().optional() })
+  .catchall(z.unknown());
+export type OperationFinished = z.infer<typeof operationFinishedSchema>;
+
 /** Payload schemas by event type, for consumers that validate at the edge. */
 export const EVENT_DATA_SCHEMAS: Record<EventTypeName, z.ZodType> = {
   [EventType.ScriptChanged]: scriptChangedSchema,
@@ -108,8 +140,9 @@ export const EVENT_DATA_SCHEMAS: Record<EventTypeName, z.ZodType> = {
   [EventType.ScriptExecutionFinished]: scriptExecutionFinishedSchema,
   [EventType.ScriptExecutionCancelled]: scriptExecutionCancelledSchema,
   [EventType.ScriptEventDeadLettered]: z.object({ dead_letter_id: z.uuid(), script_id: z.uuid(), event_type: z.string(), error: z.string() }).catchall(z.unknown()),
+  [EventType.OperationRequested]: operationRequestedSchema,
   [EventType.OperationCreated]: z.object({ operation_id: z.uuid() }).catchall(z.unknown()),
-  [EventType.OperationFinished]: z.object({ operation_id: z.uuid(), status: z.string() }).catchall(z.unknown()),
+  [EventType.OperationFinished]: operationFinishedSchema,
   [EventType.OperationDeadLettered]: z.object({ operation_id: z.uuid(), error_message: z.string().nullable() }).catchall(z.unknown()),
   [EventType.ReconciliationRequested]: reconciliationRequestedSchema,
   [EventType.ReconciliationFinished]: z.object({ run_id: z.uuid(), status: z.string() }).catchall(z.unknown()),

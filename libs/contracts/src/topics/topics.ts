@@ -28,6 +28,11 @@ export const Topic = {
   ProvisioningOperationsDlq: 'provisio.provisioning-operations.dlq',
   /** Reconciliation runs requested and finished. */
   ReconciliationRuns: 'provisio.reconciliation-runs',
+  /**
+   * Operations the reconciler asks the provisioning queue to create (remediation toward a target), keyed
+   * by tenant + account like the operations themselves.
+   */
+  RemediationRequests: 'provisio.remediation-requests',
 } as const;
 export type TopicName = (typeof Topic)[keyof typeof Topic];
 
@@ -51,6 +56,7 @@ export const TOPICS: readonly TopicSpec[] = [
   { name: Topic.ProvisioningOperations, partitions: 12, consumed: true },
   { name: Topic.ProvisioningOperationsDlq, partitions: 3, consumed: false, retentionMs: 4 * WEEK_MS },
   { name: Topic.ReconciliationRuns, partitions: 3, consumed: true },
+  { name: Topic.RemediationRequests, partitions: 6, consumed: true },
 ];
 
 export const DLQ_SUFFIX = '.dlq';
@@ -98,4 +104,8 @@ export const ConsumerGroup = {
   ProvisioningDomainEvents: 'provisioning-queue.domain-events',
   /** The provisioning queue's consumer of its own operation announcements: enqueues each created operation. */
   ProvisioningOperations: 'provisioning-queue.provisioning-operations',
+  /** The provisioning queue's consumer of the reconciler's remediation requests: creates each operation. */
+  ProvisioningRemediationRequests: 'provisioning-queue.remediation-requests',
+  /** The reconciler's consumer of finished operations: settles the RemediationResults that asked for them. */
+  ReconcilerProvisioningOperations: 'reconciler.provisioning-operations',
 } as const;

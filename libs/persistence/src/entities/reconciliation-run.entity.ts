@@ -17,7 +17,7 @@ import { User } from './user.entity';
 @Index('idx_reconciliation_runs_connector_completed', { synchronize: false })
 @Index('idx_reconciliation_runs_running_heartbeat', { synchronize: false })
 @Index('uq_reconciliation_runs_schedule_occurrence', ['schedule_id', 'scheduled_for'], { unique: true, where: 'schedule_id IS NOT NULL AND scheduled_for IS NOT NULL' })
-@Check('ck_reconciliation_runs_phase', "phase IN ('queued', 'reading', 'expecting', 'classifying', 'guarding', 'awaiting_approval', 'done')")
+@Check('ck_reconciliation_runs_phase', "phase IN ('queued', 'reading', 'expecting', 'classifying', 'guarding', 'awaiting_approval', 'remediating', 'done')")
 @Check('ck_reconciliation_runs_threshold', 'delete_threshold_percent IS NULL OR delete_threshold_percent BETWEEN 0 AND 100')
 export class ReconciliationRun {
   @PrimaryGeneratedColumn('uuid')
