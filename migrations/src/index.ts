@@ -23,6 +23,7 @@ import { AddExecutionCancellation1765200000000 } from './1765200000000-add-execu
 import { AddReconciliationProgressAndStaging1765300000000 } from './1765300000000-add-reconciliation-progress-and-staging';
 import { AddRemediationTracking1765420000000 } from './1765420000000-add-remediation-tracking';
 import { AddReconciliationScheduleFiring1765430000000 } from './1765430000000-add-reconciliation-schedule-firing';
+import { AddReconciliationRunSegments1765440000000 } from './1765440000000-add-reconciliation-run-segments';
 import { IndexExecutionsByCompletion1765460000000 } from './1765460000000-index-executions-by-completion';
 
 export const migrations = [
@@ -46,6 +47,7 @@ export const migrations = [
   AddReconciliationProgressAndStaging1765300000000,
   AddRemediationTracking1765420000000,
   AddReconciliationScheduleFiring1765430000000,
+  AddReconciliationRunSegments1765440000000,
   IndexExecutionsByCompletion1765460000000,
 ];
 
@@ -72,5 +74,6 @@ export {
   AddReconciliationProgressAndStaging1765300000000,
   AddRemediationTracking1765420000000,
   AddReconciliationScheduleFiring1765430000000,
+  AddReconciliationRunSegments1765440000000,
   IndexExecutionsByCompletion1765460000000,
 };

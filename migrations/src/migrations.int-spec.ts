@@ -72,6 +72,7 @@ const TABLES = [
   'reconciliation_staged_accounts',
   'reconciliation_expected_accounts',
   'reconciliation_correlations',
+  'reconciliation_run_segments',
 ].sort();
 
 /** Every enum list of libs/persistence and the CHECK constraint that must hold exactly its values. */

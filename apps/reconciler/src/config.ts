@@ -24,7 +24,9 @@ export const appConfigSchema = refineAuth(
     RECONCILIATION_MAPPING_SCRIPT_BATCH: z.coerce.number().int().min(1).max(10_000).default(1_000),
     /** Sandbox worker threads of this process for mapping scripts; a run maps this many batches at once. */
     RECONCILIATION_SANDBOX_POOL_SIZE: z.coerce.number().int().min(1).max(16).default(2),
-    /** Runs one process works at once. */
+    /** Read segments (and as many identity ranges) a full run is cut into, so several replicas, or one replica's concurrency, work it at once. */
+    RECONCILIATION_SEGMENTS: z.coerce.number().int().min(1).max(64).default(4),
+    /** Runs, or segments of runs, one process works at once. */
     RECONCILIATION_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
     /** How often the sweep looks for runs without a live job (queued ones Redis lost, running ones whose worker died). */
     RECONCILIATION_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),

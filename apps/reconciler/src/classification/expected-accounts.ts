@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { applyMapping, Attributes, evaluatePolicy, MappableIdentity } from '@provisio/connectors';
 import { MappingConnector, MappingScriptFailed, MappingScriptRunner } from '@provisio/mapping-scripts';
-import { TenantDatabase } from '@provisio/persistence';
+import { TenantDatabase, TenantScoped } from '@provisio/persistence';
 import { APP_CONFIG } from '@provisio/platform';
 import type { TargetDefinition } from '../common/target-connectors';
 import type { AppConfig } from '../config';
@@ -25,7 +25,9 @@ const BUSY_BACKOFF_MS = 500;
  * workers), never one run per account. A script that throws, loops past its limit or answers something
  * that is not attributes fails the run, naming the script.
  *
- * A full run covers every identity of the tenant; a delta only those linked to an account it read.
+ * A full run covers every identity of the tenant (one id range `after..upTo` per segment of the run);
+ * a delta only those linked to an account it read. Each batch's COPY commits with `stillHeld`, in its
+ * transaction, so a worker that lost the run writes nothing more.
  * An identity the policy does not cover gets no row: its linked account is an orphan.
  */
 @Injectable()
@@ -38,35 +40,42 @@ export class ExpectedAccounts {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async stage(run: { id: string; tenant_id: string; connector_id: string; mode: string }, target: TargetDefinition, stillHeld: () => Promise<void>): Promise<number> {
+  async stage(
+    run: { id: string; tenant_id: string; connector_id: string; mode: string },
+    target: TargetDefinition,
+    stillHeld: (tx?: TenantScoped) => Promise<void>,
+    range: { after: string; upTo: string } = { after: '00000000-0000-0000-0000-000000000000', upTo: 'ffffffff-ffff-ffff-ffff-ffffffffffff' },
+  ): Promise<number> {
     const tenantId = run.tenant_id;
     const batchSize = this.config.RECONCILIATION_IDENTITY_BATCH;
-    let after = '00000000-0000-0000-0000-000000000000';
+    let after = range.after;
     let staged = 0;
     const stats = { runs: 0, ms: 0 };
     const onlyLinkedToStaged =
       run.mode === 'delta'
-        ? `AND i.id IN (SELECT l.identity_id FROM account_links l JOIN reconciliation_staged_accounts s ON s.run_id = $4 AND s.external_uid = l.external_uid
-                         WHERE l.tenant_id = $1 AND l.connector_id = $5 AND l.object_class = 'account')`
+        ? `AND i.id IN (SELECT l.identity_id FROM account_links l JOIN reconciliation_staged_accounts s ON s.run_id = $5 AND s.external_uid = l.external_uid
+                         WHERE l.tenant_id = $1 AND l.connector_id = $6 AND l.object_class = 'account')`
         : '';
     try {
       for (;;) {
         const rows = await this.db.read(tenantId).query<IdentityRow>(
           `SELECT i.id, i.username, i.email, i.display_name, i.status, i.source_user_id, i.attributes
              FROM identities i
-            WHERE i.tenant_id = $1 AND i.id > $2 ${onlyLinkedToStaged}
+            WHERE i.tenant_id = $1 AND i.id > $2 AND i.id <= $4 ${onlyLinkedToStaged}
             ORDER BY i.id LIMIT $3`,
-          run.mode === 'delta' ? [after, batchSize, run.id, run.connector_id] : [after, batchSize],
+          run.mode === 'delta' ? [after, batchSize, range.upTo, run.id, run.connector_id] : [after, batchSize, range.upTo],
         );
         if (rows.length === 0) return staged;
         const covered = rows.filter((identity) => evaluatePolicy(target.policy, identity).covered);
         const mapped = covered.map((identity) => applyMapping(target.mapping, identity).attributes);
         const expected = target.row.mapping_script_id ? await this.scripted(run, target, covered, mapped, stats) : mapped;
         const copy: CopyValue[][] = covered.map((identity, i) => [run.id, identity.id, { json: expected[i] }]);
-        await this.db.transaction(tenantId, (tx) => copyRows(tx, 'expected', copy));
+        await this.db.transaction(tenantId, async (tx) => {
+          await copyRows(tx, 'expected', copy);
+          await stillHeld(tx);
+        });
         staged += copy.length;
         after = rows[rows.length - 1].id;
-        await stillHeld();
         if (rows.length < batchSize) return staged;
       }
     } finally {

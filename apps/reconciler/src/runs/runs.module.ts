@@ -6,6 +6,7 @@ import { ConnectorSettingsRepository } from '../connector-settings/connector-set
 import { DiscrepanciesController } from '../discrepancies/discrepancies.controller';
 import { ReportsService } from '../discrepancies/reports.service';
 import { RunEngine } from './run-engine.service';
+import { RunSegmentsRepository } from './run-segments.repository';
 import { RunMetrics } from './run-metrics';
 import { RunsController } from './runs.controller';
 import { RunsRepository } from './runs.repository';
@@ -15,6 +16,6 @@ import { RunsService } from './runs.service';
 @Module({
   imports: [MappingScriptsModule],
   controllers: [RunsController, DiscrepanciesController, ConnectorSettingsController],
-  providers: [ExpectedAccounts, RunsRepository, RunsService, RunEngine, RunMetrics, ReportsService, ConnectorSettingsRepository],
+  providers: [ExpectedAccounts, RunsRepository, RunSegmentsRepository, RunsService, RunEngine, RunMetrics, ReportsService, ConnectorSettingsRepository],
 })
 export class RunsModule {}

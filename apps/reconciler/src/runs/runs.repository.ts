@@ -15,6 +15,8 @@ export interface RunCheckpoint {
   /** The watermark the run started from (delta). */
   since?: string | null;
   skipped_accounts?: number;
+  /** How many segments the run was cut into. */
+  segments?: number;
 }
 
 export interface RunRow {
@@ -104,6 +106,14 @@ export class RunsRepository {
    */
   async advance(db: TenantScoped, id: string, token: string, set: string, params: unknown[] = []): Promise<number> {
     return db.execute(`UPDATE reconciliation_runs SET ${set}, heartbeat_at = now(), updated_at = now() WHERE tenant_id = $1 AND id = $2 AND lease_token = $3 AND status = 'running'`, [id, token, ...params]);
+  }
+
+  /**
+   * A change of a running run by any holder of one of its segments (not fenced on the run's lease: a
+   * segment's worker does not hold it). `set` numbers its parameters from $4, as `advance`'s do.
+   */
+  async advanceRunning(db: TenantScoped, id: string, set: string, params: unknown[] = []): Promise<number> {
+    return db.execute(`UPDATE reconciliation_runs SET ${set}, heartbeat_at = now(), updated_at = now() WHERE tenant_id = $1 AND id = $2 AND status = 'running' AND $3::int = 0`, [id, 0, ...params]);
   }
 
   /** Status changes by the API: from one of `from` to `to`; undefined when the run was in none of them. */

@@ -13,5 +13,7 @@ export const Job = {
   ExecuteScript: 'execute-script',
   ExecuteOperation: 'execute-operation',
   RunReconciliation: 'run-reconciliation',
+  /** One segment of a reconciliation run (part of the target's search or of the identity store). */
+  ReconcileSegment: 'reconcile-segment',
 } as const;
 export type JobName = (typeof Job)[keyof typeof Job];

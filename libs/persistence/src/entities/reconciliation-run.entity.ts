@@ -11,6 +11,7 @@ import { User } from './user.entity';
 @Check('ck_reconciliation_runs_mode', checkIn('mode', RECONCILIATION_MODES))
 @Check('ck_reconciliation_runs_status', checkIn('status', RECONCILIATION_RUN_STATUSES))
 @Check('ck_reconciliation_runs_counters', 'accounts_processed >= 0 AND discrepancies_found >= 0 AND api_calls_made >= 0')
+@Check('ck_reconciliation_runs_segments_pending', 'segments_pending IS NULL OR segments_pending >= 0')
 @Index('idx_reconciliation_runs_tenant_status', ['tenant_id', 'status'])
 @Index('uq_reconciliation_runs_active', ['connector_id'], { unique: true, where: "status IN ('pending', 'running', 'paused')" })
 @Index('idx_reconciliation_runs_tenant_connector', { synchronize: false })
@@ -125,6 +126,10 @@ export class ReconciliationRun {
 
   @Column({ type: 'timestamptz', nullable: true })
   heartbeat_at: Date | null;
+
+  /** Segments of the run not yet done (reconciliation_run_segments); the transaction that brings it to 0 moves the run on. */
+  @Column({ type: 'integer', nullable: true })
+  segments_pending: number | null;
 
   @UpdateDateColumn({ type: 'timestamptz' })
   updated_at: Date;
