@@ -6,12 +6,11 @@
 import { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { randomBytes, randomUUID } from 'node:crypto';
-import request from 'supertest';
 import { Permission } from '@provisio/contracts';
 import { migrations } from '@provisio/migrations';
 import { createIsolatedSchema, IsolatedSchema } from '@provisio/persistence/testing';
-import { configureApp, loadConfig, signDevToken } from '@provisio/platform';
-import { TEST_JWT_SECRET, testEnv, uniqueTopicPrefix } from '@provisio/platform/testing';
+import { configureApp, loadConfig } from '@provisio/platform';
+import { ApiCaller, testEnv, uniqueTopicPrefix } from '@provisio/platform/testing';
 import { AppModule } from '../app.module';
 import { appConfigSchema } from '../config';
 
@@ -73,39 +72,7 @@ export async function startProvisioningQueue(env: Record<string, string> = {}, e
 }
 
 /** Requests as one principal. */
-export class Caller {
-  readonly token: string;
-
-  constructor(
-    private readonly app: INestApplication,
-    readonly tenantId: string,
-    readonly subject: string,
-    readonly permissions: string[],
-  ) {
-    this.token = signDevToken(TEST_JWT_SECRET, { sub: subject, tenant_id: tenantId, permissions });
-  }
-
-  with(permissions: string[]): Caller {
-    return new Caller(this.app, this.tenantId, this.subject, permissions);
-  }
-
-  get(path: string, query?: Record<string, unknown>) {
-    const req = request(this.app.getHttpServer()).get(path).set('Authorization', `Bearer ${this.token}`);
-    return query === undefined ? req : req.query(query);
-  }
-
-  post(path: string, body: unknown = {}) {
-    return request(this.app.getHttpServer()).post(path).set('Authorization', `Bearer ${this.token}`).send(body as object);
-  }
-
-  patch(path: string, body: unknown = {}) {
-    return request(this.app.getHttpServer()).patch(path).set('Authorization', `Bearer ${this.token}`).send(body as object);
-  }
-
-  delete(path: string) {
-    return request(this.app.getHttpServer()).delete(path).set('Authorization', `Bearer ${this.token}`);
-  }
-
+export class Caller extends ApiCaller {
   /** Creates an identity; fails the test on anything but 201. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   async createIdentity(overrides: Record<string, unknown> = {}): Promise<Record<string, any>> {

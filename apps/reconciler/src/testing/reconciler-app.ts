@@ -8,13 +8,12 @@ import { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import request from 'supertest';
 import { Permission } from '@provisio/contracts';
 import { migrations } from '@provisio/migrations';
 import { ensureTenant } from '@provisio/persistence';
 import { createIsolatedSchema, IsolatedSchema } from '@provisio/persistence/testing';
-import { configureApp, loadConfig, parseKeyRing, SealedJsonCipher, signDevToken } from '@provisio/platform';
-import { TEST_JWT_SECRET, testEnv, uniqueTopicPrefix } from '@provisio/platform/testing';
+import { configureApp, loadConfig, parseKeyRing, SealedJsonCipher } from '@provisio/platform';
+import { ApiCaller, testEnv, uniqueTopicPrefix } from '@provisio/platform/testing';
 import { AppModule } from '../app.module';
 import { appConfigSchema, CREDENTIAL_KEY_VARIABLES } from '../config';
 import { RunEngine } from '../runs/run-engine.service';
@@ -86,35 +85,7 @@ export async function startReconciler(env: Record<string, string> = {}): Promise
 }
 
 /** Requests as one principal. */
-export class Caller {
-  readonly token: string;
-
-  constructor(
-    private readonly app: INestApplication,
-    readonly tenantId: string,
-    readonly subject: string,
-    readonly permissions: string[],
-  ) {
-    this.token = signDevToken(TEST_JWT_SECRET, { sub: subject, tenant_id: tenantId, permissions });
-  }
-
-  with(permissions: string[]): Caller {
-    return new Caller(this.app, this.tenantId, this.subject, permissions);
-  }
-
-  get(path: string, query?: Record<string, unknown>) {
-    const req = request(this.app.getHttpServer()).get(path).set('Authorization', `Bearer ${this.token}`);
-    return query === undefined ? req : req.query(query);
-  }
-
-  post(path: string, body: unknown = {}) {
-    return request(this.app.getHttpServer()).post(path).set('Authorization', `Bearer ${this.token}`).send(body as object);
-  }
-
-  put(path: string, body: unknown = {}) {
-    return request(this.app.getHttpServer()).put(path).set('Authorization', `Bearer ${this.token}`).send(body as object);
-  }
-}
+export class Caller extends ApiCaller {}
 
 /** A table of accounts in the stack's SQL target (PostgreSQL), dropped by `drop()`. */
 export class SqlTargetTable {

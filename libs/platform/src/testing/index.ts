@@ -108,3 +108,4 @@ export function freePort(): Promise<number> {
 }
 
 export * from './security-matrix';
+export * from './api-caller';
