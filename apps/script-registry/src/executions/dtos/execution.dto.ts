@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsIn, IsInt, IsISO8601, IsOptional, IsUUID, Max, Min } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
 import { EXECUTION_STATUSES, TRIGGER_TYPES } from '@provisio/persistence';
 import { PageQueryDto } from '@provisio/platform';
 import { IsJsonObject } from '../../common/validators';
@@ -87,4 +87,48 @@ export class ListExecutionsQueryDto extends PageQueryDto {
   @IsOptional()
   @IsIn(['true', 'false'])
   dry_run?: 'true' | 'false';
+}
+
+/** `GET /executions/feed` and `GET /executions/stream`: finished executions after a cursor, with the filters of the list. */
+export class ExecutionFeedQueryDto {
+  @ApiPropertyOptional({ description: 'A `cursor` this feed handed out; default: from now on. The stream also takes it as `Last-Event-ID`.' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  after?: string;
+
+  @ApiPropertyOptional({ format: 'uuid' }) @IsOptional() @IsUUID() script_id?: string;
+
+  @ApiPropertyOptional({ enum: EXECUTION_STATUSES, isArray: true, description: '`status=failed,timeout` or repeated.' })
+  @IsOptional()
+  @Transform(({ value }) => splitList(value))
+  @IsArray()
+  @ArrayMaxSize(EXECUTION_STATUSES.length)
+  @IsIn(EXECUTION_STATUSES, { each: true })
+  status?: string[];
+
+  @ApiPropertyOptional({ enum: TRIGGER_TYPES, isArray: true })
+  @IsOptional()
+  @Transform(({ value }) => splitList(value))
+  @IsArray()
+  @ArrayMaxSize(TRIGGER_TYPES.length)
+  @IsIn(TRIGGER_TYPES, { each: true })
+  trigger_type?: string[];
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 100 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit?: number;
+}
+
+export class FeedExecutionDto extends ExecutionDto {
+  @ApiProperty({ description: 'Its position in the feed: pass it as `after` (or `Last-Event-ID`) to read what was recorded after it.' }) cursor: string;
+}
+
+export class ExecutionFeedPageDto {
+  @ApiProperty({ type: [FeedExecutionDto], description: 'Oldest first, by when they were recorded finished.' }) items: FeedExecutionDto[];
+  @ApiProperty({ description: 'Where the next read starts (the last item, or the `after` given when nothing new was recorded).' }) cursor: string;
 }
