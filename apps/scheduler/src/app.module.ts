@@ -4,13 +4,15 @@ import { OutboxService, PlatformModule } from '@provisio/platform';
 import type { AppConfig } from './config';
 import { FiringModule } from './firing/firing.module';
 import { OutcomesModule } from './outcomes/outcomes.module';
+import { ReconciliationSchedulesModule } from './reconciliation-schedules/reconciliation-schedules.module';
 import { SchedulesModule } from './schedules/schedules.module';
 import { ScriptChangesModule } from './script-changes/script-changes.module';
 
 /**
  * Scheduler: fires scheduled scripts exactly once per occurrence across replicas (`firing/`), records how
  * their runs ended (`outcomes/`), wakes up on script changes (`script-changes/`) and serves the schedules
- * API (`schedules/`). The time arithmetic (cron, time zones, misfires) is pure, in `timing/`. See
+ * API (`schedules/`); fires reconciliation schedules the same way (`reconciliation-schedules/`). The time
+ * arithmetic (cron, time zones, misfires) is pure, in libs/platform (`scheduling/`) and `timing/`. See
  * docs/scheduler.md.
  */
 @Module({})
@@ -23,6 +25,7 @@ export class AppModule {
         TenantDataModule.forRoot({ outbox: OutboxService }),
         FiringModule,
         OutcomesModule,
+        ReconciliationSchedulesModule,
         SchedulesModule,
         ScriptChangesModule,
       ],
