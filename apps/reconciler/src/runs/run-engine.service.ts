@@ -6,7 +6,7 @@ import { Connector, isConnectorError, SearchPage } from '@provisio/connectors';
 import { Job, Queue } from '@provisio/contracts';
 import { TenantDatabase, TenantScoped } from '@provisio/persistence';
 import { APP_CONFIG, RedisService } from '@provisio/platform';
-import { classify, destructiveCounts, dropStaging } from '../classification/classifier';
+import { classify, destructiveCounts, dropStaging, refreshClassificationStatistics } from '../classification/classifier';
 import { copyRows, CopyValue } from '../classification/copy-rows';
 import { correlationRulesSchema, defaultCorrelationRules } from '../classification/correlation-rules';
 import { ExpectedAccounts } from '../classification/expected-accounts';
@@ -315,6 +315,7 @@ export class RunEngine implements OnApplicationBootstrap, OnModuleDestroy {
       const settings = await this.settings.find(this.db.read(tenantId), run.connector_id);
       const own = correlationRulesSchema.safeParse(settings?.correlation_rules ?? []);
       const rules = own.success && own.data.length ? own.data : defaultCorrelationRules(target.mapping);
+      await refreshClassificationStatistics(this.db.allTenants('reconciliation: planner statistics of the tables a classification joins'));
       await this.db.transaction(tenantId, async (tx) => {
         const timings: Record<string, number> = {};
         const counts = await classify(tx, { runId: run.id, connectorId: run.connector_id, mode: run.mode, rules }, timings);
