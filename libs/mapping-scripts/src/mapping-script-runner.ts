@@ -100,6 +100,7 @@ export class MappingScriptRunner {
       finished = await this.execution.run(script, context, {
         trigger: MAPPING_TRIGGER,
         connectorId: connector.id,
+        ...(options.operationId ? { operationId: options.operationId } : {}),
         input,
         triggerData: { kind: 'connector_mapping', ...options.triggerData },
         ...(options.maxExecutionTimeMs === undefined ? {} : { maxExecutionTimeMs: options.maxExecutionTimeMs }),
@@ -108,9 +109,6 @@ export class MappingScriptRunner {
       throw new MappingScriptFailed(script.id, `mapping script ${script.id} could not run now: ${(error as Error).message}`, true);
     }
     const run = { scriptId: script.id, scriptVersion: finished.scriptVersion, executionId: finished.executionId };
-    if (run.executionId && options.operationId) {
-      await this.db.read(script.tenant_id).execute('UPDATE script_executions SET operation_id = $3 WHERE tenant_id = $1 AND id = $2', [run.executionId, options.operationId]);
-    }
     if (finished.result.status !== 'completed') {
       throw new MappingScriptFailed(script.id, `mapping script ${script.id} (v${run.scriptVersion ?? '?'}) ${finished.result.status}: ${finished.result.error ?? 'no error message'}`.slice(0, 2000));
     }
