@@ -6,7 +6,12 @@
 //   (missing). A full dry run, then 10,000 accounts changed in the target and a delta dry run.
 //
 //   npm run bench:reconcile            (builds, then runs this)
-//   node bench/reconcile.mjs [--accounts 1000000] [--changes 10000] [--page-size 10000] [--ldap-accounts 100000] [--ldap-server-page 10000] [--keep] [--log]
+//   node bench/reconcile.mjs [--accounts 1000000] [--changes 10000] [--page-size 10000] [--ldap-accounts 100000] [--ldap-server-page 10000]
+//                            [--segments N] [--replicas N] [--keep] [--log]
+//
+// --segments: RECONCILIATION_SEGMENTS of the reconciler (default: its own, 4); --replicas: that many
+// reconciler processes on the same database and Redis prefix working the runs' segments (default 1;
+// peak_rss_mb is then the largest of them).
 //
 // LDAP: --ldap-accounts people in a container of the bench's own in the stack's LDAP target (LDAP_TARGET_*),
 // each linked to an identity of a second tenant; a full dry run through the LDAP connector (ldap_full_s;
@@ -46,6 +51,8 @@ const KEEP = args.includes('--keep');
 const LOG = args.includes('--log');
 const LDAP_N = arg('ldap-accounts', 100_000);
 const LDAP_SERVER_PAGE = arg('ldap-server-page', 10_000);
+const SEGMENTS = arg('segments', 0);
+const REPLICAS = Math.max(1, arg('replicas', 1));
 const FLOOR = { full_s: 120, peak_rss_mb: 512, delta_s: 10, ldap_full_s: 30 };
 
 const say = (message) => process.stdout.write(`[bench:reconcile] ${message}\n`);
@@ -250,7 +257,7 @@ async function main() {
   const connectorId = randomUUID();
   const keys = `bench:${randomBytes(32).toString('base64')}`;
   const secret = randomBytes(32).toString('hex');
-  let reconciler;
+  let replicas = [];
   await withClient(maintenance, (c) => c.query(`CREATE DATABASE "${database}"`));
   say(`database ${database}, target table ${table}, ${N} accounts and identities`);
   try {
@@ -269,27 +276,36 @@ async function main() {
     await timed('target seeded', () => seedTarget(table));
     await timed('identities and links seeded', () => seedIdentities(url, tenant, connectorId, config, cipher.encrypt({ password: '' }, [tenant, connectorId])));
 
-    const port = await freePort();
-    reconciler = await timed('reconciler started', () =>
-      startReconciler({
-        NODE_ENV: 'production',
-        LOG_LEVEL: LOG ? 'info' : 'warn',
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        DATABASE_URL: url,
-        REDIS_URL,
-        REDIS_KEY_PREFIX: `bench-recon-${randomBytes(4).toString('hex')}`,
-        AUTH_JWT_SECRET: secret,
-        CONNECTOR_CREDENTIALS_KEYS: keys,
-        RECONCILIATION_PAGE_SIZE: String(PAGE_SIZE),
-      }),
+    const ports = [];
+    const redisPrefix = `bench-recon-${randomBytes(4).toString('hex')}`;
+    for (let r = 0; r < REPLICAS; r++) ports.push(await freePort());
+    replicas = await timed(`${REPLICAS} reconciler${REPLICAS > 1 ? 's' : ''} started`, () =>
+      Promise.all(
+        ports.map((port) =>
+          startReconciler({
+            NODE_ENV: 'production',
+            LOG_LEVEL: LOG ? 'info' : 'warn',
+            PORT: String(port),
+            HOST: '127.0.0.1',
+            DATABASE_URL: url,
+            REDIS_URL,
+            REDIS_KEY_PREFIX: redisPrefix,
+            AUTH_JWT_SECRET: secret,
+            CONNECTOR_CREDENTIALS_KEYS: keys,
+            RECONCILIATION_PAGE_SIZE: String(PAGE_SIZE),
+            ...(SEGMENTS > 0 ? { RECONCILIATION_SEGMENTS: String(SEGMENTS) } : {}),
+          }),
+        ),
+      ),
     );
+    const port = ports[0];
+    const peakOfReplicas = () => Math.max(...replicas.map((r) => peakRssMb(r.pid)));
     const token = jwt.sign({ sub: 'bench', tenant_id: tenant, permissions: ['reconciliation:read', 'reconciliation:write'] }, secret, { algorithm: 'HS256', expiresIn: '2h' });
     const base = `http://127.0.0.1:${port}`;
 
     say('full dry run');
     const full = await reconcile(base, token, { connector_id: connectorId, mode: 'full', dry_run: true });
-    const peak = peakRssMb(reconciler.pid);
+    const peak = peakOfReplicas();
 
     await timed(`${CHANGES} accounts changed in the target`, () =>
       withClient(TARGET_URL, (c) =>
@@ -348,6 +364,8 @@ async function main() {
     const result = {
       bench: 'reconcile',
       accounts: N,
+      segments: SEGMENTS || null,
+      replicas: REPLICAS,
       full_s,
       accounts_per_s: Math.round(N / full.run.duration_seconds),
       peak_rss_mb: peak,
@@ -358,13 +376,13 @@ async function main() {
       ldap_full_s: ldap?.full_s ?? null,
       ldap_discrepancies: ldap?.discrepancies ?? null,
       ldap_server_page: ldap?.server_page ?? null,
-      peak_rss_mb_after_ldap: peakRssMb(reconciler.pid),
+      peak_rss_mb_after_ldap: peakOfReplicas(),
       floors: FLOOR,
       within_floors: full_s <= FLOOR.full_s && peak <= FLOOR.peak_rss_mb && delta_s <= FLOOR.delta_s && (ldap === null || ldap.full_s <= FLOOR.ldap_full_s),
     };
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
-    await reconciler?.stop();
+    await Promise.all(replicas.map((r) => r.stop()));
     if (!KEEP) {
       await withClient(TARGET_URL, (c) => c.query(`DROP TABLE IF EXISTS ${table}`)).catch((e) => say(`could not drop ${table}: ${e.message}`));
       await withClient(maintenance, (c) => c.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)).catch((e) => say(`could not drop ${database}: ${e.message}`));
