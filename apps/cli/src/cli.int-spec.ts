@@ -81,7 +81,7 @@ describe('provisio CLI against the running registry', () => {
       source: 'export default async (ctx) => ({ attributes: { uid: ctx.identity.username } });',
       tags: ['ldap'],
     });
-    const welcome = await author.createScript({ name: 'Welcome mail', type: 'event', event_types: ['user.created'], source: 'export default async (ctx) => ({ hello: ctx.event.data.user_id });' });
+    const welcome = await author.createScript({ name: 'Welcome mail', type: 'event', event_types: ['user.created'], source: 'export default async (ctx) => ({ hello: ctx.event.data.user_id, from: ctx.params.sender });' });
     await author.put(`/scripts/${welcome.id}/parameters`, { parameters: [{ name: 'smtp_password', type: 'password', default_value: 's3cret' }, { name: 'sender', type: 'email', default_value: 'it@example.com' }] }).expect(200);
 
     const pulled = await cli(['scripts', 'pull', 'scripts']);
@@ -115,6 +115,8 @@ describe('provisio CLI against the running registry', () => {
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/completed in \d+ ms/);
     expect(human.stdout).toContain('"hello": "u-1029"');
+    // ctx.params as the worker gives it: the defaults of the manifest beside the file.
+    expect(human.stdout).toContain('"from": "it@example.com"');
     // Your own context; a run that throws exits 1.
     writeFileSync(join(work, 'ctx.json'), JSON.stringify({ identity: {}, connector: { settings: {} } }));
     const failing = await cli(['dry-run', 'scripts/account-mapping.js', '--context', 'ctx.json']);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ApiClient, ApiError } from './api-client';
 import { CliConfig, defaultWorkerUrl, loadConfig, NotLoggedInError, saveConfig } from './cli-config';
-import { pull, push } from './commands/scripts-sync';
+import { defaultParamsOf, pull, push } from './commands/scripts-sync';
 import { fixture, FIXTURES } from './fixtures/fixtures';
 import { createOutput, dim, ExitCode, ExitCodeValue, green, Output, red, statusColour, table, UsageError, yellow } from './output';
 
@@ -165,6 +165,9 @@ export function buildProgram(out: Output, env: NodeJS.ProcessEnv, setExit: (code
         if (!found) throw new UsageError(`no fixture ${options.fixture}; there are: ${Object.keys(FIXTURES).join(', ')}`);
         context = found.context;
       } else if (options.context) context = readJson(options.context);
+      // As the worker would give it: `ctx.params` from the parameters' defaults in the manifest beside the file.
+      const params = defaultParamsOf(file);
+      if (params && context && typeof context === 'object' && !Array.isArray(context) && !('params' in context)) context = { ...context, params };
       const client = api();
       const result = await client.registry<{ success: boolean; status: string; output: string | null; error: string | null; duration_ms: number; logs: { level: string; message: string }[]; fetch_requests: { method: string; url: string }[] }>(
         'POST',

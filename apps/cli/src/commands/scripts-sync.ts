@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import type { ApiClient } from '../api-client';
 import { UsageError } from '../output';
@@ -71,6 +71,25 @@ export async function pull(api: ApiClient, dir: string, only?: string): Promise<
   const manifest = { scripts };
   writeFileSync(join(dir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
+}
+
+/**
+ * The `ctx.params` a run of `file` would get from its parameters' defaults, as the manifest beside it
+ * says (`provisio.json` in its directory; undefined without one or without an entry for the file).
+ * Secret defaults are not in the manifest: they read "********" here, as `pull` wrote them.
+ */
+export function defaultParamsOf(file: string): Record<string, unknown> | undefined {
+  const dir = dirname(file);
+  if (!existsSync(join(dir, MANIFEST))) return undefined;
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(readFileSync(join(dir, MANIFEST), 'utf8')) as Manifest;
+  } catch {
+    return undefined;
+  }
+  const entry = Array.isArray(manifest?.scripts) ? manifest.scripts.find((s) => s?.file === basename(file)) : undefined;
+  if (!entry?.parameters?.length) return undefined;
+  return Object.fromEntries(entry.parameters.filter((p) => typeof p.name === 'string' && p.default_value !== undefined && p.default_value !== null).map((p) => [p.name as string, p.default_value]));
 }
 
 export function readManifest(dir: string): Manifest {
