@@ -12,12 +12,13 @@ import { OperationEventsConsumer } from './queue/operation-events.consumer';
 import { OperationQueue } from './queue/operation-queue.service';
 import { OperationRunner } from './queue/operation-runner.service';
 import { QueueMetrics } from './queue/queue-metrics';
+import { RemediationRequestsConsumer } from './remediation-requests.consumer';
 
 /** Provisioning operations: the queue that runs them (with their hooks) against the connectors, the circuit, and their API. */
 @Module({
   imports: [OperationPlanningModule, ConnectorsModule, IdentitiesModule],
   controllers: [OperationsController],
-  providers: [HookRunner, Circuits, ConnectorPool, OperationRunner, OperationQueue, OperationEventsConsumer, QueueMetrics, OperationsService, ConflictsService],
+  providers: [HookRunner, Circuits, ConnectorPool, OperationRunner, OperationQueue, OperationEventsConsumer, RemediationRequestsConsumer, QueueMetrics, OperationsService, ConflictsService],
   exports: [OperationQueue],
 })
 export class OperationsModule {}

@@ -47,6 +47,8 @@ export type LogRow = Pick<OperationLog, 'id' | 'operation_id' | 'timestamp' | 'l
 export type ConnectorRulesRow = Pick<Connector, 'id' | 'name' | 'type' | 'status' | 'attribute_mapping' | 'provisioning_policy' | 'mapping_script_id'>;
 
 export interface NewOperation {
+  /** Given by a requester that must know the id before the operation exists (the reconciler's remediation); otherwise generated. */
+  id?: string;
   connector_id: string;
   connector_name: string;
   user_id: string | null;
@@ -90,12 +92,13 @@ export class OperationsRepository {
     if (operations.length === 0) return [];
     const values: unknown[] = [];
     const rows = operations.map((op) => {
-      values.push(op.connector_id, op.connector_name, op.user_id, op.operation_type, op.object_class, op.target_uid, op.account_key, op.priority, op.max_retries, toStorableJson(op.payload));
-      const p = values.length - 10 + 1; // first of this row's parameters, counting $1 as the tenant
-      return `($1, ${Array.from({ length: 10 }, (_, i) => `$${p + i + 1}${i === 9 ? '::jsonb' : ''}`).join(', ')})`;
+      values.push(op.connector_id, op.connector_name, op.user_id, op.operation_type, op.object_class, op.target_uid, op.account_key, op.priority, op.max_retries, toStorableJson(op.payload), op.id ?? null);
+      const p = values.length - 11 + 1; // first of this row's parameters, counting $1 as the tenant
+      const columns = Array.from({ length: 10 }, (_, i) => `$${p + i + 1}${i === 9 ? '::jsonb' : ''}`);
+      return `($1, ${columns.join(', ')}, COALESCE($${p + 11}::uuid, gen_random_uuid()))`;
     });
     return tx.query<OperationRow>(
-      `INSERT INTO provisioning_operations (tenant_id, connector_id, connector_name, user_id, operation_type, object_class, target_uid, account_key, priority, max_retries, payload)
+      `INSERT INTO provisioning_operations (tenant_id, connector_id, connector_name, user_id, operation_type, object_class, target_uid, account_key, priority, max_retries, payload, id)
        VALUES ${rows.join(', ')} RETURNING ${COLUMNS}`,
       values,
     );

@@ -83,8 +83,9 @@ export class ReportsService {
     for (const row of byType) by_type[row.discrepancy_type] = row.count;
     const by_action: Record<string, number> = {};
     for (const row of actions) by_action[row.action_type] = row.count;
-    // No remediation yet: the summary counts the default action each discrepancy would get.
-    for (const [type, count] of Object.entries(by_type)) {
+    // A dry run remediates nothing: its summary counts the default action each discrepancy would get
+    // (a run that is not dry counts the actions its remediation phase took, above).
+    if (run.dry_run) for (const [type, count] of Object.entries(by_type)) {
       const action = DEFAULT_ACTIONS[type as DiscrepancyType];
       if (action && count) by_action[`would_${action.action}`] = (by_action[`would_${action.action}`] ?? 0) + count;
     }

@@ -12,6 +12,7 @@ import { correlationRulesSchema, defaultCorrelationRules } from '../classificati
 import { ExpectedAccounts } from '../classification/expected-accounts';
 import { TargetConnectors, TargetDefinition } from '../common/target-connectors';
 import { ConnectorSettingsRepository } from '../connector-settings/connector-settings.repository';
+import { RemediationService } from '../remediation/remediation.service';
 import type { AppConfig } from '../config';
 import { announceRunFinished } from './run-finished';
 import { identityRanges, segmentJobId } from './run-segments';
@@ -82,6 +83,7 @@ export class RunEngine implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly settings: ConnectorSettingsRepository,
     private readonly targets: TargetConnectors,
     private readonly expected: ExpectedAccounts,
+    private readonly remediation: RemediationService,
     private readonly redis: RedisService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
@@ -433,10 +435,11 @@ export class RunEngine implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async guardOrComplete(run: RunRow, token: string): Promise<void> {
     const tenantId = run.tenant_id;
-    await this.db.transaction(tenantId, async (tx) => {
+    const guarded = await this.db.transaction(tenantId, async (tx) => {
       const current = (await this.runs.find(tx, run.id))!;
-      // A dry run remediates nothing, so nothing needs guarding; an approved run was guarded already.
-      if (!run.dry_run && current.guard?.decision !== 'approved') {
+      // A dry run remediates nothing, so nothing needs guarding; an approved run, or one whose guard
+      // passed before it stopped while remediating, was guarded already.
+      if (!run.dry_run && !['approved', 'passed'].includes(String(current.guard?.decision))) {
         const settings = await this.settings.find(tx, run.connector_id);
         const threshold = run.delete_threshold_percent ?? settings?.delete_threshold_percent ?? DEFAULT_DELETE_THRESHOLD_PERCENT;
         const counts = await destructiveCounts(tx, run.id, run.connector_id);
@@ -452,10 +455,22 @@ export class RunEngine implements OnApplicationBootstrap, OnModuleDestroy {
         if (reason) {
           const paused = await this.runs.advance(tx, run.id, token, `status = 'paused', phase = 'awaiting_approval', phase_started_at = now(), pause_reason = $4, guard = $5::jsonb, lease_token = NULL`, [reason, JSON.stringify(guard)]);
           if (!paused) throw new LeaseLost();
-          return;
+          return false;
         }
         await this.runs.advance(tx, run.id, token, `guard = $4::jsonb`, [JSON.stringify(guard)]);
       }
+      return true;
+    });
+    if (!guarded) return;
+    if (!run.dry_run) {
+      // remediating: each discrepancy's default action (remediation/remediation.service.ts), batch by batch, fenced on the lease.
+      await this.phase(run, token, 'remediating');
+      await this.remediation.remediateRun(run, async (tx) => {
+        if (!(await this.runs.advance(tx, run.id, token, 'api_calls_made = api_calls_made'))) throw new LeaseLost();
+      });
+    }
+    await this.db.transaction(tenantId, async (tx) => {
+      const current = (await this.runs.find(tx, run.id))!;
       const watermark = await this.watermarkOf(tx, current);
       const done = await this.runs.advance(
         tx,

@@ -5,6 +5,7 @@ import { ConnectorSettingsController } from '../connector-settings/connector-set
 import { ConnectorSettingsRepository } from '../connector-settings/connector-settings.repository';
 import { DiscrepanciesController } from '../discrepancies/discrepancies.controller';
 import { ReportsService } from '../discrepancies/reports.service';
+import { RemediationModule } from '../remediation/remediation.module';
 import { RunEngine } from './run-engine.service';
 import { RunSegmentsRepository } from './run-segments.repository';
 import { RunMetrics } from './run-metrics';
@@ -14,7 +15,7 @@ import { RunsService } from './runs.service';
 
 /** Reconciliation runs (API and engine), their discrepancies, reports and trends, and connector settings. */
 @Module({
-  imports: [MappingScriptsModule],
+  imports: [MappingScriptsModule, RemediationModule],
   controllers: [RunsController, DiscrepanciesController, ConnectorSettingsController],
   providers: [ExpectedAccounts, RunsRepository, RunSegmentsRepository, RunsService, RunEngine, RunMetrics, ReportsService, ConnectorSettingsRepository],
 })

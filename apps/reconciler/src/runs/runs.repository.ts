@@ -3,7 +3,7 @@ import type { CrossTenant, TenantScoped } from '@provisio/persistence';
 import { SqlFilters } from '@provisio/platform';
 
 export type RunStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled' | 'paused';
-export type RunPhase = 'queued' | 'reading' | 'expecting' | 'classifying' | 'guarding' | 'awaiting_approval' | 'done';
+export type RunPhase = 'queued' | 'reading' | 'expecting' | 'classifying' | 'guarding' | 'awaiting_approval' | 'remediating' | 'done';
 
 /** Where a run resumes: the cursor of the page after the last one staged (null: from the start). */
 export interface RunCheckpoint {

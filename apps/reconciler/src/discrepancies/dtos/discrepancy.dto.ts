@@ -65,7 +65,7 @@ export class PerformanceMetricsDto {
 export class ReconciliationReportDto {
   @ApiProperty() run_id: string;
   @ApiProperty({ type: DiscrepancySummaryDto }) discrepancy_summary: DiscrepancySummaryDto;
-  @ApiProperty({ type: ActionSummaryDto, description: 'Actions taken; for a dry run (and until remediation exists) the default actions it would take' }) action_summary: ActionSummaryDto;
+  @ApiProperty({ type: ActionSummaryDto, description: 'Actions taken (reconciliation_actions of the run, by action_type); for a dry run also the default actions it would take (would_<action>)' }) action_summary: ActionSummaryDto;
   @ApiProperty({ type: [MismatchedAttributeDto] }) top_mismatched_attributes: MismatchedAttributeDto[];
   @ApiProperty({ type: PerformanceMetricsDto }) performance_metrics: PerformanceMetricsDto;
 }
