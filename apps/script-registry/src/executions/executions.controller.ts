@@ -3,7 +3,7 @@ import { ApiAcceptedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiProduce
 import type { Request, Response } from 'express';
 import { Permission } from '@provisio/contracts';
 import { ApiErrors, CurrentPrincipal, Principal, RequirePermission, UuidParam } from '@provisio/platform';
-import { ExecutionDetailDto, ExecutionDto, ExecutionFeedPageDto, ExecutionFeedQueryDto, ExecutionPageDto, GetExecutionQueryDto, ListExecutionsQueryDto, RunScriptDto } from './dtos/execution.dto';
+import { ExecutionDetailDto, ExecutionDto, ExecutionFeedPageDto, ExecutionFeedQueryDto, ExecutionPageDto, ExecutionStreamQueryDto, GetExecutionQueryDto, ListExecutionsQueryDto, RunScriptDto } from './dtos/execution.dto';
 import { ExecutionFeedService, FeedPage } from './execution-feed.service';
 import { ExecutionsService } from './executions.service';
 
@@ -64,7 +64,7 @@ export class ExecutionsController {
   @RequirePermission(Permission.ScriptExecutionRead)
   @ApiOperation({
     summary:
-      'The feed as Server-Sent Events (`text/event-stream`): one `execution` event per record (its `id` is the cursor), from `after` or `Last-Event-ID` (a reconnecting client resumes where it was), else from now on.',
+      'The feed as Server-Sent Events (`text/event-stream`): one `execution` event per record (its `id` is the cursor), from `after` or `Last-Event-ID` (a reconnecting client resumes where it was), else from now on; `max_seconds` closes it.',
   })
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'The `id` of the last event received: the stream resumes after it.' })
   @ApiProduces('text/event-stream')
@@ -72,7 +72,7 @@ export class ExecutionsController {
   @ApiErrors()
   async stream(
     @CurrentPrincipal() principal: Principal,
-    @Query() query: ExecutionFeedQueryDto,
+    @Query() query: ExecutionStreamQueryDto,
     @Headers('last-event-id') lastEventId: string | undefined,
     @Req() request: Request,
     @Res() response: Response,
@@ -81,11 +81,12 @@ export class ExecutionsController {
     let cursor = lastEventId ? this.feed.check(lastEventId, 'Last-Event-ID') : query.after ? this.feed.check(query.after) : await this.feed.start(principal);
     let open = true;
     request.on('close', () => (open = false));
+    const closeAt = query.max_seconds ? Date.now() + query.max_seconds * 1000 : Infinity;
     response.status(200).set({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     response.flushHeaders();
     response.write(`retry: 2000\nevent: ready\ndata: ${JSON.stringify({ cursor })}\n\n`);
     let quietSince = Date.now();
-    while (open) {
+    while (open && Date.now() < closeAt) {
       let page: FeedPage;
       try {
         page = await this.feed.page(principal, query, cursor);
@@ -102,7 +103,7 @@ export class ExecutionsController {
         quietSince = Date.now();
       }
       // A full page: more is waiting, read on at once.
-      if (page.items.length < (query.limit ?? 100)) await new Promise((resolve) => setTimeout(resolve, STREAM_POLL_MS));
+      if (page.items.length < (query.limit ?? 100)) await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(STREAM_POLL_MS, closeAt - Date.now()))));
     }
     response.end();
   }

@@ -62,6 +62,29 @@ export const RUN_SECURITY_ROWS: SecurityRow[] = [
     malformed: () => ({ path: '/executions', query: { status: 'finished' }, field: 'status' }),
   },
   {
+    route: 'GET /executions/feed',
+    permission: Permission.ScriptExecutionRead,
+    valid: () => ({ path: '/executions/feed' }),
+    foreign: (f) => ({
+      path: '/executions/feed',
+      query: { script_id: f.foreign.id, after: Buffer.from('2000-01-01T00:00:00.000000Z/00000000-0000-0000-0000-000000000000').toString('base64url') },
+      expect: (response) => expect({ status: response.status, items: response.body.items }).toEqual({ status: 200, items: [] }),
+    }),
+    malformed: () => ({ path: '/executions/feed', query: { after: 'not-a-cursor' }, field: 'after' }),
+  },
+  {
+    route: 'GET /executions/stream',
+    permission: Permission.ScriptExecutionRead,
+    valid: () => ({ path: '/executions/stream', query: { max_seconds: 1 } }),
+    foreign: (f) => ({
+      path: '/executions/stream',
+      query: { script_id: f.foreign.id, max_seconds: 1, after: Buffer.from('2000-01-01T00:00:00.000000Z/00000000-0000-0000-0000-000000000000').toString('base64url') },
+      // The other tenant's finished run is never an event of this stream.
+      expect: (response) => expect({ status: response.status, events: (response.text ?? '').match(/^event: execution$/gm) }).toEqual({ status: 200, events: null }),
+    }),
+    malformed: () => ({ path: '/executions/stream', query: { max_seconds: 0 }, field: 'max_seconds' }),
+  },
+  {
     route: 'GET /executions/:id',
     permission: Permission.ScriptExecutionRead,
     valid: async (f) => ({ path: `/executions/${await ownRun(f)}` }),

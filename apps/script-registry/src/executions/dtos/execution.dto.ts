@@ -124,6 +124,16 @@ export class ExecutionFeedQueryDto {
   limit?: number;
 }
 
+export class ExecutionStreamQueryDto extends ExecutionFeedQueryDto {
+  @ApiPropertyOptional({ minimum: 1, maximum: 86_400, description: 'Close the stream after this many seconds (default: when the client goes).' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(86_400)
+  max_seconds?: number;
+}
+
 export class FeedExecutionDto extends ExecutionDto {
   @ApiProperty({ description: 'Its position in the feed: pass it as `after` (or `Last-Event-ID`) to read what was recorded after it.' }) cursor: string;
 }
