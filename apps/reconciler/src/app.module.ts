@@ -4,10 +4,12 @@ import { mappingScriptExecution } from './classification/mapping-script-executio
 import { CommonModule } from './common/common.module';
 import type { AppConfig } from './config';
 import { RunsModule } from './runs/runs.module';
+import { SchedulesModule } from './schedules/schedules.module';
 
 /**
  * Reconciler: compares the identity store with each target system (runs, discrepancies, guard rail,
- * reports). What it announces (a run finished, remediation toward a target) goes through the outbox to Kafka.
+ * reports) and starts the runs of its schedules when the scheduler fires them (`schedules/`). What it
+ * announces (a run finished, remediation toward a target) goes through the outbox to Kafka.
  */
 @Module({})
 export class AppModule {
@@ -19,6 +21,7 @@ export class AppModule {
         CommonModule,
         mappingScriptExecution({ poolSize: config.RECONCILIATION_SANDBOX_POOL_SIZE }),
         RunsModule,
+        SchedulesModule,
       ],
     };
   }
