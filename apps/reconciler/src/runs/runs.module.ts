@@ -18,5 +18,7 @@ import { RunsService } from './runs.service';
   imports: [MappingScriptsModule, RemediationModule],
   controllers: [RunsController, DiscrepanciesController, ConnectorSettingsController],
   providers: [ExpectedAccounts, RunsRepository, RunSegmentsRepository, RunsService, RunEngine, RunMetrics, ReportsService, ConnectorSettingsRepository],
+  /** The schedules feature starts runs of fired occurrences. */
+  exports: [RunsRepository, RunEngine],
 })
 export class RunsModule {}

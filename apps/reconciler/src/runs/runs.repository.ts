@@ -66,6 +66,20 @@ export class RunsRepository {
     return (await this.find(db, row.id))!;
   }
 
+  /**
+   * The run of a schedule's occurrence; undefined, inserting nothing, when the connector has a run in
+   * progress (uq_reconciliation_runs_active) or the occurrence already has its run
+   * (uq_reconciliation_runs_schedule_occurrence). No error: the caller's transaction goes on.
+   */
+  async insertScheduled(db: TenantScoped, run: { connector_id: string; mode: string; dry_run: boolean; schedule_id: string; scheduled_for: Date }): Promise<RunRow | undefined> {
+    const [row] = await db.query<{ id: string }>(
+      `INSERT INTO reconciliation_runs (tenant_id, connector_id, mode, dry_run, schedule_id, scheduled_for)
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING id`,
+      [run.connector_id, run.mode, run.dry_run, run.schedule_id, run.scheduled_for],
+    );
+    return row ? this.find(db, row.id) : undefined;
+  }
+
   find(db: TenantScoped, id: string): Promise<RunRow | undefined> {
     return db.one<RunRow>(`SELECT ${COLUMNS} FROM reconciliation_runs r WHERE r.tenant_id = $1 AND r.id = $2`, [id]);
   }
