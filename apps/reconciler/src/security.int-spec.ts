@@ -19,6 +19,9 @@ interface Fixture {
   ownConnector(): Promise<string>;
   /** A run of a connector of its own, in `status` and `phase`. */
   ownRun(status: string, phase?: string): Promise<string>;
+  /** A daily reconciliation schedule of a connector of its own. */
+  ownSchedule(): Promise<string>;
+  foreignSchedule: string;
   foreignConnector: string;
   foreignRun: string;
   foreignPausedRun: string;
@@ -97,6 +100,55 @@ const ROWS: Row[] = [
     malformed: () => ({ path: runPath('x', '/reject'), field: 'id' }),
   },
   {
+    route: 'POST /reconciliation/schedules',
+    permission: Permission.ReconciliationManage,
+    valid: async (f) => ({ path: '/reconciliation/schedules', body: { connector_id: await f.ownConnector(), frequency: 'daily', hour_of_day: 2 } }),
+    foreign: (f) => ({ path: '/reconciliation/schedules', body: { connector_id: f.foreignConnector, frequency: 'hourly' } }),
+    malformed: async (f) => ({ path: '/reconciliation/schedules', body: { connector_id: await f.ownConnector(), frequency: 'weekly' }, field: 'day_of_week' }),
+  },
+  {
+    route: 'GET /reconciliation/schedules',
+    permission: Permission.ReconciliationRead,
+    valid: () => ({ path: '/reconciliation/schedules' }),
+    foreign: (f) => ({ path: '/reconciliation/schedules', query: { connector_id: f.foreignConnector }, expect: noItemsOf(f.foreignSchedule) }),
+    malformed: () => ({ path: '/reconciliation/schedules', query: { enabled: 'maybe' }, field: 'enabled' }),
+  },
+  {
+    route: 'GET /reconciliation/schedules/:id',
+    permission: Permission.ReconciliationRead,
+    valid: async (f) => ({ path: `/reconciliation/schedules/${await f.ownSchedule()}` }),
+    foreign: (f) => ({ path: `/reconciliation/schedules/${f.foreignSchedule}` }),
+    malformed: () => ({ path: '/reconciliation/schedules/x', field: 'id' }),
+  },
+  {
+    route: 'PATCH /reconciliation/schedules/:id',
+    permission: Permission.ReconciliationManage,
+    valid: async (f) => ({ path: `/reconciliation/schedules/${await f.ownSchedule()}`, body: { mode: 'delta' } }),
+    foreign: (f) => ({ path: `/reconciliation/schedules/${f.foreignSchedule}`, body: { mode: 'delta' } }),
+    malformed: async (f) => ({ path: `/reconciliation/schedules/${await f.ownSchedule()}`, body: { frequency: 'cron', cron_expression: '61 * * * *' }, field: 'cron_expression' }),
+  },
+  {
+    route: 'DELETE /reconciliation/schedules/:id',
+    permission: Permission.ReconciliationManage,
+    valid: async (f) => ({ path: `/reconciliation/schedules/${await f.ownSchedule()}` }),
+    foreign: (f) => ({ path: `/reconciliation/schedules/${f.foreignSchedule}` }),
+    malformed: () => ({ path: '/reconciliation/schedules/x', field: 'id' }),
+  },
+  {
+    route: 'POST /reconciliation/schedules/:id/enable',
+    permission: Permission.ReconciliationManage,
+    valid: async (f) => ({ path: `/reconciliation/schedules/${await f.ownSchedule()}/enable` }),
+    foreign: (f) => ({ path: `/reconciliation/schedules/${f.foreignSchedule}/enable` }),
+    malformed: () => ({ path: '/reconciliation/schedules/x/enable', field: 'id' }),
+  },
+  {
+    route: 'POST /reconciliation/schedules/:id/disable',
+    permission: Permission.ReconciliationManage,
+    valid: async (f) => ({ path: `/reconciliation/schedules/${await f.ownSchedule()}/disable` }),
+    foreign: (f) => ({ path: `/reconciliation/schedules/${f.foreignSchedule}/disable` }),
+    malformed: () => ({ path: '/reconciliation/schedules/x/disable', field: 'id' }),
+  },
+  {
     route: 'GET /reconciliation/discrepancies',
     permission: Permission.ReconciliationRead,
     valid: () => ({ path: '/reconciliation/discrepancies' }),
@@ -135,6 +187,7 @@ describe('reconciler: security matrix', () => {
   const stateOfForeign = async () => ({
     runs: await t.db.dataSource.query('SELECT id, status, phase, guard, pause_reason, updated_at FROM reconciliation_runs WHERE id = ANY($1) ORDER BY id', [[fixture.foreignRun, fixture.foreignPausedRun]]),
     settings: await t.db.dataSource.query('SELECT * FROM reconciliation_connector_settings WHERE connector_id = $1', [fixture.foreignConnector]),
+    schedules: await t.db.dataSource.query('SELECT * FROM reconciliation_schedules WHERE id = $1', [fixture.foreignSchedule]),
   });
 
   beforeAll(async () => {
@@ -150,10 +203,16 @@ describe('reconciler: security matrix', () => {
       );
       return row.id as string;
     };
+    const schedule = async (tenantId: string) => {
+      const [row] = await t.db.dataSource.query(`INSERT INTO reconciliation_schedules (tenant_id, connector_id, frequency, hour_of_day, next_run_at) VALUES ($1, $2, 'daily', 2, now() + interval '1 day') RETURNING id`, [tenantId, await connector(tenantId)]);
+      return row.id as string;
+    };
     fixture = {
       own,
       ownConnector: () => connector(own.tenantId),
       ownRun: (status, phase) => run(own.tenantId, status, phase),
+      ownSchedule: () => schedule(own.tenantId),
+      foreignSchedule: await schedule(stranger.tenantId),
       foreignConnector: await connector(stranger.tenantId),
       foreignRun: await run(stranger.tenantId, 'running', 'reading'),
       foreignPausedRun: await run(stranger.tenantId, 'paused', 'awaiting_approval'),
