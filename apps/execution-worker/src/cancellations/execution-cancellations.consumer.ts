@@ -5,7 +5,7 @@ import { ConsumerGroup, EventType, ScriptExecutionCancelled, scriptExecutionCanc
 import { EventConsumerHost } from '@provisio/platform';
 import { ScriptExecution } from '@provisio/script-execution';
 
-/** How long a cancellation keeps looking for its run in this process (a run still waiting at the gate reaches the sandbox later). */
+/** How long a cancellation keeps looking for its run in this process (a run claimed but not yet at the gate, or queued for a retry, comes later). */
 const LOOK_FOR_MS = 60_000;
 const LOOK_EVERY_MS = 1_000;
 
@@ -14,9 +14,10 @@ const LOOK_EVERY_MS = 1_000;
  * marked the row `cancelled` with who did it): the replica running the execution stops it in the
  * sandbox (`ScriptExecution.cancel`). Every replica reads every cancellation — its consumer group is its
  * own (`execution-worker.execution-cancellations.<host>-<pid>-<random>`), starting at the latest offset —
- * since only the one holding the run can stop it. A run not in this process's sandbox yet (waiting its
- * turn at the gate) is looked for again every second for a minute; its record no longer applies to the
- * finished row either way.
+ * since only the one holding the run can stop it: in the sandbox it is stopped, still waiting its turn
+ * at the gate it leaves the gate's line at once and never starts. A run this process does not hold yet
+ * (its parameters being prepared, its job still queued) is looked for again every second for a minute;
+ * its record no longer applies to the finished row either way.
  */
 @Injectable()
 export class ExecutionCancellationsConsumer implements OnModuleInit, OnModuleDestroy {
