@@ -25,6 +25,13 @@ interface Fixture {
   foreignConnector: string;
   foreignRun: string;
   foreignPausedRun: string;
+  /** A pending `missing` discrepancy of a run of its own (remediation). */
+  ownDiscrepancy(): Promise<string>;
+  ownResult(): Promise<string>;
+  ownAction(): Promise<string>;
+  foreignDiscrepancy: string;
+  foreignResult: string;
+  foreignAction: string;
 }
 
 type Row = SecurityRow<Fixture>;
@@ -176,6 +183,55 @@ const ROWS: Row[] = [
     foreign: (f) => ({ path: `/reconciliation/connectors/${f.foreignConnector}/settings`, body: { delete_threshold_percent: 100 } }),
     malformed: async (f) => ({ path: `/reconciliation/connectors/${await f.ownConnector()}/settings`, body: { correlation_rules: [{ identity_attribute: 'password', target_attribute: 'x' }] }, field: 'correlation_rules.0.identity_attribute' }),
   },
+  {
+    route: 'POST /reconciliation/discrepancies/:id/remediate',
+    permission: Permission.ReconciliationWrite,
+    valid: async (f) => ({ path: `/reconciliation/discrepancies/${await f.ownDiscrepancy()}/remediate`, body: { dry_run: true } }),
+    foreign: (f) => ({ path: `/reconciliation/discrepancies/${f.foreignDiscrepancy}/remediate`, body: {} }),
+    malformed: async (f) => ({ path: `/reconciliation/discrepancies/${await f.ownDiscrepancy()}/remediate`, body: { direction: 'sideways' }, field: 'direction' }),
+  },
+  {
+    route: 'POST /reconciliation/discrepancies/:id/ignore',
+    permission: Permission.ReconciliationWrite,
+    valid: async (f) => ({ path: `/reconciliation/discrepancies/${await f.ownDiscrepancy()}/ignore`, body: { reason: 'known' } }),
+    foreign: (f) => ({ path: `/reconciliation/discrepancies/${f.foreignDiscrepancy}/ignore`, body: {} }),
+    malformed: async (f) => ({ path: `/reconciliation/discrepancies/${await f.ownDiscrepancy()}/ignore`, body: { reason: 'x'.repeat(2001) }, field: 'reason' }),
+  },
+  {
+    route: 'POST /reconciliation/discrepancies/remediate',
+    permission: Permission.ReconciliationManage,
+    valid: async (f) => ({ path: '/reconciliation/discrepancies/remediate', body: { run_id: await f.ownRun('completed', 'done'), dry_run: true } }),
+    foreign: (f) => ({ path: '/reconciliation/discrepancies/remediate', body: { run_id: f.foreignRun }, expect: (response) => expect(response.body).toMatchObject({ matched: 0 }) }),
+    malformed: () => ({ path: '/reconciliation/discrepancies/remediate', body: { run_id: 'nope' }, field: 'run_id' }),
+  },
+  {
+    route: 'GET /reconciliation/remediation-results',
+    permission: Permission.ReconciliationRead,
+    valid: () => ({ path: '/reconciliation/remediation-results' }),
+    foreign: (f) => ({ path: '/reconciliation/remediation-results', query: { discrepancy_id: f.foreignDiscrepancy }, expect: noItemsOf(f.foreignResult) }),
+    malformed: () => ({ path: '/reconciliation/remediation-results', query: { status: 'done' }, field: 'status' }),
+  },
+  {
+    route: 'GET /reconciliation/remediation-results/:id',
+    permission: Permission.ReconciliationRead,
+    valid: async (f) => ({ path: `/reconciliation/remediation-results/${await f.ownResult()}` }),
+    foreign: (f) => ({ path: `/reconciliation/remediation-results/${f.foreignResult}` }),
+    malformed: () => ({ path: '/reconciliation/remediation-results/x', field: 'id' }),
+  },
+  {
+    route: 'GET /reconciliation/actions',
+    permission: Permission.ReconciliationRead,
+    valid: () => ({ path: '/reconciliation/actions' }),
+    foreign: (f) => ({ path: '/reconciliation/actions', query: { discrepancy_id: f.foreignDiscrepancy }, expect: noItemsOf(f.foreignAction) }),
+    malformed: () => ({ path: '/reconciliation/actions', query: { dry_run: 'maybe' }, field: 'dry_run' }),
+  },
+  {
+    route: 'GET /reconciliation/actions/:id',
+    permission: Permission.ReconciliationRead,
+    valid: async (f) => ({ path: `/reconciliation/actions/${await f.ownAction()}` }),
+    foreign: (f) => ({ path: `/reconciliation/actions/${f.foreignAction}` }),
+    malformed: () => ({ path: '/reconciliation/actions/x', field: 'id' }),
+  },
 ];
 
 const UNREACHABLE_SQL = { dialect: 'postgres', host: '127.0.0.1', port: 1, database: 'none', user: 'none', accounts: { table: 'accounts', keyColumn: 'user_name', columns: { userName: 'user_name' } } };
@@ -187,6 +243,8 @@ describe('reconciler: security matrix', () => {
   const stateOfForeign = async () => ({
     runs: await t.db.dataSource.query('SELECT id, status, phase, guard, pause_reason, updated_at FROM reconciliation_runs WHERE id = ANY($1) ORDER BY id', [[fixture.foreignRun, fixture.foreignPausedRun]]),
     settings: await t.db.dataSource.query('SELECT * FROM reconciliation_connector_settings WHERE connector_id = $1', [fixture.foreignConnector]),
+    discrepancies: await t.db.dataSource.query('SELECT id, resolution_status FROM discrepancies WHERE id = $1', [fixture.foreignDiscrepancy]),
+    results: await t.db.dataSource.query('SELECT id, status FROM remediation_results WHERE id = $1', [fixture.foreignResult]),
     schedules: await t.db.dataSource.query('SELECT * FROM reconciliation_schedules WHERE id = $1', [fixture.foreignSchedule]),
   });
 
@@ -207,6 +265,34 @@ describe('reconciler: security matrix', () => {
       const [row] = await t.db.dataSource.query(`INSERT INTO reconciliation_schedules (tenant_id, connector_id, frequency, hour_of_day, next_run_at) VALUES ($1, $2, 'daily', 2, now() + interval '1 day') RETURNING id`, [tenantId, await connector(tenantId)]);
       return row.id as string;
     };
+    // Remediation: a pending `missing` discrepancy of a completed run (its identity exists), with a result and an action.
+    const discrepancy = async (tenantId: string) => {
+      const runId = await run(tenantId, 'completed', 'done');
+      const [{ connector_id: connectorId }] = await t.db.dataSource.query('SELECT connector_id FROM reconciliation_runs WHERE id = $1', [runId]);
+      const [{ id: identityId }] = await t.db.dataSource.query(`INSERT INTO identities (tenant_id, username) VALUES ($1, $2) RETURNING id`, [tenantId, `u-${randomUUID()}`]);
+      const [row] = await t.db.dataSource.query(
+        `INSERT INTO discrepancies (tenant_id, connector_id, run_id, discrepancy_type, identity_id) VALUES ($1, $2, $3, 'missing', $4) RETURNING id, connector_id, run_id`,
+        [tenantId, connectorId, runId, identityId],
+      );
+      return row as { id: string; connector_id: string; run_id: string };
+    };
+    const action = async (tenantId: string) => {
+      const d = await discrepancy(tenantId);
+      const [row] = await t.db.dataSource.query(
+        `INSERT INTO reconciliation_actions (tenant_id, connector_id, run_id, discrepancy_id, action_type, result, dry_run) VALUES ($1, $2, $3, $4, 'create', 'requested', false) RETURNING id`,
+        [tenantId, d.connector_id, d.run_id, d.id],
+      );
+      return { discrepancy: d, action: row.id as string };
+    };
+    const result = async (tenantId: string) => {
+      const a = await action(tenantId);
+      const [row] = await t.db.dataSource.query(
+        `INSERT INTO remediation_results (tenant_id, discrepancy_id, connector_id, run_id, action_id, action, direction, status, success, operation_id) VALUES ($1, $2, $3, $4, $5, 'create', 'xavyo_to_target', 'pending', NULL, $6) RETURNING id`,
+        [tenantId, a.discrepancy.id, a.discrepancy.connector_id, a.discrepancy.run_id, a.action, randomUUID()],
+      );
+      return { ...a, result: row.id as string };
+    };
+    const foreignRemediation = await result(stranger.tenantId);
     fixture = {
       own,
       ownConnector: () => connector(own.tenantId),
@@ -216,6 +302,12 @@ describe('reconciler: security matrix', () => {
       foreignConnector: await connector(stranger.tenantId),
       foreignRun: await run(stranger.tenantId, 'running', 'reading'),
       foreignPausedRun: await run(stranger.tenantId, 'paused', 'awaiting_approval'),
+      ownDiscrepancy: async () => (await discrepancy(own.tenantId)).id,
+      ownResult: async () => (await result(own.tenantId)).result,
+      ownAction: async () => (await action(own.tenantId)).action,
+      foreignDiscrepancy: foreignRemediation.discrepancy.id,
+      foreignResult: foreignRemediation.result,
+      foreignAction: foreignRemediation.action,
     };
   });
   afterAll(async () => t?.close());
