@@ -7,6 +7,14 @@ import { ExecutionRow, loadScriptAtVersion, SandboxRun, ScriptExecution, ScriptT
 /** Triggers whose `input` is the script's parameters (the other triggers' input is an event or a request). */
 const PARAMETER_TRIGGERS = new Set(['manual', 'api', 'oneoff', 'cron']);
 
+/**
+ * How long a script's parameter definitions are reused for its next runs: a burst of event runs then
+ * costs one query per script, not one per run. A change of the parameters applies to runs that start
+ * this much later at the latest.
+ */
+const DEFINITIONS_TTL_MS = 2_000;
+const DEFINITIONS_CACHED = 10_000;
+
 /** Secret values shorter than this are not masked in what a run wrote (masking "a" would garble every log). */
 const MIN_MASKED_LENGTH = 4;
 
@@ -46,6 +54,8 @@ interface RunParameters {
  */
 @Injectable()
 export class RunInputs {
+  private readonly definitions = new Map<string, { at: number; rows: Promise<ParameterRow[]> }>();
+
   constructor(
     private readonly db: TenantDatabase,
     private readonly secrets: ScriptSecrets,
@@ -81,14 +91,7 @@ export class RunInputs {
   private async prepare(execution: ExecutionRow): Promise<RunParameters> {
     const takesParameters = PARAMETER_TRIGGERS.has(execution.trigger_type);
     const input = execution.input ?? {};
-    const parameters = await this.db
-      .read(execution.tenant_id)
-      .query<ParameterRow>(
-        `SELECT p.name, p.type, p.required, p.default_value, p.is_secret, p.validation_rules, p.options, d.name AS depends_on, p.depends_on_condition
-           FROM script_parameters p LEFT JOIN script_parameters d ON d.id = p.depends_on_parameter_id
-          WHERE p.tenant_id = $1 AND p.script_id = $2 ORDER BY p.display_order, p.name`,
-        [execution.script_id],
-      );
+    const parameters = await this.definitionsOf(execution.tenant_id, execution.script_id);
     if (parameters.length === 0) return { input, params: takesParameters ? input : {}, secrets: [] };
     const sealedDefaults = new Map<string, string>();
     const definitions = parameters.map((p) => {
@@ -114,6 +117,24 @@ export class RunInputs {
       .map((d) => (typeof params[d.name] === 'string' ? (params[d.name] as string) : JSON.stringify(params[d.name])))
       .filter((value) => value.length >= MIN_MASKED_LENGTH);
     return { input: takesParameters ? params : input, params, secrets };
+  }
+
+  /** The script's parameter definitions, reused for DEFINITIONS_TTL_MS (the query is shared by the runs that ask meanwhile). */
+  private definitionsOf(tenantId: string, scriptId: string): Promise<ParameterRow[]> {
+    const key = `${tenantId}:${scriptId}`;
+    const cached = this.definitions.get(key);
+    if (cached && Date.now() - cached.at < DEFINITIONS_TTL_MS) return cached.rows;
+    const rows = this.db.read(tenantId).query<ParameterRow>(
+      `SELECT p.name, p.type, p.required, p.default_value, p.is_secret, p.validation_rules, p.options, d.name AS depends_on, p.depends_on_condition
+         FROM script_parameters p LEFT JOIN script_parameters d ON d.id = p.depends_on_parameter_id
+        WHERE p.tenant_id = $1 AND p.script_id = $2 ORDER BY p.display_order, p.name`,
+      [scriptId],
+    );
+    if (this.definitions.size >= DEFINITIONS_CACHED) this.definitions.clear();
+    this.definitions.set(key, { at: Date.now(), rows });
+    // A failed read is not kept: the next run asks again.
+    rows.catch(() => this.definitions.get(key)?.rows === rows && this.definitions.delete(key));
+    return rows;
   }
 }
 

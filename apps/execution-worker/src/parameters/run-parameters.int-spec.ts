@@ -143,6 +143,8 @@ describe('execution-worker: every run checks its parameters', () => {
     await caller
       .put(`/scripts/${scriptId}/parameters`, { parameters: [{ name: 'region', type: 'select', required: true, default_value: 'eu', options: [{ value: 'eu', label: 'EU' }, { value: 'us', label: 'US' }] }] })
       .expect(200);
+    // The worker reuses a script's definitions for 2 s (RunInputs): the change applies to runs after that.
+    await new Promise((r) => setTimeout(r, 2_100));
     expect((await call().expect(200)).body).toEqual({ region: 'eu', asked: 'x' });
   });
 
