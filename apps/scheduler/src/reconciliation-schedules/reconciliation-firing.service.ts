@@ -103,7 +103,8 @@ export class ReconciliationFiringService {
           this.missed.inc({ reason: 'misfire' }, plan.skipped);
           this.logger.warn({ message: 'missed reconciliation occurrences folded into one catch-up', schedule_id: schedule.id, tenant_id: schedule.tenant_id, due: schedule.next_run_at.toISOString(), fired_for: plan.scheduled_for.toISOString(), skipped: plan.skipped });
         }
-        push(schedule.id, plan.next_run_at, plan.scheduled_for, false);
+        // A cron with no further occurrence has fired its last one: disabled rather than looked at again.
+        push(schedule.id, plan.next_run_at, plan.scheduled_for, plan.next_run_at === null);
         entries.push(this.requestFor(schedule, plan, now));
       }
       await tx.publish(entries);
@@ -132,8 +133,9 @@ export class ReconciliationFiringService {
       const disable: boolean[] = [];
       for (const row of rows) {
         try {
-          next.push(compileReconciliationSchedule({ ...row, seed: row.id }).next(now));
-          disable.push(false);
+          const at = compileReconciliationSchedule({ ...row, seed: row.id }).next(now);
+          next.push(at);
+          disable.push(at === null);
         } catch (error) {
           if (!(error instanceof ScheduleDefinitionError)) throw error;
           next.push(null);
