@@ -25,6 +25,13 @@ export const appConfigSchema = refineAuth(
     PROVISIONING_MAX_RETRIES: z.coerce.number().int().min(0).max(100).default(3),
     /** Operations one process runs at once (each connector's own limits apply within it). */
     PROVISIONING_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
+    /**
+     * Most operations one statement claims, and most successes one transaction records (the batch grows
+     * with the load: an idle queue claims and records one at once, a busy one many per statement).
+     */
+    PROVISIONING_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
+    /** Claim (and record) statements in flight at once; what arrives meanwhile waits for the next batch. */
+    PROVISIONING_BATCHES_IN_FLIGHT: z.coerce.number().int().min(1).max(32).default(2),
     /** First retry delay; each further one doubles, with full jitter, up to PROVISIONING_RETRY_MAX_MS. */
     PROVISIONING_RETRY_BASE_MS: z.coerce.number().int().min(1).max(3_600_000).default(1_000),
     PROVISIONING_RETRY_MAX_MS: z.coerce.number().int().min(1).max(86_400_000).default(300_000),

@@ -88,8 +88,8 @@ describe('provisioning-queue: operations against a SCIM target (real stack)', ()
 
     await own.patch(`/identities/${identity.id}`, { attributes: { title: 'Manager' } }).expect(200);
     await settled(async () => expect((await usersNamed(identity.username))[0]?.title).toBe('Manager'));
-    const refreshed = (await own.get(`/identities/${identity.id}/accounts`).expect(200)).body.items[0];
-    expect(refreshed.attributes_hash).not.toBe(links[0].attributes_hash);
+    // The link is refreshed when the operation's success is recorded, just after the target changed.
+    await settled(async () => expect((await own.get(`/identities/${identity.id}/accounts`).expect(200)).body.items[0].attributes_hash).not.toBe(links[0].attributes_hash));
 
     await own.patch(`/identities/${identity.id}`, { status: 'suspended' }).expect(200);
     await settled(async () => expect((await usersNamed(identity.username))[0]?.active).toBe(false));

@@ -7,12 +7,14 @@ import type {
   OperationLogLevel,
   OperationStatus,
   OperationType,
+  OutboxEntryLike,
   ProvisioningOperation,
   TenantScoped,
   TenantTransaction,
 } from '@provisio/persistence';
 import { toStorableJson, toStorableText } from '@provisio/platform';
 import { SqlFilters } from '@provisio/platform';
+import type { IdentityRow } from '../identities/identities.repository';
 import type { OperationPayload } from './operation-plan';
 
 /** A `provisioning_operations` row as every statement here returns it. */
@@ -76,6 +78,29 @@ export const OPEN_STATUSES: readonly OperationStatus[] = ['pending', 'in_progres
 export const COLUMNS = `id, tenant_id, connector_id, connector_name, user_id, operation_type, object_class, target_uid, status, priority, retry_count,
   max_retries, error_message, payload, created_at, updated_at, completed_at, resolution_notes, account_key, next_attempt_at, started_at`;
 
+/** The identity of a claimed operation, as its hooks and mapping script see it. */
+export type ClaimedIdentity = Pick<IdentityRow, 'id' | 'username' | 'email' | 'display_name' | 'status' | 'attributes' | 'source_user_id'>;
+
+/** An operation claimed by `claimMany`: in_progress with its new attempt, and what its run reads (its identity, its account link). */
+export type ClaimedOperation = OperationRow & { attempt_id: string; attempt_number: number; identity: ClaimedIdentity | null; link_uid: string | null };
+
+/** What `completeMany` records of one successful attempt. */
+export interface Completion {
+  id: string;
+  attempt_id: string;
+  target_uid: string | null;
+  /** The account link the call leaves: created or refreshed (`upsert`), its hash refreshed (`refresh`), removed (`remove`), or untouched. */
+  link: { kind: 'upsert' | 'refresh' | 'remove'; identity_id: string | null; connector_id: string; object_class: string; external_uid: string | null; attributes_hash: string } | null;
+  /** The operation's log lines of the attempt, in order (the last says it completed). */
+  logs: { level: OperationLogLevel; message: string }[];
+}
+
+/** `o.id, o.tenant_id, …`: COLUMNS of the table aliased `alias`. */
+const columnsOf = (alias: string) =>
+  COLUMNS.split(',')
+    .map((column) => `${alias}.${column.trim()}`)
+    .join(', ');
+
 /** Every statement on `provisioning_operations`, `execution_attempts` and `operation_logs`; tenant-scoped unless named cross-tenant. */
 @Injectable()
 export class OperationsRepository {
@@ -102,6 +127,153 @@ export class OperationsRepository {
        VALUES ${rows.join(', ')} RETURNING ${COLUMNS}`,
       values,
     );
+  }
+
+  /**
+   * Claims, in one statement, the operations of `ids` that may run now: `pending`, of a connector not in
+   * `skipConnectors` (open circuits), not locked by another claim, and the first open operation of their
+   * account (no other open one of the account is in progress or earlier — per-account ordering; the rule
+   * of the one-at-a-time claim, so both may run side by side). Each goes `in_progress` with a new
+   * ExecutionAttempt and its log line, and comes back with its identity and account link. The ids it
+   * does not claim are left as they are (the caller takes them one at a time, which says why).
+   */
+  async claimMany(db: TenantScoped, ids: string[], skipConnectors: string[]): Promise<ClaimedOperation[]> {
+    if (ids.length === 0) return [];
+    return db.query<ClaimedOperation>(
+      `WITH candidates AS (
+         SELECT o.id FROM provisioning_operations o
+          WHERE o.tenant_id = $1 AND o.id = ANY($2::uuid[]) AND o.status = 'pending' AND NOT (o.connector_id = ANY($3::uuid[]))
+            AND NOT EXISTS (
+              SELECT 1 FROM provisioning_operations e
+               WHERE e.tenant_id = $1 AND e.connector_id = o.connector_id AND e.account_key = o.account_key AND e.id <> o.id
+                 AND e.status IN ('pending', 'in_progress', 'failed', 'awaiting_system')
+                 AND (e.status = 'in_progress' OR (e.created_at, e.id) < (o.created_at, o.id)))
+          FOR UPDATE OF o SKIP LOCKED
+       ), claimed AS (
+         UPDATE provisioning_operations p SET status = 'in_progress', started_at = now(), updated_at = now()
+           FROM candidates c WHERE p.tenant_id = $1 AND p.id = c.id AND p.status = 'pending'
+         RETURNING ${columnsOf('p')}
+       ), attempts AS (
+         INSERT INTO execution_attempts (tenant_id, operation_id, attempt_number)
+         SELECT $1, c.id, coalesce((SELECT max(a.attempt_number) FROM execution_attempts a WHERE a.tenant_id = $1 AND a.operation_id = c.id), 0) + 1 FROM claimed c
+         RETURNING id, operation_id, attempt_number
+       ), logged AS (
+         INSERT INTO operation_logs (tenant_id, operation_id, level, message) SELECT $1, a.operation_id, 'info', 'attempt ' || a.attempt_number || ' started' FROM attempts a
+       )
+       SELECT c.*, a.id AS attempt_id, a.attempt_number, l.external_uid AS link_uid,
+              CASE WHEN i.id IS NULL THEN NULL ELSE jsonb_build_object('id', i.id, 'username', i.username, 'email', i.email, 'display_name', i.display_name,
+                'status', i.status, 'attributes', i.attributes, 'source_user_id', i.source_user_id) END AS identity
+         FROM claimed c JOIN attempts a ON a.operation_id = c.id
+         LEFT JOIN identities i ON i.tenant_id = $1 AND i.id = c.user_id
+         LEFT JOIN account_links l ON l.tenant_id = $1 AND l.identity_id = c.user_id AND l.connector_id = c.connector_id AND l.object_class = c.object_class`,
+      [ids, skipConnectors],
+    );
+  }
+
+  /**
+   * Records many successful attempts in one transaction's few statements: each attempt finished, each
+   * account link kept (created, refreshed, removed), each operation `in_progress → completed` with its
+   * log. Answers the operations that completed (one taken back meanwhile, as abandoned, is not: its
+   * link is still kept, the target did change).
+   */
+  async completeMany(tx: TenantTransaction, completions: Completion[]): Promise<OperationRow[]> {
+    if (completions.length === 0) return [];
+    await tx.execute(
+      `UPDATE execution_attempts a SET completed_at = now(), success = true, error_code = NULL, error_message = NULL,
+              duration_ms = GREATEST(0, (extract(epoch FROM (now() - a.started_at)) * 1000)::int)
+        WHERE a.tenant_id = $1 AND a.id = ANY($2::uuid[])`,
+      [completions.map((c) => c.attempt_id)],
+    );
+    const links = completions.flatMap((c) => (c.link ? [c.link] : []));
+    const of = (kind: string) => toStorableJson(links.filter((l) => l.kind === kind));
+    if (links.some((l) => l.kind === 'upsert')) {
+      await tx.execute(
+        `INSERT INTO account_links (tenant_id, identity_id, connector_id, object_class, external_uid, attributes_hash, last_synced_at)
+         SELECT $1, d.identity_id, d.connector_id, d.object_class, d.external_uid, d.attributes_hash, now()
+           FROM jsonb_to_recordset($2::jsonb) AS d(identity_id uuid, connector_id uuid, object_class text, external_uid text, attributes_hash text)
+         ON CONFLICT (identity_id, connector_id, object_class)
+         DO UPDATE SET external_uid = EXCLUDED.external_uid, attributes_hash = EXCLUDED.attributes_hash, last_synced_at = now()`,
+        [of('upsert')],
+      );
+    }
+    if (links.some((l) => l.kind === 'refresh')) {
+      await tx.execute(
+        `UPDATE account_links l SET attributes_hash = d.attributes_hash, last_synced_at = now()
+           FROM jsonb_to_recordset($2::jsonb) AS d(identity_id uuid, connector_id uuid, object_class text, attributes_hash text)
+          WHERE l.tenant_id = $1 AND l.identity_id = d.identity_id AND l.connector_id = d.connector_id AND l.object_class = d.object_class`,
+        [of('refresh')],
+      );
+    }
+    if (links.some((l) => l.kind === 'remove')) {
+      await tx.execute(
+        `DELETE FROM account_links l USING jsonb_to_recordset($2::jsonb) AS d(connector_id uuid, object_class text, external_uid text)
+          WHERE l.tenant_id = $1 AND l.connector_id = d.connector_id AND l.object_class = d.object_class AND l.external_uid = d.external_uid`,
+        [of('remove')],
+      );
+    }
+    const done = await tx.query<OperationRow>(
+      `UPDATE provisioning_operations p SET status = 'completed', updated_at = now(), completed_at = now(), target_uid = coalesce(d.target_uid, p.target_uid), error_message = NULL
+         FROM jsonb_to_recordset($2::jsonb) AS d(id uuid, target_uid text)
+        WHERE p.tenant_id = $1 AND p.id = d.id AND p.status = 'in_progress'
+        RETURNING ${columnsOf('p')}`,
+      [toStorableJson(completions.map((c) => ({ id: c.id, target_uid: c.target_uid })))],
+    );
+    const completed = new Set(done.map((row) => row.id));
+    await this.logMany(
+      tx,
+      completions.filter((c) => completed.has(c.id)).flatMap((c) => c.logs.map((line) => ({ operation_id: c.id, ...line }))),
+    );
+    return done;
+  }
+
+  /**
+   * Inserts one operation (its id given), its `created` log line and its announcement in one statement:
+   * the common case of an identity change (one connector covers it), one round trip instead of three.
+   */
+  async insertAnnounced(tx: TenantTransaction, op: NewOperation & { id: string }, logLine: string, announcement: OutboxEntryLike): Promise<OperationRow> {
+    const params = [op.id, op.connector_id, op.connector_name, op.user_id, op.operation_type, op.object_class, op.target_uid, op.account_key, op.priority, op.max_retries, toStorableJson(op.payload), toStorableText(logLine).slice(0, 4000)];
+    const announced = tx.announceIfAny('inserted', announcement, params.length + 2);
+    const [row] = await tx.query<OperationRow>(
+      `WITH inserted AS (
+         INSERT INTO provisioning_operations (tenant_id, id, connector_id, connector_name, user_id, operation_type, object_class, target_uid, account_key, priority, max_retries, payload)
+         VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb) RETURNING ${COLUMNS}
+       ), logged AS (
+         INSERT INTO operation_logs (tenant_id, operation_id, level, message) SELECT $1, i.id, 'info', $13 FROM inserted i
+       ), ${announced.cte}
+       SELECT * FROM inserted`,
+      [...params, ...announced.params],
+    );
+    return row;
+  }
+
+  /** Log lines of many operations in one statement, each operation's in the order given. */
+  async logMany(tx: TenantScoped, lines: { operation_id: string; level: OperationLogLevel; message: string }[]): Promise<void> {
+    if (lines.length === 0) return;
+    // clock_timestamp() per row, in the order given: the log reads in that order ("timestamp", then id).
+    await tx.execute(
+      `INSERT INTO operation_logs (tenant_id, operation_id, level, message, "timestamp")
+       SELECT $1, l.operation_id, l.level, l.message, clock_timestamp()
+         FROM unnest($2::uuid[], $3::varchar[], $4::text[]) WITH ORDINALITY AS l(operation_id, level, message, n) ORDER BY l.n`,
+      [lines.map((l) => l.operation_id), lines.map((l) => l.level), lines.map((l) => toStorableText(l.message).slice(0, 4000))],
+    );
+  }
+
+  /** The first open operation of each (connector, account) of `accounts`, of one tenant (what may run next on them). */
+  async firstOpenOnAccounts(db: TenantScoped, accounts: { connector_id: string; account_key: string }[]): Promise<OperationRow[]> {
+    if (accounts.length === 0) return [];
+    return db.query(
+      `SELECT DISTINCT ON (o.connector_id, o.account_key) ${columnsOf('o')}
+         FROM provisioning_operations o JOIN unnest($2::uuid[], $3::text[]) AS k(connector_id, account_key) ON o.connector_id = k.connector_id AND o.account_key = k.account_key
+        WHERE o.tenant_id = $1 AND o.status IN ('pending', 'in_progress', 'failed', 'awaiting_system')
+        ORDER BY o.connector_id, o.account_key, o.created_at, o.id`,
+      [accounts.map((a) => a.connector_id), accounts.map((a) => a.account_key)],
+    );
+  }
+
+  /** Of `ids` (of any tenant), those still `pending`: what an announcement of their creation should enqueue. */
+  async stillPending(db: CrossTenant, ids: string[]): Promise<{ id: string; tenant_id: string; priority: number }[]> {
+    if (ids.length === 0) return [];
+    return db.query(`SELECT id, tenant_id, priority FROM provisioning_operations WHERE id = ANY($1::uuid[]) AND status = 'pending'`, [ids]);
   }
 
   async find(db: TenantScoped, id: string): Promise<OperationRow | undefined> {

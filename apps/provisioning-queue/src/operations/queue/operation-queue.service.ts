@@ -5,7 +5,9 @@ import { TenantDatabase } from '@provisio/persistence';
 import { APP_CONFIG, RedisService } from '@provisio/platform';
 import type { AppConfig } from '../../config';
 import { asConnectorError } from '../../connectors/target-calls';
+import { OperationPlanner } from '../operation-planner.service';
 import { OperationsRepository } from '../operations.repository';
+import { Batcher } from './batcher';
 import { Circuits } from './circuits';
 import { ConnectorPool } from './connector-pool';
 import { OperationRunner } from './operation-runner.service';
@@ -30,8 +32,12 @@ export function bullPriority(priority: number): number {
  * they end, so the same operation can be enqueued again later (a retry, a resume).
  *
  *  - A failed operation's retry is the same job moved to BullMQ's delayed set until `next_attempt_at`.
+ *  - Operations created by the domain-event consumer are enqueued as soon as their transaction commits
+ *    (OperationPlanner.committed); the announcement on `provisio.provisioning-operations` enqueues
+ *    what is still pending of the others (API changes, operators' operations), and is the way back
+ *    should the process die between the commit and the enqueue.
  *  - An operation held back by an earlier one of its account is delayed briefly; the earlier one's end
- *    promotes it at once.
+ *    promotes it at once (the ends of a batch look up their accounts' next operations in one statement).
  *  - The sweep re-enqueues what Redis may have lost: pending operations and due retries without a live
  *    job, and attempts abandoned by a dead process (a Redis restart or a kill -9 loses nothing).
  *  - The probe tests the targets of open circuits (and of connectors with `awaiting_system` operations,
@@ -46,6 +52,7 @@ export class OperationQueue implements OnApplicationBootstrap, OnModuleDestroy {
   private probeTimer?: NodeJS.Timeout;
   private sweeping = false;
   private probing = false;
+  private readonly wakes: Batcher<{ tenantId: string; connectorId: string; accountKey: string }, void>;
 
   constructor(
     private readonly db: TenantDatabase,
@@ -54,10 +61,13 @@ export class OperationQueue implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly circuits: Circuits,
     private readonly pool: ConnectorPool,
     private readonly redis: RedisService,
+    planner: OperationPlanner,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.queue = new BullQueue<ExecuteOperationJob>(Queue.ProvisioningOperations, { connection: redis.connectionOptions(), prefix: redis.key('bull') });
     this.queue.on('error', (error) => this.logger.warn({ message: 'provisioning queue connection error', error: error.message }));
+    this.wakes = new Batcher((items) => this.wakeNext(items), { maxSize: config.PROVISIONING_BATCH_SIZE, maxInFlight: config.PROVISIONING_BATCHES_IN_FLIGHT });
+    planner.enqueueWith((operations) => this.enqueue(operations));
   }
 
   onApplicationBootstrap(): void {
@@ -101,16 +111,22 @@ export class OperationQueue implements OnApplicationBootstrap, OnModuleDestroy {
       await job.moveToDelayed(at, token);
       throw new DelayedError();
     }
-    if (outcome.operation?.account_key && outcome.status !== 'in_progress') await this.wakeNext(tenantId, outcome.operation.connector_id, outcome.operation.account_key);
+    if (outcome.operation?.account_key && outcome.status !== 'in_progress') await this.wakes.submit({ tenantId, connectorId: outcome.operation.connector_id, accountKey: outcome.operation.account_key });
   }
 
-  /** The next open operation of an account runs now rather than at its next look. */
-  private async wakeNext(tenantId: string, connectorId: string, accountKey: string): Promise<void> {
-    const [next] = await this.operations.openOnAccount(this.db.read(tenantId), connectorId, accountKey, null);
-    if (!next || next.status !== 'pending') return;
-    const job = await this.queue.getJob(next.id);
-    if (!job) return this.enqueue([next]);
-    if (await job.isDelayed()) await job.promote().catch(() => undefined); // it may have started meanwhile
+  /** The next open operation of each account runs now rather than at its next look. */
+  private async wakeNext(items: { tenantId: string; connectorId: string; accountKey: string }[]): Promise<void[]> {
+    const byTenant = new Map<string, { connector_id: string; account_key: string }[]>();
+    for (const item of items) byTenant.set(item.tenantId, [...(byTenant.get(item.tenantId) ?? []), { connector_id: item.connectorId, account_key: item.accountKey }]);
+    for (const [tenantId, accounts] of byTenant) {
+      for (const next of await this.operations.firstOpenOnAccounts(this.db.read(tenantId), accounts)) {
+        if (next.status !== 'pending') continue;
+        const job = await this.queue.getJob(next.id);
+        if (!job) await this.enqueue([next]);
+        else if (await job.isDelayed()) await job.promote().catch(() => undefined); // it may have started meanwhile
+      }
+    }
+    return items.map(() => undefined);
   }
 
   /** Re-enqueues open operations without a live job. Answers how many were re-enqueued. */

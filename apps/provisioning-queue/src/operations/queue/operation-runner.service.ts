@@ -11,7 +11,8 @@ import { asConnectorError } from '../../connectors/target-calls';
 import { HookContext, HookLog, HookRunner, HooksUnavailable } from '../../hooks/hook-runner.service';
 import { IdentitiesRepository } from '../../identities/identities.repository';
 import { OPERATION_SOURCE } from '../operation-planner.service';
-import { OperationRow, OperationsRepository } from '../operations.repository';
+import { ClaimedIdentity, ClaimedOperation, Completion, ConnectorRulesRow, OperationRow, OperationsRepository } from '../operations.repository';
+import { Batcher } from './batcher';
 import { Circuits } from './circuits';
 import { ConnectorPool } from './connector-pool';
 import { retryDelayMs } from './retry-policy';
@@ -24,6 +25,23 @@ export type RunOutcome =
   | { kind: 'blocked' }
   /** A failed operation whose retry is due at `at`. */
   | { kind: 'retry'; at: Date };
+
+/** What the claim read for the run: the identity (null: none or gone) and the account link's uid (null: no link). */
+interface Prefetched {
+  identity: ClaimedIdentity | null;
+  linkUid: string | null;
+}
+
+/** A successful attempt to record (in a batch). */
+interface Success {
+  operation: OperationRow;
+  attemptId: string;
+  result: CallResult;
+  logs: HookLog[];
+}
+
+/** How long a connector row read for hooks and mapping scripts is used (an edit takes effect within this, as in ConnectorPool). */
+const CONNECTOR_ROW_TTL_MS = 2_000;
 
 /** Attributes a connector may correlate an existing account by, when a create finds it exists already (a create re-run after a crash). */
 const CORRELATION_ATTRIBUTES = ['userName', 'uid', 'username', 'login', 'cn', 'email', 'mail'];
@@ -80,10 +98,19 @@ const mappingFailure = (error: MappingScriptFailed): Failure => ({ code: error.t
  * Per-account ordering: the claim holds a transaction-scoped advisory lock on (connector, account) and
  * refuses while an earlier operation of the account is open, so two operations of one account never
  * run at once and the later waits.
+ *
+ * Batched: the claims of the runs that start together are one statement (`claimMany`, the same
+ * ordering rule in SQL), and their successes are recorded together (`completeMany`, a few multi-row
+ * statements in one transaction; see Batcher). What the batch does not take — a retry that is due, an
+ * abandoned attempt, an operation held back by its account, an open circuit — goes through the
+ * one-at-a-time claim, which says why; failures are recorded one at a time.
  */
 @Injectable()
 export class OperationRunner {
   readonly outcomes: Counter<'outcome' | 'operation_type'>;
+  private readonly claims: Batcher<{ tenantId: string; operationId: string }, ClaimedOperation | null>;
+  private readonly successes: Batcher<Success, RunOutcome>;
+  private readonly connectorRows = new Map<string, { at: number; row: Promise<ConnectorRulesRow | undefined> }>();
 
   constructor(
     private readonly db: TenantDatabase,
@@ -102,25 +129,44 @@ export class OperationRunner {
       labelNames: ['outcome', 'operation_type'],
       registers: [metrics.registry],
     });
+    const batch = { maxSize: config.PROVISIONING_BATCH_SIZE, maxInFlight: config.PROVISIONING_BATCHES_IN_FLIGHT };
+    this.claims = new Batcher((items) => this.claimBatch(items), batch);
+    this.successes = new Batcher((items) => this.recordSuccesses(items), batch);
   }
 
   async run(tenantId: string, operationId: string): Promise<RunOutcome> {
-    const claimed = await this.claim(tenantId, operationId);
-    if (claimed.kind !== 'claimed') return claimed.outcome;
-    const { operation, attemptId } = claimed;
+    let operation: OperationRow;
+    let attemptId: string;
+    let prefetched: Prefetched | undefined;
+    const batched = await this.claims.submit({ tenantId, operationId }).catch(() => null); // the one-at-a-time claim says what went wrong
+    if (batched) {
+      const { attempt_id, attempt_number: _number, identity, link_uid, ...row } = batched;
+      operation = row;
+      attemptId = attempt_id;
+      prefetched = { identity, linkUid: link_uid };
+    } else {
+      const claimed = await this.claim(tenantId, operationId);
+      if (claimed.kind !== 'claimed') return claimed.outcome;
+      ({ operation, attemptId } = claimed);
+    }
     const logs: HookLog[] = [];
     let result: CallResult | undefined;
     let failure: Failure | undefined;
     let changedTarget: CallResult | undefined;
     try {
-      await this.applyMappingScript(operation, logs);
-      result = await this.withHooks(operation, logs);
+      await this.applyMappingScript(operation, logs, prefetched);
+      result = await this.withHooks(operation, logs, prefetched);
     } catch (error) {
       if (error instanceof MappingScriptFailed) failure = mappingFailure(error);
       else if (error instanceof HooksUnavailable) failure = hookFailure(error.message, true);
       else if (error instanceof HookAbort) failure = hookFailure(error.message);
       else failure = fromConnectorError(asConnectorError(error));
       if (error instanceof HookAbort) changedTarget = error.result;
+    }
+    if (result) {
+      const recorded = await this.successes.submit({ operation, attemptId, result, logs }).catch(() => null);
+      if (recorded) return recorded;
+      // The batch's transaction failed as a whole (and rolled back): this one is recorded on its own.
     }
     return this.db.transaction(tenantId, async (tx) => {
       for (const line of logs) await this.operations.log(tx, operation.id, line.level, line.message);
@@ -136,11 +182,10 @@ export class OperationRunner {
    * update replaces them all and removes what the rules no longer give, unless the script gives it).
    * It runs before the hooks, which see its attributes. A failure is a MappingScriptFailed.
    */
-  private async applyMappingScript(operation: OperationRow, logs: HookLog[]): Promise<void> {
+  private async applyMappingScript(operation: OperationRow, logs: HookLog[], prefetched?: Prefetched): Promise<void> {
     const scriptId = operation.payload.mapping_script_id;
     if (!scriptId || !operation.user_id || (operation.operation_type !== 'create' && operation.operation_type !== 'update')) return;
-    const db = this.db.read(operation.tenant_id);
-    const [identity, connector] = await Promise.all([this.identities.find(db, operation.user_id), this.operations.connector(db, operation.connector_id)]);
+    const [identity, connector] = await Promise.all([this.identityOf(operation, prefetched), this.connectorRow(operation.tenant_id, operation.connector_id)]);
     if (!identity) throw new MappingScriptFailed(scriptId, `mapping script ${scriptId} cannot run: identity ${operation.user_id} no longer exists`);
     const mapped = operation.payload.attributes ?? {};
     const run = await this.mappingScripts.apply(
@@ -165,11 +210,10 @@ export class OperationRunner {
    * target has changed: the account link is kept true, and a retry re-runs the whole operation
    * (creates adopt the account they find, updates and deletes are idempotent).
    */
-  private async withHooks(operation: OperationRow, logs: HookLog[]): Promise<CallResult> {
+  private async withHooks(operation: OperationRow, logs: HookLog[], prefetched?: Prefetched): Promise<CallResult> {
     const hookOperation = operation.payload.hook_operation;
-    if (!(await this.hooks.any(operation.tenant_id, operation.connector_id, hookOperation))) return this.call(operation);
-    const connector = await this.operations.connector(this.db.read(operation.tenant_id), operation.connector_id);
-    const identity = operation.user_id ? await this.identities.find(this.db.read(operation.tenant_id), operation.user_id) : undefined;
+    if (!(await this.hooks.any(operation.tenant_id, operation.connector_id, hookOperation))) return this.call(operation, prefetched);
+    const [connector, identity] = await Promise.all([this.connectorRow(operation.tenant_id, operation.connector_id), this.identityOf(operation, prefetched)]);
     const changes = operation.operation_type === 'update' ? (operation.payload.delta?.replace ?? {}) : (operation.payload.attributes ?? {});
     const context: HookContext = {
       phase: 'before',
@@ -199,7 +243,7 @@ export class OperationRunner {
     const changed = { ...operation, payload };
     let result: CallResult;
     try {
-      result = await this.call(changed);
+      result = await this.call(changed, prefetched);
     } catch (error) {
       const failed = asConnectorError(error);
       await this.hooks.skipAfter(operation.tenant_id, { ...context, operation: { ...context.operation, attributes: before.attributes } }, `the connector call failed (${failed.code}: ${failed.message})`, versions, logs);
@@ -210,6 +254,76 @@ export class OperationRunner {
     const aborted = await this.hooks.after(operation.tenant_id, afterContext, logs, versions);
     if (aborted) throw new HookAbort(`${aborted} (the target was already changed: ${result.message})`, result);
     return result;
+  }
+
+  /** The identity the operation is about, as the claim read it (or read now). */
+  private async identityOf(operation: OperationRow, prefetched?: Prefetched): Promise<ClaimedIdentity | undefined> {
+    if (!operation.user_id) return undefined;
+    if (prefetched) return prefetched.identity ?? undefined;
+    return this.identities.find(this.db.read(operation.tenant_id), operation.user_id);
+  }
+
+  /** The connector's row (type, mapping), read at most every CONNECTOR_ROW_TTL_MS per connector. */
+  private connectorRow(tenantId: string, connectorId: string): Promise<ConnectorRulesRow | undefined> {
+    const key = `${tenantId}:${connectorId}`;
+    const cached = this.connectorRows.get(key);
+    if (cached && Date.now() - cached.at < CONNECTOR_ROW_TTL_MS) return cached.row;
+    const row = this.operations.connector(this.db.read(tenantId), connectorId);
+    this.connectorRows.set(key, { at: Date.now(), row });
+    row.catch(() => this.connectorRows.delete(key));
+    if (this.connectorRows.size > 10_000) this.connectorRows.clear();
+    return row;
+  }
+
+  /** The batch claim (`claimMany`), one statement per tenant of the batch; null for each operation it did not claim. */
+  private async claimBatch(items: { tenantId: string; operationId: string }[]): Promise<(ClaimedOperation | null)[]> {
+    const open = this.circuits.all().map((circuit) => circuit.connectorId);
+    const claimed = new Map<string, ClaimedOperation>();
+    for (const [tenantId, ids] of groupBy(items, (item) => item.tenantId, (item) => item.operationId)) {
+      for (const row of await this.operations.claimMany(this.db.statements(tenantId), [...new Set(ids)], open)) claimed.set(row.id, row);
+    }
+    // An id submitted twice in one batch is claimed for the first only; the other takes the one-at-a-time claim.
+    return items.map((item) => {
+      const row = claimed.get(item.operationId);
+      claimed.delete(item.operationId);
+      return row ?? null;
+    });
+  }
+
+  /** Records successes together: per tenant, one transaction of `completeMany` and the `finished` events. */
+  private async recordSuccesses(items: Success[]): Promise<RunOutcome[]> {
+    const done = new Map<string, OperationRow>();
+    for (const [tenantId, successes] of groupBy(items, (item) => item.operation.tenant_id, (item) => item)) {
+      const rows = await this.db.transaction(tenantId, async (tx) => {
+        const completed = await this.operations.completeMany(tx, successes.map((success) => this.completion(success)));
+        if (completed.length) await tx.publish(completed.map((operation) => this.finishedEvent(tx.tenantId, operation, 'completed')));
+        return completed;
+      });
+      for (const row of rows) done.set(row.id, row);
+    }
+    return items.map(({ operation }) => {
+      const row = done.get(operation.id);
+      if (row) this.outcomes.inc({ outcome: 'completed', operation_type: operation.operation_type });
+      return { kind: 'done', status: 'completed', operation: row };
+    });
+  }
+
+  /** What a success records: its attempt, its link (as keepLinks keeps it), its log lines. */
+  private completion({ operation, attemptId, result, logs }: Success): Completion {
+    const base = { connector_id: operation.connector_id, object_class: operation.object_class, attributes_hash: attributesHash(operation.payload.attributes) };
+    let link: Completion['link'] = null;
+    if (!result.skipped && result.uid) {
+      if (operation.user_id && operation.operation_type === 'create') link = { kind: 'upsert', identity_id: operation.user_id, external_uid: result.uid, ...base };
+      if (operation.user_id && operation.operation_type === 'update') link = { kind: 'refresh', identity_id: operation.user_id, external_uid: null, ...base };
+      if (operation.operation_type === 'delete') link = { kind: 'remove', identity_id: null, external_uid: result.uid, ...base };
+    }
+    return {
+      id: operation.id,
+      attempt_id: attemptId,
+      target_uid: result.uid ?? operation.target_uid,
+      link,
+      logs: [...logs, { level: 'info', message: `completed: ${result.message}` }],
+    };
   }
 
   private async claim(tenantId: string, operationId: string): Promise<{ kind: 'claimed'; operation: OperationRow; attemptId: string } | { kind: 'not'; outcome: RunOutcome }> {
@@ -259,13 +373,17 @@ export class OperationRunner {
   }
 
   /** The connector call itself. Idempotent where the target allows: a create that finds its account already there adopts it. */
-  private async call(operation: OperationRow): Promise<CallResult> {
+  private async call(operation: OperationRow, prefetched?: Prefetched): Promise<CallResult> {
     const payload = operation.payload;
     if (payload.missing?.length) throw new ConnectorError(ConnectorErrorCode.InvalidAttribute, `the mapping leaves required attributes empty: ${payload.missing.join(', ')}`);
     const connector = await this.pool.get(operation.tenant_id, operation.connector_id);
     const objectClass = operation.object_class as ObjectClass;
-    const link = operation.user_id ? await this.operations.link(this.db.read(operation.tenant_id), operation.user_id, operation.connector_id, operation.object_class) : undefined;
-    const uid = operation.target_uid ?? link?.external_uid ?? null;
+    const linkUid = prefetched
+      ? prefetched.linkUid
+      : operation.user_id
+        ? ((await this.operations.link(this.db.read(operation.tenant_id), operation.user_id, operation.connector_id, operation.object_class))?.external_uid ?? null)
+        : null;
+    const uid = operation.target_uid ?? linkUid ?? null;
     switch (operation.operation_type) {
       case 'create': {
         const attributes = payload.attributes ?? {};
@@ -412,17 +530,21 @@ export class OperationRunner {
   }
 
   private async announce(tx: TenantTransaction, operation: OperationRow, status: string): Promise<void> {
-    await tx.publish({
+    await tx.publish(this.finishedEvent(tx.tenantId, operation, status));
+  }
+
+  private finishedEvent(tenantId: string, operation: OperationRow, status: string) {
+    return {
       topic: Topic.ProvisioningOperations,
-      key: messageKey.tenantAccount(tx.tenantId, operation.account_key ?? operation.id),
+      key: messageKey.tenantAccount(tenantId, operation.account_key ?? operation.id),
       event: createCloudEvent({
         source: OPERATION_SOURCE,
         type: EventType.OperationFinished,
-        tenantid: tx.tenantId,
+        tenantid: tenantId,
         subject: operation.id,
         data: { operation_id: operation.id, connector_id: operation.connector_id, user_id: operation.user_id, operation_type: operation.operation_type, status },
       }),
-    });
+    };
   }
 }
 
@@ -434,6 +556,17 @@ class HookAbort extends Error {
   ) {
     super(message);
   }
+}
+
+function groupBy<T, V>(items: T[], key: (item: T) => string, value: (item: T) => V): Map<string, V[]> {
+  const groups = new Map<string, V[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) group.push(value(item));
+    else groups.set(k, [value(item)]);
+  }
+  return groups;
 }
 
 function isEarlier(other: OperationRow, operation: OperationRow): boolean {
