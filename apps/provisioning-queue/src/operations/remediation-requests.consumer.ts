@@ -18,7 +18,8 @@ import { OperationQueue } from './queue/operation-queue.service';
  * ordering, retries and dead letters as for any operation), with the id the request names. Idempotent
  * twice over: the consumer host records the event, and an operation that already has the id is left
  * alone. A request whose identity or connector is gone creates nothing and answers
- * `provisio.operation.finished` with status `rejected`, so the reconciler's result does not wait forever.
+ * `provisio.operation.finished` with status `rejected`; one whose operation a conflict cancels at once
+ * answers `cancelled`: either way the reconciler's result does not wait forever.
  */
 @Injectable()
 export class RemediationRequestsConsumer implements OnModuleInit {
@@ -42,7 +43,7 @@ export class RemediationRequestsConsumer implements OnModuleInit {
     });
   }
 
-  /** Creates the requested operation; null when it exists already or could not be made (then rejected). */
+  /** Creates the requested operation; null when it exists already, or could not be made or was cancelled at once (then announced). */
   private async create(tx: TenantTransaction, request: OperationRequested): Promise<OperationRow | null> {
     if (await this.operations.find(tx, request.operation_id)) return null;
     const connector = await this.operations.connector(tx, request.connector_id);
@@ -74,10 +75,13 @@ export class RemediationRequestsConsumer implements OnModuleInit {
         payload,
       },
     ]);
+    // A conflict's default outcome may cancel it at once (a create while the identity's own create is open): say so, or the result would wait forever.
+    const now = await this.operations.find(tx, row.id);
+    if (now?.status === 'cancelled') return this.reject(tx, request, now.error_message ?? 'cancelled by a conflict with an open operation of the account', 'cancelled');
     return row;
   }
 
-  private async reject(tx: TenantTransaction, request: OperationRequested, why: string): Promise<null> {
+  private async reject(tx: TenantTransaction, request: OperationRequested, why: string, status: 'rejected' | 'cancelled' = 'rejected'): Promise<null> {
     await tx.publish({
       topic: Topic.ProvisioningOperations,
       key: messageKey.tenantAccount(tx.tenantId, request.user_id ?? `uid:${request.target_uid}`),
@@ -86,7 +90,7 @@ export class RemediationRequestsConsumer implements OnModuleInit {
         type: EventType.OperationFinished,
         tenantid: tx.tenantId,
         subject: request.operation_id,
-        data: { operation_id: request.operation_id, connector_id: request.connector_id, user_id: request.user_id, operation_type: request.operation_type, status: 'rejected', error_message: why },
+        data: { operation_id: request.operation_id, connector_id: request.connector_id, user_id: request.user_id, operation_type: request.operation_type, status, error_message: why },
       }),
     });
     return null;

@@ -14,7 +14,8 @@ function failureOf(event: OperationFinished): string {
  * Settles remediation toward a target: consumes `provisio.operation.finished` from
  * `provisio.provisioning-operations` and, when the operation is one a RemediationResult waits for
  * (its id was chosen by the reconciler), marks the result `succeeded` (`completed`; the discrepancy is
- * resolved) or `failed` (`dead_letter`, or `rejected`: the queue could not create it). Every other
+ * resolved) or `failed` (`dead_letter`; `rejected`: the queue could not create it; `cancelled`: a
+ * conflict cancelled it at once). Every other
  * operation's end matches no result and changes nothing. Idempotent through the consumer host.
  */
 @Injectable()
@@ -32,7 +33,7 @@ export class OperationOutcomesConsumer implements OnModuleInit {
       schemaFor: (type) => (type === EventType.OperationFinished ? operationFinishedSchema : null),
       handle: async (event, { manager }) => {
         const { data } = event;
-        if (!['completed', 'dead_letter', 'rejected'].includes(data.status)) return null;
+        if (!['completed', 'dead_letter', 'rejected', 'cancelled'].includes(data.status)) return null;
         const succeeded = data.status === 'completed';
         return this.repo.settle(this.db.join(manager, event.tenantid), data.operation_id, succeeded, succeeded ? null : failureOf(data));
       },

@@ -126,7 +126,8 @@ export type OperationRequested = z.infer<typeof operationRequestedSchema>;
 
 /**
  * An operation ended (`completed`, `dead_letter`), or a request could not become one (`rejected`:
- * the identity or connector it named is gone; `error_message` says why).
+ * the identity or connector it named is gone; `cancelled`: a conflict cancelled it as it was created;
+ * `error_message` says why).
  */
 export const operationFinishedSchema = z
   .object({ operation_id: z.uuid(), status: z.string(), error_message: z.string().nullable().optional() })
