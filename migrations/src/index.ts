@@ -24,6 +24,7 @@ import { AddReconciliationProgressAndStaging1765300000000 } from './176530000000
 import { AddRemediationTracking1765420000000 } from './1765420000000-add-remediation-tracking';
 import { AddReconciliationScheduleFiring1765430000000 } from './1765430000000-add-reconciliation-schedule-firing';
 import { AddReconciliationRunSegments1765440000000 } from './1765440000000-add-reconciliation-run-segments';
+import { AddReconciliationProgressMarks1765450000000 } from './1765450000000-add-reconciliation-progress-marks';
 import { IndexExecutionsByCompletion1765460000000 } from './1765460000000-index-executions-by-completion';
 
 export const migrations = [
@@ -48,6 +49,7 @@ export const migrations = [
   AddRemediationTracking1765420000000,
   AddReconciliationScheduleFiring1765430000000,
   AddReconciliationRunSegments1765440000000,
+  AddReconciliationProgressMarks1765450000000,
   IndexExecutionsByCompletion1765460000000,
 ];
 
@@ -75,5 +77,6 @@ export {
   AddRemediationTracking1765420000000,
   AddReconciliationScheduleFiring1765430000000,
   AddReconciliationRunSegments1765440000000,
+  AddReconciliationProgressMarks1765450000000,
   IndexExecutionsByCompletion1765460000000,
 };

@@ -1,6 +1,6 @@
 import { copyField } from './copy-rows';
 import { defaultCorrelationRules, identityExpression } from './correlation-rules';
-import { progressOf } from '../runs/runs.service';
+import { progressOf } from '../runs/run-progress';
 import type { RunRow } from '../runs/runs.repository';
 
 describe('copyField (COPY text format)', () => {
@@ -36,11 +36,26 @@ describe('correlation rules', () => {
 });
 
 describe('progressOf', () => {
-  const run = (fields: Partial<RunRow>): RunRow => ({ phase: 'reading', accounts_processed: 0, accounts_total: null, started_at: new Date(0), phase_started_at: new Date(0), completed_at: null, ...fields }) as RunRow;
+  const run = (fields: Partial<RunRow>): RunRow =>
+    ({ status: 'running', mode: 'full', phase: 'reading', accounts_processed: 0, accounts_total: null, started_at: new Date(0), phase_started_at: new Date(0), completed_at: null, progress_marks: {}, previous_run: null, ...fields }) as RunRow;
 
   it('gives accounts per second and an ETA from the total when the target tells it', () => {
     const p = progressOf(run({ accounts_processed: 1000, accounts_total: 5000 }), 10_000);
     expect(p).toEqual({ phase: 'reading', processed: 1000, total: 5000, accounts_per_second: 100, eta_seconds: 40, percent: 20 });
+  });
+
+  it("adds what came after reading in the connector's last completed run, per account, and counts it down after reading", () => {
+    const previous_run = { accounts: 2000, after_reading_seconds: 4 };
+    // 40 s of reading left, then 5000 accounts at 2 ms each.
+    expect(progressOf(run({ accounts_processed: 1000, accounts_total: 5000, previous_run }), 10_000).eta_seconds).toBe(50);
+    // Without a total, the last full run's count stands in for it.
+    expect(progressOf(run({ accounts_processed: 1000, previous_run }), 10_000).eta_seconds).toBe(14);
+    const classifying = run({ phase: 'classifying', accounts_processed: 5000, accounts_total: 5000, previous_run, progress_marks: { reading_ended_at: new Date(50_000).toISOString() } });
+    expect(progressOf(classifying, 53_000)).toMatchObject({ eta_seconds: 7, accounts_per_second: 100 });
+    expect(progressOf({ ...classifying, status: 'paused' }, 53_000).eta_seconds).toBeNull();
+    // The rate counts from the first page: 3 s of start-up before it do not slow the estimate.
+    const started = run({ accounts_processed: 1000, accounts_total: 10_000, progress_marks: { first_page_at: new Date(3_000).toISOString(), first_page_accounts: 100 } });
+    expect(progressOf(started, 12_000)).toMatchObject({ accounts_per_second: 100, eta_seconds: 90 });
   });
 
   it('has no ETA without a total, and 0 once done', () => {

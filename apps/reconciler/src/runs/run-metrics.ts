@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Gauge } from 'prom-client';
 import { TenantDatabase } from '@provisio/persistence';
 import { Metrics } from '@provisio/platform';
-import { progressOf } from './runs.service';
+import { progressOf } from './run-progress';
 import { RunsRepository } from './runs.repository';
 
 /**

@@ -31,6 +31,10 @@ export interface RunRow {
   started_at: Date;
   completed_at: Date | null;
   phase_started_at: Date | null;
+  /** Moments of its progress (a trigger keeps them): `first_page_at`, `first_page_accounts`, `<phase>_ended_at`. */
+  progress_marks: { first_page_at?: string; first_page_accounts?: number } & Record<string, string | number | undefined>;
+  /** The connector's last completed run of the same mode and dry_run: its accounts and the seconds it took after reading (the ETA's tail). */
+  previous_run: { accounts: number; after_reading_seconds: number | null } | null;
   accounts_processed: number;
   accounts_total: number | null;
   discrepancies_found: number;
@@ -52,7 +56,11 @@ export interface RunRow {
 const COLUMNS = `r.id, r.tenant_id, r.connector_id, r.schedule_id, r.mode, r.dry_run, r.status, r.phase, r.started_at, r.completed_at, r.phase_started_at,
   r.accounts_processed, r.accounts_total, r.discrepancies_found, r.api_calls_made, r.duration_seconds, r.error_message, r.checkpoint, r.watermark,
   r.delete_threshold_percent, r.guard, r.pause_reason, r.lease_token, r.heartbeat_at, r.created_by, r.updated_at,
-  (SELECT u.subject FROM users u WHERE u.id = r.created_by) AS created_by_subject`;
+  (SELECT u.subject FROM users u WHERE u.id = r.created_by) AS created_by_subject, r.progress_marks,
+  (SELECT jsonb_build_object('accounts', p.accounts_processed, 'after_reading_seconds', extract(epoch FROM p.completed_at - (p.progress_marks ->> 'reading_ended_at')::timestamptz))
+     FROM reconciliation_runs p
+    WHERE p.connector_id = r.connector_id AND p.status = 'completed' AND p.tenant_id = r.tenant_id AND p.mode = r.mode AND p.dry_run = r.dry_run AND p.id <> r.id
+    ORDER BY p.completed_at DESC LIMIT 1) AS previous_run`;
 
 /** Every statement of reconciliation_runs. */
 @Injectable()

@@ -4,27 +4,10 @@ import { ConflictError, guardUniques, InvalidTransitionError, NotFoundError, Pag
 import { CreateRunDto, ListRunsQueryDto, RunDto } from './dtos/run.dto';
 import { RunEngine } from './run-engine.service';
 import { announceRunFinished } from './run-finished';
+import { progressOf } from './run-progress';
 import { RunRow, RunStatus, RunsRepository } from './runs.repository';
 
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
-
-/** Accounts per second and ETA of a run's reading phase, from its row (the truth, whichever replica works it). */
-export function progressOf(run: RunRow, now = Date.now()) {
-  const since = run.phase_started_at && run.phase === 'reading' ? new Date(run.phase_started_at).getTime() : new Date(run.started_at).getTime();
-  const end = run.completed_at ? new Date(run.completed_at).getTime() : now;
-  const seconds = Math.max(0.001, (end - since) / 1000);
-  const rate = run.accounts_processed / seconds;
-  const total = run.accounts_total;
-  const remaining = total !== null ? Math.max(0, total - run.accounts_processed) : null;
-  return {
-    phase: run.phase,
-    processed: run.accounts_processed,
-    total,
-    accounts_per_second: Math.round(rate * 10) / 10,
-    eta_seconds: run.phase === 'reading' && remaining !== null && rate > 0 ? Math.round(remaining / rate) : run.phase === 'done' ? 0 : null,
-    percent: total ? Math.min(100, Math.round((1000 * run.accounts_processed) / total) / 10) : null,
-  };
-}
 
 export function toRunDto(run: RunRow): RunDto {
   return {

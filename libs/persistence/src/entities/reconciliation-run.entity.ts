@@ -104,6 +104,10 @@ export class ReconciliationRun {
   @Column({ type: 'timestamptz', nullable: true })
   phase_started_at: Date | null;
 
+  /** Moments of its progress, kept by a trigger: `first_page_at`, `first_page_accounts`, `<phase>_ended_at`. What the ETA reads. */
+  @Column({ type: 'jsonb', default: {} })
+  progress_marks: Record<string, string | number>;
+
   /** The target's watermark once the run completed: where the connector's next delta starts. */
   @Column({ type: 'text', nullable: true })
   watermark: string | null;

@@ -49,7 +49,7 @@ export class RunProgressDto {
   @ApiProperty() processed: number;
   @ApiPropertyOptional({ nullable: true, description: 'Accounts the target holds, when it tells' }) total: number | null;
   @ApiProperty() accounts_per_second: number;
-  @ApiPropertyOptional({ nullable: true, description: 'Seconds until reading ends, when the total is known' }) eta_seconds: number | null;
+  @ApiPropertyOptional({ nullable: true, description: "Seconds until the run ends: its reading at the rate so far, plus what came after reading in the connector's last completed run (per account); null without a total (or a previous full run's count) and while the run waits" }) eta_seconds: number | null;
   @ApiPropertyOptional({ nullable: true }) percent: number | null;
 }
 
