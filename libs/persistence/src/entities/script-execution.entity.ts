@@ -47,6 +47,7 @@ export interface ExecutionLogLine {
 @Index('idx_executions_binding', ['binding_id'], { where: 'binding_id IS NOT NULL' })
 @Index('idx_executions_parent', ['parent_execution_id'], { where: 'parent_execution_id IS NOT NULL' })
 @Index('idx_executions_operation', ['operation_id'], { where: 'operation_id IS NOT NULL' })
+@Index('idx_executions_tenant_completed', ['tenant_id', 'completed_at', 'id'], { where: 'completed_at IS NOT NULL AND dry_run = false' })
 @Index('uq_executions_schedule_slot', ['scheduled_job_id', 'scheduled_for'], {
   unique: true,
   where: 'scheduled_job_id IS NOT NULL AND scheduled_for IS NOT NULL AND parent_execution_id IS NULL',
