@@ -208,6 +208,38 @@ describe('remediation (reconciler + provisioning queue, SQL target)', () => {
     expect(report.action_summary.by_action).toEqual({ create: 1, delete: 1, update: 1, link: 1, inactivate_identity: 1 });
   });
 
+  it('fails the result of an operation that is dead-lettered; a failed result can be remediated again', async () => {
+    const s = await scenario();
+    const dry = await run(s.caller, s.connectorId, true);
+    const found = await discrepancies(s.caller, dry.id);
+    const [{ id: organizationId }] = await pq.db.dataSource.query('SELECT id FROM organizations WHERE tenant_id = $1 AND is_default', [s.tenantId]);
+    const [{ id: scriptId }] = await pq.db.dataSource.query(
+      `INSERT INTO scripts (tenant_id, organization_id, name, source, type, status, current_version) VALUES ($1, $2, $3, $4, 'embedded', 'active', 1) RETURNING id`,
+      [s.tenantId, organizationId, `refuse-${randomUUID().slice(0, 6)}`, `export default async () => ({ fail: 'no updates during the freeze' })`],
+    );
+    const [{ id: bindingId }] = await pq.db.dataSource.query(
+      `INSERT INTO hook_bindings (tenant_id, script_id, connector_id, hook_phase, operation_type, execution_order, failure_policy, max_retries, timeout_seconds)
+       VALUES ($1, $2, $3, 'before', 'update', 1, 'abort', 0, 5) RETURNING id`,
+      [s.tenantId, scriptId, s.connectorId],
+    );
+    const first = await s.caller.post(`/reconciliation/discrepancies/${found.mismatch.id}/remediate`, {});
+    expect(first.body).toMatchObject({ action: 'update', status: 'pending' });
+    const failed = await settledResult(s.caller, found.mismatch.id);
+    expect(failed).toMatchObject({ status: 'failed', success: false, operation_id: first.body.result.operation_id });
+    expect(failed.error).toContain('dead_letter');
+    expect((await s.ops.get(`/operations/${first.body.result.operation_id}`)).body).toMatchObject({ status: 'dead_letter' });
+    expect((await s.caller.get('/reconciliation/actions', { discrepancy_id: found.mismatch.id })).body.items[0]).toMatchObject({ action_type: 'update', result: 'failed' });
+    expect((await discrepancies(s.caller, dry.id)).mismatch.resolution_status).toBe('pending');
+    expect((await rows(s.table)).find((r) => r.user_name === 'a1')).toMatchObject({ display_name: 'Wrong Name' });
+
+    await pq.db.dataSource.query('DELETE FROM hook_bindings WHERE id = $1', [bindingId]);
+    const second = await s.caller.post(`/reconciliation/discrepancies/${found.mismatch.id}/remediate`, {});
+    expect(second.body).toMatchObject({ status: 'pending' });
+    expect(second.body.result.operation_id).not.toBe(first.body.result.operation_id);
+    expect(await settledResult(s.caller, found.mismatch.id)).toMatchObject({ status: 'succeeded', error: null, operation_id: second.body.result.operation_id });
+    expect((await rows(s.table)).find((r) => r.user_name === 'a1')).toMatchObject({ display_name: 'Name a1' });
+  });
+
   it('checks permissions, tenants and input', async () => {
     const s = await scenario();
     const dry = await run(s.caller, s.connectorId, true);
