@@ -289,7 +289,8 @@ export class RunEngine implements OnApplicationBootstrap, OnModuleDestroy {
         // A fresh start: anything an earlier attempt staged goes.
         await dropStaging(tx, run.id);
         await this.segments.insert(tx, run.id, plan);
-        const planned = await this.runs.advance(tx, run.id, token, `segments_pending = $4, checkpoint = $5::jsonb`, [plan.length, JSON.stringify({ since, segments: plan.length })]);
+        // accounts_processed counts what is staged: nothing is, after the drop (a run planned again after an upgrade starts over).
+        const planned = await this.runs.advance(tx, run.id, token, `segments_pending = $4, checkpoint = $5::jsonb, accounts_processed = 0`, [plan.length, JSON.stringify({ since, segments: plan.length })]);
         if (!planned) throw new LeaseLost();
       });
       this.logger.log({ message: 'run cut into segments', run_id: run.id, read_segments: reads.length, expect_segments: expects.length });
@@ -355,9 +356,9 @@ export class RunEngine implements OnApplicationBootstrap, OnModuleDestroy {
     const tenantId = run.tenant_id;
     const key: SegmentKey = segment;
     const since = run.mode === 'delta' ? (run.checkpoint?.since ?? null) : null;
+    // Pages are COPYed in the transaction that moves the segment's checkpoint: a segment never has rows
+    // staged past its cursor, so a segment starting over has nothing to clear.
     const seqBase = (segment.segment + 1) * SEQ_SEGMENT;
-    // A fresh start of the segment: anything a crashed attempt staged before its first checkpoint goes.
-    if (segment.cursor === null && segment.pages === 0) await this.segments.clearStaged(this.db.statements(tenantId), run.id, seqBase, seqBase + SEQ_SEGMENT);
     const connector: Connector = this.targets.build(target.row);
     try {
       const options = {

@@ -127,11 +127,6 @@ export class RunSegmentsRepository {
     await db.execute(`DELETE FROM reconciliation_expected_accounts WHERE tenant_id = $1 AND run_id = $2 AND identity_id > $3 AND identity_id <= $4`, [runId, after, upTo]);
   }
 
-  /** A read segment starting over: the staged rows of its seq range go. */
-  async clearStaged(db: TenantScoped, runId: string, fromSeq: number, toSeq: number): Promise<void> {
-    await db.execute(`DELETE FROM reconciliation_staged_accounts WHERE tenant_id = $1 AND run_id = $2 AND seq >= $3 AND seq < $4`, [runId, fromSeq, toSeq]);
-  }
-
   /**
    * Moves a stale segment to a new generation, so only a job of the new generation can claim it; of
    * several replicas' sweeps exactly one gets the row. Undefined when it beat, ended or moved meanwhile.
