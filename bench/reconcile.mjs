@@ -7,7 +7,7 @@
 //
 //   npm run bench:reconcile            (builds, then runs this)
 //   node bench/reconcile.mjs [--accounts 1000000] [--changes 10000] [--page-size 10000] [--ldap-accounts 100000] [--ldap-server-page 10000]
-//                            [--segments N] [--replicas N] [--keep] [--log]
+//                            [--segments N] [--replicas N] [--mapping-script] [--keep] [--log]
 //
 // --segments: RECONCILIATION_SEGMENTS of the reconciler (default: its own, 4); --replicas: that many
 // reconciler processes on the same database and Redis prefix working the runs' segments (default 1;
@@ -53,6 +53,9 @@ const LDAP_N = arg('ldap-accounts', 100_000);
 const LDAP_SERVER_PAGE = arg('ldap-server-page', 10_000);
 const SEGMENTS = arg('segments', 0);
 const REPLICAS = Math.max(1, arg('replicas', 1));
+/** --mapping-script: the SQL connector gets a mapping script (it returns what the rules mapped, so the planted discrepancies stay exact): its cost, in batches. */
+const MAPPING_SCRIPT = args.includes('--mapping-script');
+const PASS_THROUGH_SCRIPT = `export default async ({ items }) => items.map((i) => ({ ...i.attributes }))`;
 const FLOOR = { full_s: 120, peak_rss_mb: 512, delta_s: 10, ldap_full_s: 30 };
 
 const say = (message) => process.stdout.write(`[bench:reconcile] ${message}\n`);
@@ -275,6 +278,17 @@ async function main() {
     const cipher = new SealedJsonCipher(parseKeyRing(keys, undefined, { ring: 'CONNECTOR_CREDENTIALS_KEYS', current: 'CONNECTOR_CREDENTIALS_KEY_ID' }), { purpose: 'connector-credentials', what: 'credentials' });
     await timed('target seeded', () => seedTarget(table));
     await timed('identities and links seeded', () => seedIdentities(url, tenant, connectorId, config, cipher.encrypt({ password: '' }, [tenant, connectorId])));
+    if (MAPPING_SCRIPT) {
+      await withClient(url, async (c) => {
+        const [{ id }] = (
+          await c.query(
+            `INSERT INTO scripts (tenant_id, organization_id, name, source, type, status, current_version) SELECT $1, o.id, 'bench-mapping', $2, 'embedded', 'active', 1 FROM organizations o WHERE o.tenant_id = $1 RETURNING id`,
+            [tenant, PASS_THROUGH_SCRIPT],
+          )
+        ).rows;
+        await c.query('UPDATE connectors SET mapping_script_id = $2 WHERE id = $1', [connectorId, id]);
+      });
+    }
 
     const ports = [];
     const redisPrefix = `bench-recon-${randomBytes(4).toString('hex')}`;
@@ -290,6 +304,8 @@ async function main() {
             DATABASE_URL: url,
             REDIS_URL,
             REDIS_KEY_PREFIX: redisPrefix,
+            KAFKA_BROKERS: env('KAFKA_BROKERS', '127.0.0.1:9092'),
+            KAFKA_TOPIC_PREFIX: env('KAFKA_TOPIC_PREFIX', ''),
             AUTH_JWT_SECRET: secret,
             CONNECTOR_CREDENTIALS_KEYS: keys,
             RECONCILIATION_PAGE_SIZE: String(PAGE_SIZE),
@@ -372,6 +388,8 @@ async function main() {
       delta_s,
       delta_accounts: delta.run.accounts_processed,
       exact: exactFull && exactDelta,
+      mapping_script: MAPPING_SCRIPT,
+      mapping_script_runs: MAPPING_SCRIPT ? await withClient(url, async (c) => Number((await c.query("SELECT count(*) AS n FROM script_executions WHERE tenant_id = $1 AND trigger_data ->> 'kind' = 'connector_mapping'", [tenant])).rows[0].n)) : null,
       ldap_accounts: ldap?.accounts ?? null,
       ldap_full_s: ldap?.full_s ?? null,
       ldap_discrepancies: ldap?.discrepancies ?? null,
