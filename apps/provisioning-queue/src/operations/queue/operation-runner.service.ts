@@ -8,7 +8,7 @@ import { TenantDatabase, TenantTransaction } from '@provisio/persistence';
 import { APP_CONFIG, Metrics } from '@provisio/platform';
 import type { AppConfig } from '../../config';
 import { asConnectorError } from '../../connectors/target-calls';
-import { HookContext, HookLog, HookRunner, HooksUnavailable } from '../../hooks/hook-runner.service';
+import { HookContext, HookLog, HookRunner, HooksUnavailable, HookVersions } from '../../hooks/hook-runner.service';
 import { IdentitiesRepository } from '../../identities/identities.repository';
 import { OPERATION_SOURCE } from '../operation-planner.service';
 import { ClaimedIdentity, ClaimedOperation, Completion, ConnectorRulesRow, OperationRow, OperationsRepository } from '../operations.repository';
@@ -31,6 +31,9 @@ interface Prefetched {
   identity: ClaimedIdentity | null;
   linkUid: string | null;
 }
+
+/** The hooks' versions of an operation's first attempt: no hook ran on it yet, so none is pinned (what versionsOf would read). */
+const FIRST_ATTEMPT_VERSIONS: HookVersions = { mode: 'original', pinned: new Map() };
 
 /** A successful attempt to record (in a batch). */
 interface Success {
@@ -138,16 +141,18 @@ export class OperationRunner {
     let operation: OperationRow;
     let attemptId: string;
     let prefetched: Prefetched | undefined;
+    let attemptNumber: number;
     const batched = await this.claims.submit({ tenantId, operationId }).catch(() => null); // the one-at-a-time claim says what went wrong
     if (batched) {
-      const { attempt_id, attempt_number: _number, identity, link_uid, ...row } = batched;
+      const { attempt_id, attempt_number, identity, link_uid, ...row } = batched;
       operation = row;
       attemptId = attempt_id;
+      attemptNumber = attempt_number;
       prefetched = { identity, linkUid: link_uid };
     } else {
       const claimed = await this.claim(tenantId, operationId);
       if (claimed.kind !== 'claimed') return claimed.outcome;
-      ({ operation, attemptId } = claimed);
+      ({ operation, attemptId, attemptNumber } = claimed);
     }
     const logs: HookLog[] = [];
     let result: CallResult | undefined;
@@ -155,7 +160,7 @@ export class OperationRunner {
     let changedTarget: CallResult | undefined;
     try {
       await this.applyMappingScript(operation, logs, prefetched);
-      result = await this.withHooks(operation, logs, prefetched);
+      result = await this.withHooks(operation, logs, prefetched, attemptNumber);
     } catch (error) {
       if (error instanceof MappingScriptFailed) failure = mappingFailure(error);
       else if (error instanceof HooksUnavailable) failure = hookFailure(error.message, true);
@@ -210,7 +215,7 @@ export class OperationRunner {
    * target has changed: the account link is kept true, and a retry re-runs the whole operation
    * (creates adopt the account they find, updates and deletes are idempotent).
    */
-  private async withHooks(operation: OperationRow, logs: HookLog[], prefetched?: Prefetched): Promise<CallResult> {
+  private async withHooks(operation: OperationRow, logs: HookLog[], prefetched?: Prefetched, attemptNumber?: number): Promise<CallResult> {
     const hookOperation = operation.payload.hook_operation;
     if (!(await this.hooks.any(operation.tenant_id, operation.connector_id, hookOperation))) return this.call(operation, prefetched);
     const [connector, identity] = await Promise.all([this.connectorRow(operation.tenant_id, operation.connector_id), this.identityOf(operation, prefetched)]);
@@ -229,7 +234,10 @@ export class OperationRunner {
       identity: identity ? { id: identity.id, username: identity.username, email: identity.email, display_name: identity.display_name, status: identity.status, ...identity.attributes } : null,
       connector: { id: operation.connector_id, name: operation.connector_name, type: connector?.type ?? 'unknown' },
     };
-    const versions = await this.hooks.versionsOf(operation.tenant_id, operation.id, operation.payload.hook_versions);
+    const versions =
+      attemptNumber === 1 && (operation.payload.hook_versions ?? 'original') === 'original'
+        ? FIRST_ATTEMPT_VERSIONS
+        : await this.hooks.versionsOf(operation.tenant_id, operation.id, operation.payload.hook_versions);
     const before = await this.hooks.before(operation.tenant_id, context, logs, versions);
     if (before.kind === 'skip') return { uid: operation.target_uid, message: `skipped by a before hook: ${before.reason}`, skipped: true };
     if (before.kind === 'fail') throw new HookAbort(before.reason);
@@ -326,7 +334,7 @@ export class OperationRunner {
     };
   }
 
-  private async claim(tenantId: string, operationId: string): Promise<{ kind: 'claimed'; operation: OperationRow; attemptId: string } | { kind: 'not'; outcome: RunOutcome }> {
+  private async claim(tenantId: string, operationId: string): Promise<{ kind: 'claimed'; operation: OperationRow; attemptId: string; attemptNumber: number } | { kind: 'not'; outcome: RunOutcome }> {
     const peek = await this.operations.find(this.db.read(tenantId), operationId);
     if (!peek) return { kind: 'not', outcome: { kind: 'done', status: 'gone' } };
     return this.db.transaction(tenantId, async (tx) => {
@@ -359,7 +367,7 @@ export class OperationRunner {
       }
       const attempt = await this.operations.startAttempt(tx, operation.id, attemptNumber);
       await this.operations.log(tx, operation.id, 'info', `attempt ${attemptNumber} started`);
-      return { kind: 'claimed', operation: running, attemptId: attempt.id };
+      return { kind: 'claimed', operation: running, attemptId: attempt.id, attemptNumber };
     });
   }
 
