@@ -4,9 +4,11 @@
  * target every remediation is a request through the outbox and Kafka, an operation of the provisioning
  * queue (with a before hook), and a result settled from the queue's finished event; toward Provisio a
  * write of the identity store. Also: ignore, bulk by filter (each discrepancy once), dry runs that
- * write nothing but their audit rows, a run that remediates with the default actions, 403 and 404.
+ * write nothing but their audit rows, a run that remediates with the default actions, a dead-lettered
+ * operation failing its result, the stack's SCIM target, 403 and 404.
  */
 import { randomUUID } from 'node:crypto';
+import { createConnector } from '@provisio/connectors';
 import { eventually } from '@provisio/platform/testing';
 import { ProvisioningTestApp, startProvisioningQueue } from '../../../provisioning-queue/src/testing/provisioning-app';
 import { insertIdentities, insertLinks, ReconcilerTestApp, SQL_MAPPING, SqlTargetTable, startReconciler, waitForRun } from '../testing/reconciler-app';
@@ -233,11 +235,57 @@ describe('remediation (reconciler + provisioning queue, SQL target)', () => {
     expect((await rows(s.table)).find((r) => r.user_name === 'a1')).toMatchObject({ display_name: 'Wrong Name' });
 
     await pq.db.dataSource.query('DELETE FROM hook_bindings WHERE id = $1', [bindingId]);
+    await new Promise((r) => setTimeout(r, 2_500)); // the queue caches a connector's bindings for 2 s
     const second = await s.caller.post(`/reconciliation/discrepancies/${found.mismatch.id}/remediate`, {});
     expect(second.body).toMatchObject({ status: 'pending' });
     expect(second.body.result.operation_id).not.toBe(first.body.result.operation_id);
     expect(await settledResult(s.caller, found.mismatch.id)).toMatchObject({ status: 'succeeded', error: null, operation_id: second.body.result.operation_id });
     expect((await rows(s.table)).find((r) => r.user_name === 'a1')).toMatchObject({ display_name: 'Name a1' });
+  });
+
+  it('remediates toward a SCIM target the same way (create, update, delete through operations)', async () => {
+    const url = process.env.SCIM_TARGET_URL ?? '';
+    const token = process.env.SCIM_TARGET_TOKEN ?? '';
+    if (!url || !token) throw new Error('SCIM_TARGET_URL / SCIM_TARGET_TOKEN are not set (source .stack/stack.env)');
+    const tenantId = randomUUID();
+    const caller = rc.caller({ tenantId });
+    const ops = pq.caller({ tenantId });
+    const prefix = `rm-${randomUUID().slice(0, 8)}-`;
+    const scim = createConnector('scim', { baseUrl: url, auth: 'bearer' }, { token });
+    try {
+      const connector = await ops.createConnector({
+        type: 'scim',
+        config: { baseUrl: url, auth: 'bearer', pageSize: 200 },
+        credentials: { token },
+        attribute_mapping: [
+          { target: 'userName', from: 'username', required: true },
+          { target: 'displayName', from: 'display_name' },
+        ],
+      });
+      const name = (n: string) => `${prefix}${n}`;
+      const ids = await insertIdentities(pq.db, tenantId, ['bob', 'mia'].map((n) => ({ username: name(n), display_name: `Name ${n}` })));
+      const bob = (await scim.create('account', { userName: name('bob'), displayName: 'Wrong Bob' })).uid;
+      const stray = (await scim.create('account', { userName: name('stray'), displayName: 'Stray' })).uid;
+      await insertLinks(pq.db, tenantId, connector.id, [{ identity_id: ids.get(name('bob'))!, external_uid: bob }]);
+      const dry = await run(caller, connector.id, true);
+      expect(dry.status).toBe('completed');
+      const pick = async (type: string, match: (d: Discrepancy) => boolean) => {
+        const items = (await caller.get('/reconciliation/discrepancies', { run_id: dry.id, discrepancy_type: type, limit: 200 })).body.items as Discrepancy[];
+        return items.find(match)!;
+      };
+      const missing = await pick('missing', (d) => d.identity_id === ids.get(name('mia')));
+      const mismatch = await pick('mismatch', (d) => d.external_uid === bob);
+      const orphan = await pick('orphan', (d) => d.external_uid === stray);
+      for (const d of [missing, mismatch, orphan]) expect((await caller.post(`/reconciliation/discrepancies/${d.id}/remediate`, {})).body).toMatchObject({ status: 'pending' });
+      for (const d of [missing, mismatch, orphan]) expect(await settledResult(caller, d.id)).toMatchObject({ status: 'succeeded' });
+      const created = (await pq.db.dataSource.query('SELECT external_uid FROM account_links WHERE connector_id = $1 AND identity_id = $2', [connector.id, ids.get(name('mia'))]))[0];
+      expect(await scim.get('account', created.external_uid)).toMatchObject({ attributes: { userName: name('mia'), displayName: 'Name mia' } });
+      expect(await scim.get('account', bob)).toMatchObject({ attributes: { displayName: 'Name bob' } });
+      expect(await scim.get('account', stray)).toBeNull();
+    } finally {
+      await fetch(`${url.replace(/\/scim$/, '')}/_admin/resources?resourceType=User&prefix=${encodeURIComponent(prefix)}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
+      await scim.close();
+    }
   });
 
   it('checks permissions, tenants and input', async () => {
