@@ -109,6 +109,21 @@ describe('scheduled reconciliation runs (scheduler process → Kafka → reconci
     expect((await scheduleOf(firstScheduleId)).last_outcome).toBe('started');
   });
 
+  it('a request older than the occurrence fired last (it waited in Kafka) is skipped as superseded: only the latest runs', async () => {
+    const messages = await readTopic(kafka, t.prefix + Topic.ReconciliationRuns, (m) => m.some((x) => !!x.value?.includes(firstScheduleId)));
+    const original = JSON.parse(messages.find((m) => !!m.value?.includes(firstScheduleId) && m.value.includes(EventType.ReconciliationRequested))!.value!);
+    const olderSlot = new Date(Date.parse(original.data.scheduled_for) - 86_400_000).toISOString();
+    const stale = { ...original, id: randomUUID(), data: { ...original.data, scheduled_for: olderSlot } };
+    await producer.send({ topic: t.prefix + Topic.ReconciliationRuns, messages: [{ key: messageKey.tenantConnector(caller.tenantId, firstConnectorId), value: JSON.stringify(stale) }] });
+    const [action] = await eventually(async () => {
+      const rows = await t.db.dataSource.query(`SELECT action_type, result, details FROM reconciliation_actions WHERE connector_id = $1`, [firstConnectorId]);
+      return rows.length ? rows : undefined;
+    }, { what: 'the superseded occurrence recorded', timeoutMs: 30_000 });
+    expect(action).toMatchObject({ action_type: 'scheduled_run_skipped', result: 'skipped', details: { reason: 'superseded', scheduled_for: olderSlot, schedule_id: firstScheduleId } });
+    expect(await runsOf(firstConnectorId)).toHaveLength(1);
+    expect((await scheduleOf(firstScheduleId)).last_outcome).toBe('started');
+  });
+
   it('an occurrence while the connector has a run in progress is skipped and recorded, not failed', async () => {
     const connectorId = await cleanConnector('sb');
     // A run of the connector in progress (paused by an operator): the scheduled one must not overlap it.

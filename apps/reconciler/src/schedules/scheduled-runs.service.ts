@@ -7,11 +7,24 @@ import { SchedulesRepository } from './schedules.repository';
 /** What a fired occurrence became. */
 export type OccurrenceOutcome =
   | { kind: 'started'; run: RunRow }
-  | { kind: 'skipped'; reason: 'connector_busy' | 'disabled'; active_run_id: string | null }
+  | { kind: 'skipped'; reason: SkipReason; active_run_id: string | null }
   | { kind: 'ignored'; reason: 'schedule_gone' | 'already_started' };
+
+/**
+ * Why an occurrence started no run: the connector had one in progress, the schedule was disabled after it
+ * fired, or a later occurrence has fired since (this request waited in Kafka, the reconciler was down):
+ * only the latest one runs, as after the scheduler's own downtime.
+ */
+export type SkipReason = 'connector_busy' | 'disabled' | 'superseded';
 
 /** The action_type of the ReconciliationAction that records a skipped occurrence. */
 export const SCHEDULED_RUN_SKIPPED = 'scheduled_run_skipped';
+
+const SKIP_MESSAGES: Record<SkipReason, string> = {
+  connector_busy: 'the connector has a run in progress',
+  disabled: 'the schedule was disabled after it fired',
+  superseded: 'a later occurrence has fired since',
+};
 
 /**
  * Turns a fired occurrence (`provisio.reconciliation.requested`) into a run with `schedule_id` and
@@ -39,6 +52,7 @@ export class ScheduledRunsService {
       return { kind: 'ignored', reason: 'schedule_gone' };
     }
     if (!schedule.enabled) return this.skip(tx, request, schedule.connector_id, scheduledFor, 'disabled', null);
+    if (schedule.last_run_at && new Date(schedule.last_run_at).getTime() > scheduledFor.getTime()) return this.skip(tx, request, schedule.connector_id, scheduledFor, 'superseded', null);
 
     const run = await this.runs.insertScheduled(tx, { connector_id: schedule.connector_id, mode: request.mode, dry_run: request.dry_run, schedule_id: schedule.id, scheduled_for: scheduledFor });
     if (run) {
@@ -52,7 +66,7 @@ export class ScheduledRunsService {
     return this.skip(tx, request, schedule.connector_id, scheduledFor, 'connector_busy', active?.id ?? null);
   }
 
-  private async skip(tx: TenantTransaction, request: ReconciliationRequested, connectorId: string, scheduledFor: Date, reason: 'connector_busy' | 'disabled', activeRunId: string | null): Promise<OccurrenceOutcome> {
+  private async skip(tx: TenantTransaction, request: ReconciliationRequested, connectorId: string, scheduledFor: Date, reason: SkipReason, activeRunId: string | null): Promise<OccurrenceOutcome> {
     const details = { schedule_id: request.schedule_id, scheduled_for: request.scheduled_for, reason, active_run_id: activeRunId, catch_up: request.catch_up };
     await tx.execute(
       `INSERT INTO reconciliation_actions (tenant_id, connector_id, run_id, action_type, result, dry_run, performed_by, details)
@@ -60,7 +74,7 @@ export class ScheduledRunsService {
       [connectorId, activeRunId, SCHEDULED_RUN_SKIPPED, request.dry_run, JSON.stringify(details)],
     );
     await this.schedules.recordOutcome(tx, request.schedule_id, scheduledFor, 'skipped', null);
-    this.logger.warn({ message: reason === 'connector_busy' ? 'scheduled reconciliation skipped: the connector has a run in progress' : 'scheduled reconciliation skipped: the schedule was disabled after it fired', tenant_id: tx.tenantId, connector_id: connectorId, ...details });
+    this.logger.warn({ message: `scheduled reconciliation skipped: ${SKIP_MESSAGES[reason]}`, tenant_id: tx.tenantId, connector_id: connectorId, ...details });
     return { kind: 'skipped', reason, active_run_id: activeRunId };
   }
 }
