@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { createCloudEvent, EventType, messageKey, OperationRequested, Topic } from '@provisio/contracts';
 import { subjectsOf, TenantDatabase, TenantScoped, TenantTransaction } from '@provisio/persistence';
-import { ConflictError, DomainError, NotFoundError, Page, page, Principal, SqlFilters, toStorableText, ValidationError } from '@provisio/platform';
+import { ConflictError, DomainError, NotFoundError, OutboxEntry, Page, page, Principal, SqlFilters, toStorableText, ValidationError } from '@provisio/platform';
 import { TargetConnectors, TargetDefinition } from '../common/target-connectors';
 import { RECONCILER_SOURCE } from '../runs/run-finished';
 import type { RunRow } from '../runs/runs.repository';
@@ -77,8 +77,9 @@ export class RemediationService {
       if (discrepancy.resolution_status !== 'pending') throw new ConflictError(`the discrepancy is ${discrepancy.resolution_status}`, 'resolution_status');
       if (discrepancy.result_status && discrepancy.result_status !== 'failed') throw new ConflictError(`the discrepancy has a ${discrepancy.result_status} remediation already`, 'id');
       const choice = planRemediation(discrepancy, body);
-      const targets = new TargetCache(this.targets, tx);
+      const targets = new BatchContext(this.targets, tx);
       const applied = await this.apply(tx, discrepancy, choice, { actorId: tx.actorId, subject: principal.subject }, body.dry_run, targets, false);
+      await tx.publish(targets.requests);
       if (!applied) throw new ConflictError('the discrepancy was remediated meanwhile', 'id');
       if (applied.status === 'failed') throw new ConflictError(applied.error ?? 'remediation failed', 'action');
       return { discrepancy_id: id, dry_run: body.dry_run, action: choice.action, direction: choice.direction, action_id: applied.action_id, status: applied.status, error: applied.error, changes: applied.changes, result: applied.result && resultDto(applied.result) };
@@ -127,7 +128,7 @@ export class RemediationService {
     while (left > 0) {
       const done: number = await this.db.write(principal, async (tx) => {
         const rows = await this.repo.lockRemediable(tx, filters(after), Math.min(BATCH, left), !body.action);
-        const targets = new TargetCache(this.targets, tx);
+        const targets = new BatchContext(this.targets, tx);
         for (const row of rows) {
           after = row.id;
           const applied = await this.applyOrRecordRefusal(tx, row, asked, { actorId: tx.actorId, subject: principal.subject }, body.dry_run, targets);
@@ -136,6 +137,7 @@ export class RemediationService {
           totals[applied.status] += 1;
           if (applied.status !== 'failed') totals.by_action[applied.action] = (totals.by_action[applied.action] ?? 0) + 1;
         }
+        await tx.publish(targets.requests);
         return rows.length;
       });
       left -= done;
@@ -161,11 +163,12 @@ export class RemediationService {
         const filters = new SqlFilters('d.tenant_id').add('d.run_id = ?', run.id);
         if (after) filters.add('d.id > ?', after);
         const rows = await this.repo.lockRemediable(tx, filters, BATCH, true);
-        const targets = new TargetCache(this.targets, tx);
+        const targets = new BatchContext(this.targets, tx);
         for (const row of rows) {
           after = row.id;
           if (await this.applyOrRecordRefusal(tx, row, {}, actor, false, targets)) remediated += 1;
         }
+        await tx.publish(targets.requests);
         return rows.length;
       });
       if (count < BATCH) break;
@@ -175,7 +178,7 @@ export class RemediationService {
   }
 
   /** Bulk and runs: a refusal (the action does not fit this discrepancy) is recorded as a failed result rather than stopping the rest. */
-  private async applyOrRecordRefusal(tx: TenantTransaction, row: RemediableRow, asked: Partial<RemediationChoice>, actor: Actor, dryRun: boolean, targets: TargetCache): Promise<(Applied & { action: string }) | null> {
+  private async applyOrRecordRefusal(tx: TenantTransaction, row: RemediableRow, asked: Partial<RemediationChoice>, actor: Actor, dryRun: boolean, targets: BatchContext): Promise<(Applied & { action: string }) | null> {
     let choice: RemediationChoice;
     try {
       choice = planRemediation(row, asked);
@@ -196,7 +199,7 @@ export class RemediationService {
    * result; otherwise it is thrown (the API's 4xx). Null when another transaction gave the discrepancy
    * a result meanwhile (nothing is written).
    */
-  private async apply(tx: TenantTransaction, row: RemediableRow, choice: RemediationChoice, actor: Actor, dryRun: boolean, targets: TargetCache, tolerant: boolean): Promise<Applied | null> {
+  private async apply(tx: TenantTransaction, row: RemediableRow, choice: RemediationChoice, actor: Actor, dryRun: boolean, targets: BatchContext, tolerant: boolean): Promise<Applied | null> {
     let prepared: Prepared;
     try {
       prepared = await this.prepare(tx, row, choice, targets);
@@ -234,7 +237,7 @@ export class RemediationService {
     if (prepared.kind === 'operation') {
       if (prepared.dropStaleLink && row.external_uid) await this.store.unlink(tx, row.connector_id, row.external_uid);
       const request: OperationRequested = { ...prepared.request, request_id: actionId };
-      await tx.publish({
+      targets.requests.push({
         topic: Topic.RemediationRequests,
         key: messageKey.tenantAccount(tx.tenantId, request.user_id ?? `uid:${request.target_uid}`),
         event: createCloudEvent({ id: actionId, source: RECONCILER_SOURCE, type: EventType.OperationRequested, tenantid: tx.tenantId, subject: request.operation_id, data: request }),
@@ -281,7 +284,7 @@ export class RemediationService {
   }
 
   /** Works out what the action will change and checks it can; writes nothing. */
-  private async prepare(tx: TenantTransaction, row: RemediableRow, choice: RemediationChoice, targets: TargetCache): Promise<Prepared> {
+  private async prepare(tx: TenantTransaction, row: RemediableRow, choice: RemediationChoice, targets: BatchContext): Promise<Prepared> {
     const connectorId = row.connector_id;
     if (choice.direction === 'xavyo_to_target') {
       const base = { operation_id: randomUUID(), connector_id: connectorId, run_id: row.run_id, discrepancy_id: row.id, requested_by: null };
@@ -411,9 +414,14 @@ function readPath(value: unknown, keys: string[]): unknown {
   return keys.reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), value);
 }
 
-/** The connector definitions (and, for a create toward Provisio, the account read through the connector) one transaction needs. */
-class TargetCache {
+/**
+ * What the remediations of one transaction share: the connector definitions (and, for a create toward
+ * Provisio, the account read through the connector), and the operation requests, published together
+ * once the transaction's remediations are done (one outbox statement rather than one per discrepancy).
+ */
+class BatchContext {
   private readonly definitions = new Map<string, Promise<TargetDefinition>>();
+  readonly requests: OutboxEntry[] = [];
 
   constructor(
     private readonly targets: TargetConnectors,
