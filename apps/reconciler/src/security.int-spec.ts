@@ -128,6 +128,13 @@ const ROWS: Row[] = [
     malformed: () => ({ path: '/reconciliation/schedules/x', field: 'id' }),
   },
   {
+    route: 'GET /reconciliation/schedules/:id/occurrences',
+    permission: Permission.ReconciliationRead,
+    valid: async (f) => ({ path: `/reconciliation/schedules/${await f.ownSchedule()}/occurrences`, query: { count: 3 } }),
+    foreign: (f) => ({ path: `/reconciliation/schedules/${f.foreignSchedule}/occurrences` }),
+    malformed: async (f) => ({ path: `/reconciliation/schedules/${await f.ownSchedule()}/occurrences`, query: { count: 0 }, field: 'count' }),
+  },
+  {
     route: 'PATCH /reconciliation/schedules/:id',
     permission: Permission.ReconciliationManage,
     valid: async (f) => ({ path: `/reconciliation/schedules/${await f.ownSchedule()}`, body: { mode: 'delta' } }),

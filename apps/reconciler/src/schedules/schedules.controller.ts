@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Permission } from '@provisio/contracts';
 import { ApiErrors, CurrentPrincipal, Page, Principal, RequirePermission, UuidParam } from '@provisio/platform';
-import { CreateScheduleDto, ListSchedulesQueryDto, ScheduleDto, SchedulePageDto, UpdateScheduleDto } from './dtos/schedule.dto';
+import { CreateScheduleDto, ListSchedulesQueryDto, OccurrencesDto, OccurrencesQueryDto, ScheduleDto, SchedulePageDto, UpdateScheduleDto } from './dtos/schedule.dto';
 import { SchedulesService } from './schedules.service';
 
 /**
@@ -41,6 +41,15 @@ export class SchedulesController {
   @ApiErrors(404)
   get(@CurrentPrincipal() principal: Principal, @Param('id', UuidParam) id: string): Promise<ScheduleDto> {
     return this.schedules.get(principal, id);
+  }
+
+  @Get(':id/occurrences')
+  @RequirePermission(Permission.ReconciliationRead)
+  @ApiOperation({ summary: 'The next `count` (1–100) occurrences after now, in UTC, as the scheduler will fire them' })
+  @ApiOkResponse({ type: OccurrencesDto })
+  @ApiErrors(404)
+  occurrences(@CurrentPrincipal() principal: Principal, @Param('id', UuidParam) id: string, @Query() query: OccurrencesQueryDto): Promise<OccurrencesDto> {
+    return this.schedules.occurrences(principal, id, query.count);
   }
 
   @Patch(':id')

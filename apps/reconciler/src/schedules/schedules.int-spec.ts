@@ -48,6 +48,22 @@ describe('reconciliation schedules API', () => {
     expect((await manager.get(`/reconciliation/schedules/${created.body.id}`)).body).toEqual(created.body);
   });
 
+  it('previews the next occurrences (count 1-100), the same the scheduler fires', async () => {
+    const created = await create({ frequency: 'monthly', day_of_month: 31, hour_of_day: 6 });
+    const before = new Date();
+    const preview = await manager.get(`/reconciliation/schedules/${created.body.id}/occurrences`, { count: 4 });
+    expect(preview.status).toBe(200);
+    const expected = compileReconciliationSchedule({ frequency: 'monthly', day_of_month: 31, hour_of_day: 6, day_of_week: null, cron_expression: null }).upcoming(before, 4).map((d) => d.toISOString());
+    expect(preview.body).toEqual({ schedule_id: created.body.id, timezone: 'UTC', enabled: true, next_run_at: expected[0], items: expected });
+    // Each on the 31st, or the last day of a shorter month, at 06:00 UTC.
+    for (const at of preview.body.items as string[]) {
+      const d = new Date(at);
+      expect([d.getUTCDate(), d.getUTCHours()]).toEqual([Math.min(31, new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 0)).getUTCDate()), 6]);
+    }
+    const tooMany = await manager.get(`/reconciliation/schedules/${created.body.id}/occurrences`, { count: 101 });
+    expect({ status: tooMany.status, field: tooMany.body.field }).toEqual({ status: 400, field: 'count' });
+  });
+
   it.each([
     [{ frequency: 'weekly' }, 'day_of_week', /needs day_of_week/],
     [{ frequency: 'monthly', hour_of_day: 2 }, 'day_of_month', /needs day_of_month/],

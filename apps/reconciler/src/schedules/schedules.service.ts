@@ -14,7 +14,7 @@ import {
   SqlFilters,
   ValidationError,
 } from '@provisio/platform';
-import type { CreateScheduleDto, ListSchedulesQueryDto, ScheduleDto, UpdateScheduleDto } from './dtos/schedule.dto';
+import type { CreateScheduleDto, ListSchedulesQueryDto, OccurrencesDto, ScheduleDto, UpdateScheduleDto } from './dtos/schedule.dto';
 import { ScheduleRow, SchedulesRepository, ScheduleWrite } from './schedules.repository';
 
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
@@ -107,6 +107,20 @@ export class SchedulesService {
     const row = await this.schedules.find(this.db.read(principal), id);
     if (!row) throw new NotFoundError('reconciliation schedule', id);
     return toScheduleDto(row);
+  }
+
+  /** The next `count` occurrences after now, as the scheduler will fire them (an operator's preview). */
+  async occurrences(principal: Principal, id: string, count: number): Promise<OccurrencesDto> {
+    const row = await this.schedules.find(this.db.read(principal), id);
+    if (!row) throw new NotFoundError('reconciliation schedule', id);
+    let items: Date[];
+    try {
+      items = compileReconciliationSchedule({ ...row, seed: row.id }).upcoming(new Date(), count);
+    } catch (error) {
+      if (error instanceof ScheduleDefinitionError) throw new ValidationError(`the stored schedule cannot be evaluated: ${error.message}`, error.field);
+      throw error;
+    }
+    return { schedule_id: row.id, timezone: 'UTC', enabled: row.enabled, next_run_at: iso(row.next_run_at), items: items.map((d) => d.toISOString()) };
   }
 
   /**

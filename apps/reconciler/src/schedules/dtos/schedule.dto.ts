@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
 import { RECONCILIATION_FREQUENCIES, RECONCILIATION_MODES, RECONCILIATION_SCHEDULE_OUTCOMES } from '@provisio/persistence';
 import { PageQueryDto } from '@provisio/platform';
@@ -103,6 +104,24 @@ export class ScheduleDto {
   @ApiPropertyOptional({ nullable: true, description: 'The run the last started occurrence created' }) last_run_id: string | null;
   @ApiProperty() created_at: string;
   @ApiProperty() updated_at: string;
+}
+
+export class OccurrencesQueryDto {
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 10 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  count: number = 10;
+}
+
+export class OccurrencesDto {
+  @ApiProperty() schedule_id: string;
+  @ApiProperty({ description: 'Always UTC' }) timezone: string;
+  @ApiProperty() enabled: boolean;
+  @ApiPropertyOptional({ nullable: true }) next_run_at: string | null;
+  @ApiProperty({ type: [String], description: 'The next occurrences after now (UTC), whether or not the schedule is enabled' }) items: string[];
 }
 
 export class SchedulePageDto {
