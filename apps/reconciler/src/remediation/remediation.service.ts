@@ -293,18 +293,18 @@ export class RemediationService {
         const request = { ...base, operation_type: 'delete' as const, user_id: link?.identity_id ?? null, target_uid: row.external_uid! };
         return { kind: 'operation', request, changes: { operation: 'delete', operation_id: base.operation_id, target_uid: row.external_uid, user_id: request.user_id }, dropStaleLink: false };
       }
-      const identity = await this.store.lockIdentity(tx, row.identity_id!);
-      if (!identity) throw new ConflictError(`identity ${row.identity_id} no longer exists`, 'identity_id');
+      // The identity exists: removing it sets the discrepancy's identity_id to NULL, which waits for the discrepancy's row lock this transaction holds.
+      const identityId = row.identity_id!;
       if (choice.action === 'create') {
         // A `deleted` discrepancy's link names an account that is gone: the create makes a new one, linked anew.
         const stale = row.discrepancy_type === 'deleted';
-        const request = { ...base, operation_type: 'create' as const, user_id: identity.id, target_uid: null };
-        return { kind: 'operation', request, changes: { operation: 'create', operation_id: base.operation_id, user_id: identity.id, ...(stale ? { stale_link_removed: row.external_uid } : {}) }, dropStaleLink: stale };
+        const request = { ...base, operation_type: 'create' as const, user_id: identityId, target_uid: null };
+        return { kind: 'operation', request, changes: { operation: 'create', operation_id: base.operation_id, user_id: identityId, ...(stale ? { stale_link_removed: row.external_uid } : {}) }, dropStaleLink: stale };
       }
-      const link = await this.store.linkOf(tx, connectorId, { identity_id: identity.id });
-      if (!link) throw new ConflictError(`identity ${identity.id} has no account on the connector to update`, 'action');
-      const request = { ...base, operation_type: 'update' as const, user_id: identity.id, target_uid: link.external_uid };
-      return { kind: 'operation', request, changes: { operation: 'update', operation_id: base.operation_id, user_id: identity.id, target_uid: link.external_uid, attribute: row.attribute_name }, dropStaleLink: false };
+      const link = await this.store.linkOf(tx, connectorId, { identity_id: identityId });
+      if (!link) throw new ConflictError(`identity ${identityId} has no account on the connector to update`, 'action');
+      const request = { ...base, operation_type: 'update' as const, user_id: identityId, target_uid: link.external_uid };
+      return { kind: 'operation', request, changes: { operation: 'update', operation_id: base.operation_id, user_id: identityId, target_uid: link.external_uid, attribute: row.attribute_name }, dropStaleLink: false };
     }
 
     switch (choice.action) {
