@@ -113,7 +113,8 @@ describe('one run worked by two reconciler processes, one killed mid-run', () =>
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
-      return { status: response.status, body: await response.json() };
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      return { status: response.status, body: (await response.json()) as Record<string, any> };
     };
     const created = await api(doomed.port, '/reconciliation/runs', { connector_id: connectorId, mode: 'full', dry_run: true });
     expect(created.status).toBe(201);
