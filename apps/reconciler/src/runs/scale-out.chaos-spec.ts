@@ -26,6 +26,16 @@ const ORPHANS = N / 200;
 const isMissing = (i: number) => i % 200 === 3;
 const isMismatch = (i: number) => i % 100 === 1;
 
+/** The fields of a run (or an error body) this test reads. */
+interface RunBody {
+  id: string;
+  status: string;
+  accounts_processed: number;
+  discrepancies_found: number;
+  api_calls_made: number;
+  error_message: string | null;
+}
+
 interface Replica {
   child: ChildProcess;
   port: number;
@@ -113,8 +123,7 @@ describe('one run worked by two reconciler processes, one killed mid-run', () =>
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      return { status: response.status, body: (await response.json()) as Record<string, any> };
+      return { status: response.status, body: (await response.json()) as RunBody };
     };
     const created = await api(doomed.port, '/reconciliation/runs', { connector_id: connectorId, mode: 'full', dry_run: true });
     expect(created.status).toBe(201);
@@ -152,12 +161,12 @@ describe('one run worked by two reconciler processes, one killed mid-run', () =>
     doomed.child.kill('SIGKILL');
     await doomed.exited;
 
-    let done: { status: string; accounts_processed: number; discrepancies_found: number; api_calls_made: number } | undefined;
+    let done: RunBody | undefined;
     await eventually(
       async () => {
         const run = (await api(survivor.port, `/reconciliation/runs/${runId}`)).body;
         if (['failed', 'cancelled'].includes(run.status)) throw new Error(`the run ended ${run.status}: ${run.error_message}`);
-        if (run.status === 'completed') done = run;
+        if (run.status === 'completed') done = run as NonNullable<typeof done>;
         return run.status === 'completed';
       },
       { what: 'the run completed on the survivor', timeoutMs: 300_000, intervalMs: 500 },
