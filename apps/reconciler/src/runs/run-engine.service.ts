@@ -262,7 +262,7 @@ export class RunEngine implements OnApplicationBootstrap, OnModuleDestroy {
    * Cuts a run into segments the first time (in one transaction fenced on the run's lease), then enqueues
    * every segment not done; answers how many those are. A full run: RECONCILIATION_SEGMENTS read segments
    * as the connector cuts them (one when it cannot) and as many identity ranges for the expected side,
-   * interleaved in the queue; a delta: one read segment (its watermark is one search's).
+   * queued before the reads; a delta: one read segment (its watermark is one search's).
    */
   private async dispatchSegments(run: RunRow, target: TargetDefinition, token: string): Promise<number> {
     const tenantId = run.tenant_id;
@@ -279,12 +279,13 @@ export class RunEngine implements OnApplicationBootstrap, OnModuleDestroy {
           await connector.close().catch(() => undefined);
         }
       }
+      // The identity ranges first, then the reads: once the first page is read, the run is read at an even
+      // pace (every slot reading) to its last page, which is what the reading's rate and ETA assume.
       const expects = run.mode === 'full' ? identityRanges(count) : [];
-      const plan: { kind: SegmentKind; bounds: string | null }[] = [];
-      for (let i = 0; i < Math.max(reads.length, expects.length); i++) {
-        if (i < reads.length) plan.push({ kind: 'read', bounds: reads[i] });
-        if (i < expects.length) plan.push({ kind: 'expect', bounds: expects[i] });
-      }
+      const plan: { kind: SegmentKind; bounds: string | null }[] = [
+        ...expects.map((bounds) => ({ kind: 'expect' as const, bounds })),
+        ...reads.map((bounds) => ({ kind: 'read' as const, bounds })),
+      ];
       await this.db.transaction(tenantId, async (tx) => {
         // A fresh start: anything an earlier attempt staged goes.
         await dropStaging(tx, run.id);
