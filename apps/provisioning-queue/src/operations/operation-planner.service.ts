@@ -10,8 +10,9 @@ import type { IdentityRow } from '../identities/identities.repository';
 import { ConflictDetector } from './conflicts/conflict-detector';
 import { planOperation } from './operation-plan';
 import { ConnectorRulesRow, NewOperation, OperationRow, OperationsRepository } from './operations.repository';
+import { OPERATION_SOURCE } from './operation-finished';
 
-export const OPERATION_SOURCE = 'provisio/provisioning-queue';
+export { OPERATION_SOURCE };
 
 /**
  * Creates provisioning operations inside the caller's transaction: one per connector whose policy

@@ -3,7 +3,8 @@
 // this suite, so its fault injector can be switched per case), and the API shows and steers them.
 import { randomBytes, randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { sleep } from '@provisio/platform/testing';
+import { EventType, Topic } from '@provisio/contracts';
+import { readTopic, sleep, testKafka } from '@provisio/platform/testing';
 import { createScimServer, ScimServer } from '../../../../test/targets/scim-server';
 import { Caller, ProvisioningTestApp, startProvisioningQueue } from '../testing/provisioning-app';
 
@@ -25,6 +26,11 @@ const MAPPING = [
   { target: 'emails', template: '{{email}}' },
   { target: 'title', from: 'attributes.title' },
 ];
+
+const finishedOf = (m: { value: string | null }, id: string) => {
+  const event = JSON.parse(m.value ?? '{}');
+  return event.type === EventType.OperationFinished && event.subject === id;
+};
 
 describe('provisioning-queue: operations against a SCIM target (real stack)', () => {
   let t: ProvisioningTestApp;
@@ -190,6 +196,12 @@ describe('provisioning-queue: operations against a SCIM target (real stack)', ()
     await settled(async () => expect((await detail(a.id)).status).toBe('awaiting_system'));
     expect((await own.post(`/operations/${a.id}/cancel`).expect(200)).body.status).toBe('cancelled');
     await own.post(`/operations/${a.id}/cancel`).expect(409);
+    // Both cancels are announced once, so whoever waits for these operations hears how they ended.
+    const ends = (await readTopic(testKafka(), t.prefix + Topic.ProvisioningOperations, (all) => [a.id, b.id].every((id) => all.some((m) => finishedOf(m, id)))))
+      .map((m) => JSON.parse(m.value!))
+      .filter((e) => e.type === EventType.OperationFinished && [a.id, b.id].includes(e.subject));
+    expect(ends.map((e) => [e.subject, e.data.status]).sort()).toEqual([[a.id, 'cancelled'], [b.id, 'cancelled']].sort());
+    expect(ends.find((e) => e.subject === a.id).data.error_message).toBe(`cancelled by ${own.subject}`);
   });
 
   it('validates requests, scopes every endpoint to the tenant and checks permissions', async () => {

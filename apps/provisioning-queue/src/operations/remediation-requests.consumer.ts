@@ -75,13 +75,13 @@ export class RemediationRequestsConsumer implements OnModuleInit {
         payload,
       },
     ]);
-    // A conflict's default outcome may cancel it at once (a create while the identity's own create is open): say so, or the result would wait forever.
+    // A conflict's default outcome may cancel it at once (a create while the identity's own create is open):
+    // cancelOperation has announced that end already, so the reconciler's result does not wait.
     const now = await this.operations.find(tx, row.id);
-    if (now?.status === 'cancelled') return this.reject(tx, request, now.error_message ?? 'cancelled by a conflict with an open operation of the account', 'cancelled');
-    return row;
+    return now?.status === 'cancelled' ? null : row;
   }
 
-  private async reject(tx: TenantTransaction, request: OperationRequested, why: string, status: 'rejected' | 'cancelled' = 'rejected'): Promise<null> {
+  private async reject(tx: TenantTransaction, request: OperationRequested, why: string): Promise<null> {
     await tx.publish({
       topic: Topic.ProvisioningOperations,
       key: messageKey.tenantAccount(tx.tenantId, request.user_id ?? `uid:${request.target_uid}`),
@@ -90,7 +90,7 @@ export class RemediationRequestsConsumer implements OnModuleInit {
         type: EventType.OperationFinished,
         tenantid: tx.tenantId,
         subject: request.operation_id,
-        data: { operation_id: request.operation_id, connector_id: request.connector_id, user_id: request.user_id, operation_type: request.operation_type, status, error_message: why },
+        data: { operation_id: request.operation_id, connector_id: request.connector_id, user_id: request.user_id, operation_type: request.operation_type, status: 'rejected', error_message: why },
       }),
     });
     return null;

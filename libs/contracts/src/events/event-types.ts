@@ -130,7 +130,7 @@ export type OperationRequested = z.infer<typeof operationRequestedSchema>;
  * `error_message` says why).
  */
 export const operationFinishedSchema = z
-  .object({ operation_id: z.uuid(), status: z.string(), error_message: z.string().nullable().optional() })
+  .object({ operation_id: z.uuid(), status: z.string(), error_code: z.string().optional(), error_message: z.string().nullable().optional() })
   .catchall(z.unknown());
 export type OperationFinished = z.infer<typeof operationFinishedSchema>;
 

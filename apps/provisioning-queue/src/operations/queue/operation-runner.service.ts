@@ -10,6 +10,7 @@ import type { AppConfig } from '../../config';
 import { asConnectorError } from '../../connectors/target-calls';
 import { HookContext, HookLog, HookRunner, HooksUnavailable, HookVersions } from '../../hooks/hook-runner.service';
 import { IdentitiesRepository } from '../../identities/identities.repository';
+import { operationFinishedEvent } from '../operation-finished';
 import { OPERATION_SOURCE } from '../operation-planner.service';
 import { ClaimedIdentity, ClaimedOperation, Completion, ConnectorRulesRow, OperationRow, OperationsRepository } from '../operations.repository';
 import { Batcher } from './batcher';
@@ -304,7 +305,7 @@ export class OperationRunner {
     for (const [tenantId, successes] of groupBy(items, (item) => item.operation.tenant_id, (item) => item)) {
       const rows = await this.db.transaction(tenantId, async (tx) => {
         const completed = await this.operations.completeMany(tx, successes.map((success) => this.completion(success)));
-        if (completed.length) await tx.publish(completed.map((operation) => this.finishedEvent(tx.tenantId, operation, 'completed')));
+        if (completed.length) await tx.publish(completed.map((operation) => operationFinishedEvent(tx.tenantId, operation, 'completed')));
         return completed;
       });
       for (const row of rows) done.set(row.id, row);
@@ -462,7 +463,7 @@ export class OperationRunner {
     await this.keepLinks(tx, operation, result);
     const done = await this.operations.transition(tx, operation.id, ['in_progress'], 'completed', { completed_at: new Date(), target_uid: result.uid ?? operation.target_uid, error_message: null });
     await this.operations.log(tx, operation.id, 'info', `completed: ${result.message}`);
-    await this.announce(tx, operation, 'completed');
+    await tx.publish(operationFinishedEvent(tx.tenantId, operation, 'completed'));
     this.outcomes.inc({ outcome: 'completed', operation_type: operation.operation_type });
     return { kind: 'done', status: 'completed', operation: done };
   }
@@ -532,27 +533,9 @@ export class OperationRunner {
         },
       }),
     });
-    await this.announce(tx, operation, 'dead_letter');
+    await tx.publish(operationFinishedEvent(tx.tenantId, operation, 'dead_letter', { code: error.code, message }));
     this.outcomes.inc({ outcome: 'dead_letter', operation_type: operation.operation_type });
     return { kind: 'done', status: 'dead_letter', operation: dead };
-  }
-
-  private async announce(tx: TenantTransaction, operation: OperationRow, status: string): Promise<void> {
-    await tx.publish(this.finishedEvent(tx.tenantId, operation, status));
-  }
-
-  private finishedEvent(tenantId: string, operation: OperationRow, status: string) {
-    return {
-      topic: Topic.ProvisioningOperations,
-      key: messageKey.tenantAccount(tenantId, operation.account_key ?? operation.id),
-      event: createCloudEvent({
-        source: OPERATION_SOURCE,
-        type: EventType.OperationFinished,
-        tenantid: tenantId,
-        subject: operation.id,
-        data: { operation_id: operation.id, connector_id: operation.connector_id, user_id: operation.user_id, operation_type: operation.operation_type, status },
-      }),
-    };
   }
 }
 
