@@ -26,6 +26,8 @@ export const appConfigSchema = refineAuth(
     RECONCILIATION_SANDBOX_POOL_SIZE: z.coerce.number().int().min(1).max(16).default(2),
     /** Read segments (and as many identity ranges) a full run is cut into, so several replicas, or one replica's concurrency, work it at once. */
     RECONCILIATION_SEGMENTS: z.coerce.number().int().min(1).max(64).default(4),
+    /** Read segments one process reads at once (the rest of its concurrency stages identity ranges meanwhile). */
+    RECONCILIATION_READERS: z.coerce.number().int().min(1).max(64).default(1),
     /** Runs, or segments of runs, one process works at once. */
     RECONCILIATION_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
     /** How often the sweep looks for runs without a live job (queued ones Redis lost, running ones whose worker died). */

@@ -75,6 +75,9 @@ export class RunEngine implements OnApplicationBootstrap, OnModuleDestroy {
   private sweeping = false;
   /** How often a worker beats: well within the time after which the sweep takes its work back. */
   private readonly beatMs: number;
+  /** Read segments this process reads now, and those waiting for a reader (see `reading`). */
+  private readersBusy = 0;
+  private readonly readerFreed: (() => void)[] = [];
 
   constructor(
     private readonly db: TenantDatabase,
@@ -231,7 +234,7 @@ export class RunEngine implements OnApplicationBootstrap, OnModuleDestroy {
     try {
       const run = (await this.runs.find(this.db.read(tenantId), runId))!;
       const target = await this.targets.definition(this.db.read(tenantId), run.connector_id);
-      left = segment.kind === 'read' ? await this.readSegment(run, target, segment, token) : await this.expectSegment(run, target, segment, token);
+      left = segment.kind === 'read' ? await this.reading(() => this.readSegment(run, target, segment, token)) : await this.expectSegment(run, target, segment, token);
     } catch (error) {
       // A write that failed because the segment is no longer ours (a stale COPY after a takeover) is a lost lease too.
       if (error instanceof LeaseLost || !(await this.segments.beat(this.db.statements(tenantId), key, token).catch(() => 0))) {
@@ -262,7 +265,7 @@ export class RunEngine implements OnApplicationBootstrap, OnModuleDestroy {
    * Cuts a run into segments the first time (in one transaction fenced on the run's lease), then enqueues
    * every segment not done; answers how many those are. A full run: RECONCILIATION_SEGMENTS read segments
    * as the connector cuts them (one when it cannot) and as many identity ranges for the expected side,
-   * queued before the reads; a delta: one read segment (its watermark is one search's).
+   * interleaved in the queue; a delta: one read segment (its watermark is one search's).
    */
   private async dispatchSegments(run: RunRow, target: TargetDefinition, token: string): Promise<number> {
     const tenantId = run.tenant_id;
@@ -279,13 +282,14 @@ export class RunEngine implements OnApplicationBootstrap, OnModuleDestroy {
           await connector.close().catch(() => undefined);
         }
       }
-      // The identity ranges first, then the reads: once the first page is read, the run is read at an even
-      // pace (every slot reading) to its last page, which is what the reading's rate and ETA assume.
+      // Interleaved: a process reads RECONCILIATION_READERS segments at once (see `reading`), and its
+      // other slots stage identity ranges meanwhile.
       const expects = run.mode === 'full' ? identityRanges(count) : [];
-      const plan: { kind: SegmentKind; bounds: string | null }[] = [
-        ...expects.map((bounds) => ({ kind: 'expect' as const, bounds })),
-        ...reads.map((bounds) => ({ kind: 'read' as const, bounds })),
-      ];
+      const plan: { kind: SegmentKind; bounds: string | null }[] = [];
+      for (let i = 0; i < Math.max(reads.length, expects.length); i++) {
+        if (i < reads.length) plan.push({ kind: 'read', bounds: reads[i] });
+        if (i < expects.length) plan.push({ kind: 'expect', bounds: expects[i] });
+      }
       await this.db.transaction(tenantId, async (tx) => {
         // A fresh start: anything an earlier attempt staged goes.
         await dropStaging(tx, run.id);
@@ -329,6 +333,23 @@ export class RunEngine implements OnApplicationBootstrap, OnModuleDestroy {
       });
     }
     await this.guardOrComplete(run, token);
+  }
+
+  /**
+   * Runs a read segment once one of this process's RECONCILIATION_READERS readers is free (the segment is
+   * claimed and beating meanwhile). A process reads at an even pace, so a run's reading rate, and its ETA,
+   * hold from the first page to the last, and its memory holds as many pages as it has readers; more
+   * replicas read more segments at once.
+   */
+  private async reading<T>(work: () => Promise<T>): Promise<T> {
+    while (this.readersBusy >= this.config.RECONCILIATION_READERS) await new Promise<void>((resolve) => this.readerFreed.push(resolve));
+    this.readersBusy += 1;
+    try {
+      return await work();
+    } finally {
+      this.readersBusy -= 1;
+      this.readerFreed.shift()?.();
+    }
   }
 
   /** The run's checkpoint from its segments: where the next delta starts (its read segment's watermark), what was skipped. */

@@ -58,9 +58,9 @@ export class RunSegmentsRepository {
     );
   }
 
-  /** A run's segments, the identity ranges first (the order they are queued in). */
+  /** A run's segments, a read and an identity range by turns (the order they are queued in). */
   list(db: TenantScoped, runId: string): Promise<SegmentRow[]> {
-    return db.query<SegmentRow>(`SELECT * FROM reconciliation_run_segments WHERE tenant_id = $1 AND run_id = $2 ORDER BY kind, segment`, [runId]);
+    return db.query<SegmentRow>(`SELECT * FROM reconciliation_run_segments WHERE tenant_id = $1 AND run_id = $2 ORDER BY segment, kind DESC`, [runId]);
   }
 
   /** Takes a segment for a job of its generation while its run is running; undefined otherwise (done, taken back, run paused or ended). */
