@@ -24,6 +24,8 @@ export interface RunRow {
   tenant_id: string;
   connector_id: string;
   schedule_id: string | null;
+  /** The schedule occurrence this run was started for (null: started through the API). */
+  scheduled_for: Date | null;
   mode: 'full' | 'delta';
   dry_run: boolean;
   status: RunStatus;
@@ -53,7 +55,7 @@ export interface RunRow {
   updated_at: Date;
 }
 
-const COLUMNS = `r.id, r.tenant_id, r.connector_id, r.schedule_id, r.mode, r.dry_run, r.status, r.phase, r.started_at, r.completed_at, r.phase_started_at,
+const COLUMNS = `r.id, r.tenant_id, r.connector_id, r.schedule_id, r.scheduled_for, r.mode, r.dry_run, r.status, r.phase, r.started_at, r.completed_at, r.phase_started_at,
   r.accounts_processed, r.accounts_total, r.discrepancies_found, r.api_calls_made, r.duration_seconds, r.error_message, r.checkpoint, r.watermark,
   r.delete_threshold_percent, r.guard, r.pause_reason, r.lease_token, r.heartbeat_at, r.created_by, r.updated_at,
   (SELECT u.subject FROM users u WHERE u.id = r.created_by) AS created_by_subject, r.progress_marks,

@@ -15,6 +15,7 @@ export function toRunDto(run: RunRow): RunDto {
     tenant_id: run.tenant_id,
     connector_id: run.connector_id,
     schedule_id: run.schedule_id,
+    scheduled_for: iso(run.scheduled_for),
     mode: run.mode,
     dry_run: run.dry_run,
     status: run.status,

@@ -68,7 +68,7 @@ describe('scheduled reconciliation runs (scheduler process → Kafka → reconci
   }
 
   const scheduleOf = async (id: string) => (await caller.get(`/reconciliation/schedules/${id}`)).body;
-  const runsOf = async (connectorId: string) => (await caller.get('/reconciliation/runs', { connector_id: connectorId })).body.items as { id: string; schedule_id: string | null; status: string }[];
+  const runsOf = async (connectorId: string) => (await caller.get('/reconciliation/runs', { connector_id: connectorId })).body.items as { id: string; schedule_id: string | null; scheduled_for: string | null; status: string }[];
 
   let firstScheduleId: string;
   let firstConnectorId: string;
@@ -82,6 +82,7 @@ describe('scheduled reconciliation runs (scheduler process → Kafka → reconci
 
     const started = await eventually(async () => (await runsOf(firstConnectorId))[0], { what: 'the scheduled run', timeoutMs: 30_000 });
     expect(started.schedule_id).toBe(firstScheduleId);
+    expect(started.scheduled_for).toBe(due.toISOString());
     const run = await waitForRun(caller, started.id, (r) => r.status === 'completed', 60_000);
     expect(run).toMatchObject({ schedule_id: firstScheduleId, mode: 'full', dry_run: false, accounts_processed: 3, discrepancies_found: 0, created_by: null });
 

@@ -58,6 +58,7 @@ export class RunDto {
   @ApiProperty() tenant_id: string;
   @ApiProperty() connector_id: string;
   @ApiPropertyOptional({ nullable: true }) schedule_id: string | null;
+  @ApiPropertyOptional({ nullable: true, description: 'The schedule occurrence the run was started for (null: started through the API)' }) scheduled_for: string | null;
   @ApiProperty({ enum: ['full', 'delta'] }) mode: string;
   @ApiProperty() dry_run: boolean;
   @ApiProperty({ enum: RUN_STATUSES }) status: string;
