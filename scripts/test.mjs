@@ -1,7 +1,8 @@
 // `npm test`: unit tests, then integration tests against the real local stack (started when needed), on a
 // database of their own (`<name>_test`), so a developer's data is never touched.
 //   --unit   unit tests only (no stack)      --int   integration (and chaos) tests only
-//   --chaos  only the chaos tests (real processes killed, the broker restarted; run last, one at a time)
+//   --chaos  only the chaos and timing tests (real processes killed, the broker restarted, timing claims;
+//            run last, one at a time)
 //   anything else is passed to jest (for example a path pattern)
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
