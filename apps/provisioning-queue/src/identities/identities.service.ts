@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { TenantDatabase } from '@provisio/persistence';
+import { retryOnDeadlock, TenantDatabase } from '@provisio/persistence';
 import { NotFoundError, Page, page, Principal, toStorable, toStorableTextOrNull, ValidationError, guardUniques } from '@provisio/platform';
 import { MAX_IDENTITY_ATTRIBUTES_CHARS } from '@provisio/contracts';
 import { AccountLinkDto, CreateIdentityDto, IdentityDto, ListIdentitiesQueryDto, UpdateIdentityDto } from './dtos/identity.dto';
@@ -88,37 +88,43 @@ export class IdentitiesService {
   async update(principal: Principal, id: string, dto: UpdateIdentityDto): Promise<IdentityDto> {
     const fields = ['username', 'email', 'display_name', 'status', 'attributes', 'source_user_id'] as const;
     if (fields.every((field) => dto[field] === undefined)) throw new ValidationError('the request changes nothing: give at least one field', undefined);
-    return this.db.write(principal, async (tx) => {
-      const before = await this.identities.lock(tx, id);
-      if (!before) throw new NotFoundError('identity', id);
-      const current = valuesOf(before);
-      const next: IdentityValues = {
-        ...current,
-        username: dto.username !== undefined ? storableText(dto.username) : current.username,
-        email: dto.email !== undefined ? toStorableTextOrNull(dto.email) : current.email,
-        display_name: dto.display_name !== undefined ? toStorableTextOrNull(dto.display_name) : current.display_name,
-        status: dto.status ?? current.status,
-        attributes: dto.attributes !== undefined ? mergeAttributes(current.attributes, toStorable(dto.attributes)) : current.attributes,
-        source_user_id: dto.source_user_id !== undefined ? toStorableTextOrNull(dto.source_user_id) : current.source_user_id,
-      };
-      if (JSON.stringify(next.attributes).length > MAX_IDENTITY_ATTRIBUTES_CHARS) {
-        throw new ValidationError(`attributes would exceed ${MAX_IDENTITY_ATTRIBUTES_CHARS} characters of JSON after the merge`, 'attributes');
-      }
-      if (sameValues(current, next)) return before;
-      const after = await guardUniques(IDENTITY_UNIQUES, () => this.identities.update(tx, id, next));
-      await this.changes.recorded(tx, { before, after, cause: { kind: 'api', subject: principal.subject } });
-      return after;
-    });
+    // As for delete: a deadlock with the queue's workers over this identity is run again.
+    return retryOnDeadlock(() =>
+      this.db.write(principal, async (tx) => {
+        const before = await this.identities.lock(tx, id);
+        if (!before) throw new NotFoundError('identity', id);
+        const current = valuesOf(before);
+        const next: IdentityValues = {
+          ...current,
+          username: dto.username !== undefined ? storableText(dto.username) : current.username,
+          email: dto.email !== undefined ? toStorableTextOrNull(dto.email) : current.email,
+          display_name: dto.display_name !== undefined ? toStorableTextOrNull(dto.display_name) : current.display_name,
+          status: dto.status ?? current.status,
+          attributes: dto.attributes !== undefined ? mergeAttributes(current.attributes, toStorable(dto.attributes)) : current.attributes,
+          source_user_id: dto.source_user_id !== undefined ? toStorableTextOrNull(dto.source_user_id) : current.source_user_id,
+        };
+        if (JSON.stringify(next.attributes).length > MAX_IDENTITY_ATTRIBUTES_CHARS) {
+          throw new ValidationError(`attributes would exceed ${MAX_IDENTITY_ATTRIBUTES_CHARS} characters of JSON after the merge`, 'attributes');
+        }
+        if (sameValues(current, next)) return before;
+        const after = await guardUniques(IDENTITY_UNIQUES, () => this.identities.update(tx, id, next));
+        await this.changes.recorded(tx, { before, after, cause: { kind: 'api', subject: principal.subject } });
+        return after;
+      }),
+    );
   }
 
   /** Removes the identity and its account links (the accounts in the targets are not touched by this). */
   async delete(principal: Principal, id: string): Promise<void> {
-    await this.db.write(principal, async (tx) => {
-      const before = await this.identities.lock(tx, id);
-      if (!before) throw new NotFoundError('identity', id);
-      await this.identities.delete(tx, id);
-      await this.changes.recorded(tx, { before, after: null, cause: { kind: 'api', subject: principal.subject } });
-    });
+    // The queue's workers lock this identity's operations, then the identity: a deadlock victim is run again.
+    await retryOnDeadlock(() =>
+      this.db.write(principal, async (tx) => {
+        const before = await this.identities.lock(tx, id);
+        if (!before) throw new NotFoundError('identity', id);
+        await this.identities.delete(tx, id);
+        await this.changes.recorded(tx, { before, after: null, cause: { kind: 'api', subject: principal.subject } });
+      }),
+    );
   }
 
   async accounts(principal: Principal, id: string, query: { limit: number; offset: number }): Promise<Page<AccountLinkDto>> {
