@@ -29,6 +29,7 @@ export * from './http/unique-violations';
 export * from './crypto/key-ring';
 export * from './crypto/sealed-json';
 export * from './crypto/script-secrets';
+export * from './batching/batcher';
 export * from './scheduling/cron';
 export * from './scheduling/schedule-timing';
 export * from './scheduling/firing-plan';

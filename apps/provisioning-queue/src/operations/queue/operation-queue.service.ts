@@ -2,12 +2,11 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { Job as BullJob, Queue as BullQueue, DelayedError, Worker } from 'bullmq';
 import { Job, Queue } from '@provisio/contracts';
 import { TenantDatabase } from '@provisio/persistence';
-import { APP_CONFIG, RedisService } from '@provisio/platform';
+import { APP_CONFIG, Batcher, RedisService } from '@provisio/platform';
 import type { AppConfig } from '../../config';
 import { asConnectorError } from '../../connectors/target-calls';
 import { OperationPlanner } from '../operation-planner.service';
 import { OperationsRepository } from '../operations.repository';
-import { Batcher } from './batcher';
 import { Circuits } from './circuits';
 import { ConnectorPool } from './connector-pool';
 import { OperationRunner } from './operation-runner.service';

@@ -5,7 +5,7 @@ import { Attributes, Connector, ConnectorError, ConnectorErrorCode, isConnectorE
 import { createCloudEvent, EventType, messageKey, Topic } from '@provisio/contracts';
 import { MappingScriptFailed, MappingScriptRunner } from '@provisio/mapping-scripts';
 import { TenantDatabase, TenantTransaction } from '@provisio/persistence';
-import { APP_CONFIG, Metrics } from '@provisio/platform';
+import { APP_CONFIG, Batcher, Metrics } from '@provisio/platform';
 import type { AppConfig } from '../../config';
 import { asConnectorError } from '../../connectors/target-calls';
 import { HookContext, HookLog, HookRunner, HooksUnavailable, HookVersions } from '../../hooks/hook-runner.service';
@@ -13,7 +13,6 @@ import { IdentitiesRepository } from '../../identities/identities.repository';
 import { operationFinishedEvent } from '../operation-finished';
 import { OPERATION_SOURCE } from '../operation-planner.service';
 import { ClaimedIdentity, ClaimedOperation, Completion, ConnectorRulesRow, OperationRow, OperationsRepository } from '../operations.repository';
-import { Batcher } from './batcher';
 import { Circuits } from './circuits';
 import { ConnectorPool } from './connector-pool';
 import { retryDelayMs } from './retry-policy';
