@@ -273,6 +273,55 @@ export class ExecutionRecords {
   }
 
   /**
+   * `recordFinished` for many runs of one tenant in one statement, each with its `finished` event when
+   * `finished` has one for its id (dry runs have none). Answers the ids recorded (a run whose script was
+   * deleted meanwhile gets no row). One statement, not one per run: every insert into
+   * `script_executions` also updates its script's day in `script_execution_daily_stats` (a statement
+   * trigger), and hooks of one script recorded one at a time queue up on that row.
+   */
+  async recordFinishedMany(db: TenantScoped, runs: FinishedRun[], finished: Map<string, OutboxEntry>): Promise<Set<string>> {
+    if (runs.length === 0) return new Set();
+    const data = runs.map((run, n) => ({
+      n,
+      id: run.id,
+      script_id: run.scriptId,
+      status: run.result.status,
+      trigger_type: run.trigger,
+      trigger_data: run.triggerData,
+      input: run.input ?? {},
+      output: run.result.status === 'completed' ? (run.result.output ?? null) : null,
+      error: run.result.error,
+      metrics: run.result.metrics,
+      logs: logsOf(run.result),
+      started_at: run.startedAt.toISOString(),
+      completed_at: run.completedAt.toISOString(),
+      script_version: run.scriptVersion,
+      dry_run: run.dryRun,
+      executed_by: run.executedBy,
+      binding_id: run.bindingId,
+      connector_id: run.connectorId,
+      operation_id: run.operationId,
+    }));
+    const announced = finished.size ? this.outbox.announceEach('recorded', finished, 3) : undefined;
+    const rows = await db.query<{ id: string }>(
+      `WITH recorded AS (
+         INSERT INTO script_executions (tenant_id, id, script_id, status, trigger_type, trigger_data, input, output, error, metrics, logs,
+                                        started_at, completed_at, script_version, dry_run, executed_by, binding_id, connector_id, operation_id)
+         SELECT $1, d.id, s.id, d.status, d.trigger_type, d.trigger_data, d.input, d.output, d.error, d.metrics, d.logs,
+                d.started_at, d.completed_at, d.script_version, d.dry_run, d.executed_by, d.binding_id, d.connector_id, d.operation_id
+           FROM jsonb_to_recordset($2::jsonb) AS d(n int, id uuid, script_id uuid, status text, trigger_type text, trigger_data jsonb, input jsonb, output jsonb,
+                                                   error text, metrics jsonb, logs jsonb, started_at timestamptz, completed_at timestamptz, script_version int,
+                                                   dry_run boolean, executed_by text, binding_id uuid, connector_id uuid, operation_id uuid)
+           JOIN scripts s ON s.tenant_id = $1 AND s.id = d.script_id
+          ORDER BY d.n
+         RETURNING id)${announced ? `,\n       ${announced.cte}` : ''}
+       SELECT id FROM recorded`,
+      [toStorableJson(data), ...(announced?.params ?? [])],
+    );
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /**
    * Inserts the rows of runs that never happened (`skipped`: a hook left out because an earlier step
    * ended the chain), each with its `finished` event (keyed by id), in one statement. A script deleted
    * meanwhile gets no row.

@@ -3,10 +3,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { createCloudEvent, EventType, messageKey, ScriptExecutionFinished, Topic } from '@provisio/contracts';
 import { capResourceLimits, TenantDatabase, tenantLimitCaps, TenantScoped } from '@provisio/persistence';
-import { describeDataError, isDataError, Metrics, OutboxEntry } from '@provisio/platform';
+import { Batcher, describeDataError, isDataError, Metrics, OutboxEntry } from '@provisio/platform';
 import { ExecutionResult, FetchImpl, ResourceLimits, resolveLimits, SandboxPool, ScriptContext } from '@provisio/sandbox';
 import { ExecutionHeartbeat } from './execution-heartbeat';
-import { ExecutionRecords, ExecutionRow, RUNNING_GRACE_MS, ScriptToRun } from './execution-records.repository';
+import { ExecutionRecords, ExecutionRow, FinishedRun, RUNNING_GRACE_MS, ScriptToRun } from './execution-records.repository';
 import { LeftTheGate } from './gate/run-slots';
 import { ScriptRunGate } from './gate/script-run-gate';
 import { SCRIPT_EXECUTION_OPTIONS, type ScriptExecutionOptions } from './script-execution.options';
@@ -65,6 +65,19 @@ export interface FinishedExecution extends SandboxRun {
   scriptVersion: number | null;
 }
 
+/** A finished run of `run` waiting to be recorded with the others that ended meanwhile (ScriptExecution.finishedRuns). */
+interface RunToInsert {
+  tenantId: string;
+  run: FinishedRun;
+  finished: OutboxEntry | null;
+}
+
+/** How one run of a batched record went: recorded or not (its script was deleted meanwhile), or the error of its own statement. */
+type InsertOutcome = { recorded: boolean } | { error: unknown };
+
+/** Runs one statement records at most, and such statements at once (what ends meanwhile waits for the next). */
+const RECORD_BATCH = { maxSize: 200, maxInFlight: 2 };
+
 /** A script as `run` takes it: its row (ScriptToRun), or a source that is not saved yet (dry runs). */
 export type RunnableScript = Omit<ScriptToRun, 'id' | 'status' | 'current_version'> & { id?: string; current_version?: number | null };
 
@@ -87,6 +100,8 @@ export type RunnableScript = Omit<ScriptToRun, 'id' | 'status' | 'current_versio
 export class ScriptExecution {
   /** Runs of this process from the moment they ask the gate until they end, by execution id (cancel). */
   private readonly inHand = new Map<string, { cancelled: boolean; gate: AbortController }>();
+  /** The records of `run`, gathered: the runs that end together are inserted by one statement per tenant. */
+  private readonly finishedRuns = new Batcher<RunToInsert, InsertOutcome>((runs) => this.insertFinished(runs), RECORD_BATCH);
 
   constructor(
     private readonly records: ExecutionRecords,
@@ -143,9 +158,9 @@ export class ScriptExecution {
     const finished = options.dryRun
       ? null
       : this.finished({ id: executionId, script_id: script.id, tenant_id: script.tenant_id, trigger_type: options.trigger, scheduled_job_id: null, scheduled_for: null }, run.result.status, run.result.metrics.duration_ms, run.result.error);
-    const recorded = await this.records.recordFinished(
-      this.db.statements(script.tenant_id),
-      {
+    const outcome = await this.finishedRuns.submit({
+      tenantId: script.tenant_id,
+      run: {
         id: executionId,
         scriptId: script.id,
         scriptVersion,
@@ -162,9 +177,45 @@ export class ScriptExecution {
         dryRun: !!options.dryRun,
       },
       finished,
-    );
+    });
+    if ('error' in outcome) throw outcome.error;
+    const { recorded } = outcome;
     if (recorded && !options.dryRun) this.metrics.scriptExecutions.inc({ trigger: options.trigger, status: run.result.status });
     return { ...run, executionId: recorded ? executionId : null, scriptVersion };
+  }
+
+  /**
+   * Inserts the rows of finished `run`s: one statement per tenant of the batch. A statement PostgreSQL
+   * refuses for a data reason (what one script returned or logged) is retried run by run, so only that
+   * run's `run` rejects; any other failure rejects the runs of its statement.
+   */
+  private async insertFinished(runs: RunToInsert[]): Promise<InsertOutcome[]> {
+    const outcomes = new Map<RunToInsert, InsertOutcome>();
+    const byTenant = new Map<string, RunToInsert[]>();
+    for (const item of runs) byTenant.set(item.tenantId, [...(byTenant.get(item.tenantId) ?? []), item]);
+    await Promise.all(
+      [...byTenant].map(async ([tenantId, items]) => {
+        const db = this.db.statements(tenantId);
+        try {
+          const finished = new Map(items.flatMap((item) => (item.finished ? [[item.run.id, item.finished] as const] : [])));
+          const recorded = await this.records.recordFinishedMany(db, items.map((item) => item.run), finished);
+          for (const item of items) outcomes.set(item, { recorded: recorded.has(item.run.id) });
+          return;
+        } catch (error) {
+          if (items.length === 1 || !isDataError(error)) return items.forEach((item) => outcomes.set(item, { error }));
+        }
+        for (const item of items) {
+          outcomes.set(
+            item,
+            await this.records.recordFinished(db, item.run, item.finished).then(
+              (recorded) => ({ recorded }),
+              (error: unknown) => ({ error }),
+            ),
+          );
+        }
+      }),
+    );
+    return runs.map((item) => outcomes.get(item)!);
   }
 
   /**

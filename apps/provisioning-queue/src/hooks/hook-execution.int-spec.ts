@@ -100,6 +100,33 @@ describe('provisioning-queue: a hook script run through @provisio/script-executi
     ]);
   });
 
+  it('records hook runs that end together, and a row PostgreSQL refuses fails only its own run (the others are recorded and announced)', async () => {
+    const [{ id: connectorId }] = await db.dataSource.query(`INSERT INTO connectors (tenant_id, name, type) VALUES ($1, 'batch-sql', 'sql') RETURNING id`, [tenant.tenantId]);
+    const [{ id: scriptId }] = await db.dataSource.query(
+      `INSERT INTO scripts (tenant_id, organization_id, name, source, type, status, current_version, resource_limits)
+       VALUES ($1, $2, 'echo', 'export default async (ctx) => ({ n: ctx.n })', 'embedded', 'active', 1, '{"max_concurrent_runs": 100}') RETURNING id`,
+      [tenant.tenantId, tenant.organizationId],
+    );
+    const [{ id: bindingId }] = await db.dataSource.query(
+      `INSERT INTO hook_bindings (tenant_id, script_id, connector_id, hook_phase, operation_type) VALUES ($1, $2, $3, 'after', 'create') RETURNING id`,
+      [tenant.tenantId, scriptId, connectorId],
+    );
+    const execution = moduleRef.get(ScriptExecution);
+    const script = (await moduleRef.get(ExecutionRecords).loadScript(moduleRef.get(TenantDatabase).read(tenant.tenantId), scriptId))!;
+    // A binding id no row has: its row breaks the foreign key (class 23), as a binding deleted while its hook ran would.
+    const gone = randomUUID();
+    const runs = await Promise.allSettled(
+      Array.from({ length: 12 }, (_, n) => execution.run(script, { n }, { trigger: 'hook', bindingId: n === 5 ? gone : bindingId, connectorId, input: { n } })),
+    );
+
+    expect(runs.map((r) => r.status)).toEqual(Array.from({ length: 12 }, (_, n) => (n === 5 ? 'rejected' : 'fulfilled')));
+    expect(String((runs[5] as PromiseRejectedResult).reason)).toMatch(/foreign key/);
+    const rows = await db.dataSource.query(`SELECT (input->>'n')::int AS n, status, output FROM script_executions WHERE script_id = $1 ORDER BY 1`, [scriptId]);
+    expect(rows).toEqual(Array.from({ length: 12 }, (_, n) => n).filter((n) => n !== 5).map((n) => ({ n, status: 'completed', output: { n } })));
+    const announced = await db.dataSource.query(`SELECT count(*)::int AS n FROM outbox WHERE tenant_id = $1 AND payload->'data'->>'script_id' = $2`, [tenant.tenantId, scriptId]);
+    expect(announced).toEqual([{ n: 11 }]);
+  });
+
   it('cancels by execution id a hook waiting its turn (it never runs) and a running one (stopped), each recorded cancelled', async () => {
     const [{ id: scriptId }] = await db.dataSource.query(
       `INSERT INTO scripts (tenant_id, organization_id, name, source, type, status, current_version, resource_limits)
