@@ -26,6 +26,7 @@ import { AddReconciliationScheduleFiring1765430000000 } from './1765430000000-ad
 import { AddReconciliationRunSegments1765440000000 } from './1765440000000-add-reconciliation-run-segments';
 import { AddReconciliationProgressMarks1765450000000 } from './1765450000000-add-reconciliation-progress-marks';
 import { IndexExecutionsByCompletion1765460000000 } from './1765460000000-index-executions-by-completion';
+import { IndexOpenOperationsByAccount1765470000000 } from './1765470000000-index-open-operations-by-account';
 
 export const migrations = [
   CreateTenancy1763900000000,
@@ -51,6 +52,7 @@ export const migrations = [
   AddReconciliationRunSegments1765440000000,
   AddReconciliationProgressMarks1765450000000,
   IndexExecutionsByCompletion1765460000000,
+  IndexOpenOperationsByAccount1765470000000,
 ];
 
 export const MIGRATIONS_TABLE_NAME = 'typeorm_migrations';
@@ -79,4 +81,5 @@ export {
   AddReconciliationRunSegments1765440000000,
   AddReconciliationProgressMarks1765450000000,
   IndexExecutionsByCompletion1765460000000,
+  IndexOpenOperationsByAccount1765470000000,
 };
