@@ -12,6 +12,9 @@ import { planOperation } from './operation-plan';
 import { ConnectorRulesRow, NewOperation, OperationRow, OperationsRepository } from './operations.repository';
 import { OPERATION_SOURCE } from './operation-finished';
 
+/** What planOperation needs of a connector. */
+type PlanRules = Parameters<typeof planOperation>[0];
+
 export { OPERATION_SOURCE };
 
 /**
@@ -34,6 +37,8 @@ export class OperationPlanner {
    * plans hundreds of changes of one tenant, and reads its connectors once.
    */
   private readonly connectorsIn = new WeakMap<EntityManager, Map<string, Promise<ConnectorRulesRow[]>>>();
+  /** Parsed rules of the connector rows read (null: a stored mapping or policy that no longer parses). */
+  private readonly rules = new WeakMap<ConnectorRulesRow, PlanRules | null>();
   /** The queue, once it registered (the planning module does not depend on it). */
   private enqueue?: (operations: OperationRow[]) => Promise<void>;
 
@@ -67,12 +72,9 @@ export class OperationPlanner {
     const connectors = await this.connectorsOf(tx);
     const planned: NewOperation[] = [];
     for (const connector of connectors) {
-      let plan;
-      try {
-        plan = planOperation({ mapping: parseMapping(connector.attribute_mapping), policy: parsePolicy(connector.provisioning_policy), scripted: !!connector.mapping_script_id }, change.before, change.after);
-      } catch {
-        continue; // a stored mapping or policy this build no longer accepts: the connector API reports it on its next save
-      }
+      const rules = this.rulesOf(connector);
+      if (!rules) continue; // a stored mapping or policy this build no longer accepts: the connector API reports it on its next save
+      const plan = planOperation(rules, change.before, change.after);
       if (!plan) continue;
       planned.push({
         connector_id: connector.id,
@@ -89,6 +91,19 @@ export class OperationPlanner {
     }
     // A new identity has no operations yet: none of its new ones can conflict with an earlier one.
     return this.create(tx, planned, { fresh: change.before === null });
+  }
+
+  /** A connector's mapping and policy, parsed once per row read (a transaction plans hundreds of changes with the same rows). */
+  private rulesOf(connector: ConnectorRulesRow): PlanRules | null {
+    if (this.rules.has(connector)) return this.rules.get(connector)!;
+    let rules: PlanRules | null;
+    try {
+      rules = { mapping: parseMapping(connector.attribute_mapping), policy: parsePolicy(connector.provisioning_policy), scripted: !!connector.mapping_script_id };
+    } catch {
+      rules = null;
+    }
+    this.rules.set(connector, rules);
+    return rules;
   }
 
   private connectorsOf(tx: TenantTransaction): Promise<ConnectorRulesRow[]> {
