@@ -1,6 +1,9 @@
 import type { DynamicModule } from '@nestjs/common';
 import { ScriptExecutionModule } from '@provisio/script-execution';
 
+/** Hook runs one sandbox worker holds at once (the pool's default is 2). */
+const HOOK_RUNS_PER_WORKER = 8;
+
 /** CloudEvents `source` of the `finished` events of hook runs. */
 export const HOOK_EVENT_SOURCE = 'provisio/provisioning-queue';
 
@@ -12,7 +15,10 @@ export const HOOK_EVENT_SOURCE = 'provisio/provisioning-queue';
  */
 export function hookScriptExecution(options: { poolSize?: number; runsPerProcess?: number } = {}): DynamicModule {
   return ScriptExecutionModule.forRoot({
-    pool: options.poolSize ? { size: options.poolSize } : {},
+    // Hooks are short and many (three per operation in a busy queue): each worker holds up to 8 at once,
+    // so it never idles waiting for this busy main thread to hand it the next. The price: a run may
+    // wait behind another tenant's slow hook on the same worker (at most its time limit).
+    pool: { ...(options.poolSize ? { size: options.poolSize } : {}), maxQueuedPerWorker: HOOK_RUNS_PER_WORKER },
     runsPerProcess: options.runsPerProcess ?? 64,
     acrossReplicas: true,
     eventSource: HOOK_EVENT_SOURCE,
