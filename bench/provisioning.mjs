@@ -139,7 +139,9 @@ async function main() {
 
   say('starting the built provisioning queue...');
   const port = await freePort();
-  const service = spawn(process.execPath, [join(ROOT, 'apps/provisioning-queue/dist/main.js')], {
+  // BENCH_NODE_ARGS: flags for the service's node (for example `--cpu-prof --cpu-prof-dir=DIR` to profile it).
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const service = spawn(process.execPath, [...nodeArgs, join(ROOT, 'apps/provisioning-queue/dist/main.js')], {
     env: { ...childEnv, PORT: String(port), LOG_LEVEL: 'warn', AUTH_JWT_SECRET: jwtSecret, CONNECTOR_CREDENTIALS_KEYS: `bench:${randomBytes(32).toString('base64')}`, ...(process.env.BENCH_EXTRA ? JSON.parse(process.env.BENCH_EXTRA) : {}) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
