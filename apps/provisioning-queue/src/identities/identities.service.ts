@@ -1,9 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { retryOnDeadlock, TenantDatabase } from '@provisio/persistence';
+import { retryOnDeadlock, TenantDatabase, TenantTransaction } from '@provisio/persistence';
 import { NotFoundError, Page, page, Principal, toStorable, toStorableTextOrNull, ValidationError, guardUniques } from '@provisio/platform';
 import { MAX_IDENTITY_ATTRIBUTES_CHARS } from '@provisio/contracts';
 import { AccountLinkDto, CreateIdentityDto, IdentityDto, ListIdentitiesQueryDto, UpdateIdentityDto } from './dtos/identity.dto';
 import { IDENTITY_UNIQUES, IdentitiesRepository, IdentityRow, IdentityValues } from './identities.repository';
+import { OperationPlanner } from '../operations/operation-planner.service';
+import type { OperationRow } from '../operations/operations.repository';
 import { IdentityChangesService } from './identity-changes.service';
 
 /** `attributes` with `patch` merged in: a key whose value is null is removed. */
@@ -42,7 +44,7 @@ function storableText(value: string): string {
 /**
  * The identities API: CRUD with filters and pagination, and the accounts linked to an identity. Every
  * change goes through `IdentityChangesService.recorded` with the row before and after, in the write's
- * transaction.
+ * transaction; the provisioning operations it created are enqueued as soon as the write commits.
  */
 @Injectable()
 export class IdentitiesService {
@@ -50,7 +52,26 @@ export class IdentitiesService {
     private readonly db: TenantDatabase,
     private readonly identities: IdentitiesRepository,
     private readonly changes: IdentityChangesService,
+    private readonly planner: OperationPlanner,
   ) {}
+
+  /**
+   * A write of the caller's tenant whose operations are enqueued once it has committed, rather than
+   * when their announcement has made its trip through the outbox and Kafka (which, on a broker still
+   * electing its partitions' leaders, took longer than 20 s). Should the enqueue fail, the announcement
+   * and the sweep still enqueue them: the write has committed, and the caller is answered.
+   */
+  private async writing<T>(principal: Principal, work: (tx: TenantTransaction) => Promise<T>): Promise<T> {
+    let created: OperationRow[] = [];
+    const result = await this.db.write(principal, async (tx) => {
+      this.planner.takeCreated(tx.manager);
+      const out = await work(tx);
+      created = this.planner.takeCreated(tx.manager);
+      return out;
+    });
+    await this.planner.committed(created).catch(() => undefined);
+    return result;
+  }
 
   async list(principal: Principal, query: ListIdentitiesQueryDto): Promise<Page<IdentityDto>> {
     const { rows, total } = await this.identities.list(
@@ -78,7 +99,7 @@ export class IdentitiesService {
       source_version: null,
       source_event_time: null,
     };
-    return this.db.write(principal, async (tx) => {
+    return this.writing(principal, async (tx) => {
       const row = await guardUniques(IDENTITY_UNIQUES, () => this.identities.insert(tx, values));
       await this.changes.recorded(tx, { before: null, after: row, cause: { kind: 'api', subject: principal.subject } });
       return row;
@@ -90,7 +111,7 @@ export class IdentitiesService {
     if (fields.every((field) => dto[field] === undefined)) throw new ValidationError('the request changes nothing: give at least one field', undefined);
     // As for delete: a deadlock with the queue's workers over this identity is run again.
     return retryOnDeadlock(() =>
-      this.db.write(principal, async (tx) => {
+      this.writing(principal, async (tx) => {
         const before = await this.identities.lock(tx, id);
         if (!before) throw new NotFoundError('identity', id);
         const current = valuesOf(before);
@@ -118,7 +139,7 @@ export class IdentitiesService {
   async delete(principal: Principal, id: string): Promise<void> {
     // The queue's workers lock this identity's operations, then the identity: a deadlock victim is run again.
     await retryOnDeadlock(() =>
-      this.db.write(principal, async (tx) => {
+      this.writing(principal, async (tx) => {
         const before = await this.identities.lock(tx, id);
         if (!before) throw new NotFoundError('identity', id);
         await this.identities.delete(tx, id);

@@ -31,10 +31,10 @@ export function bullPriority(priority: number): number {
  * they end, so the same operation can be enqueued again later (a retry, a resume).
  *
  *  - A failed operation's retry is the same job moved to BullMQ's delayed set until `next_attempt_at`.
- *  - Operations created by the domain-event consumer are enqueued as soon as their transaction commits
- *    (OperationPlanner.committed); the announcement on `provisio.provisioning-operations` enqueues
- *    what is still pending of the others (API changes, operators' operations), and is the way back
- *    should the process die between the commit and the enqueue.
+ *  - Operations created by the domain-event consumer, the identities API and operators are enqueued as
+ *    soon as their transaction commits (OperationPlanner.committed, or `enqueue`); the announcement on
+ *    `provisio.provisioning-operations` enqueues what is still pending of the others, and is the way
+ *    back should the process die between the commit and the enqueue.
  *  - An operation held back by an earlier one of its account is delayed briefly; the earlier one's end
  *    promotes it at once (the ends of a batch look up their accounts' next operations in one statement).
  *  - The sweep re-enqueues what Redis may have lost: pending operations and due retries without a live
