@@ -234,48 +234,10 @@ export class ExecutionRecords {
   }
 
   /**
-   * Inserts the row of a run that had none (a hook, a dry run) once it ended, with its `finished` event
-   * unless it is a dry run, in one statement. Nothing is recorded when the script was deleted meanwhile.
-   */
-  async recordFinished(db: TenantScoped, run: FinishedRun, finished: OutboxEntry | null): Promise<boolean> {
-    const params = [
-      run.id,
-      run.scriptId,
-      run.result.status,
-      run.trigger,
-      toStorableJson(run.triggerData),
-      toStorableJson(run.input ?? {}),
-      run.result.status === 'completed' ? toStorableJson(run.result.output ?? null) : null,
-      toStorableTextOrNull(run.result.error),
-      toStorableJson(run.result.metrics),
-      toStorableJson(logsOf(run.result)),
-      run.startedAt,
-      run.completedAt,
-      run.scriptVersion,
-      run.dryRun,
-      toStorableTextOrNull(run.executedBy),
-      run.bindingId,
-      run.connectorId,
-      run.operationId,
-    ];
-    const announced = finished ? this.outbox.announceIfAny('recorded', finished, params.length + 2) : undefined;
-    const rows = await db.query(
-      `WITH recorded AS (
-         INSERT INTO script_executions (tenant_id, id, script_id, status, trigger_type, trigger_data, input, output, error, metrics, logs,
-                                        started_at, completed_at, script_version, dry_run, executed_by, binding_id, connector_id, operation_id)
-         SELECT $1, $2::uuid, s.id, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10::jsonb, $11::jsonb, $12, $13, $14, $15, $16, $17::uuid, $18::uuid, $19::uuid
-           FROM scripts s WHERE s.tenant_id = $1 AND s.id = $3
-         RETURNING id)${announced ? `,\n       ${announced.cte}` : ''}
-       SELECT id FROM recorded`,
-      [...params, ...(announced?.params ?? [])],
-    );
-    return rows.length > 0;
-  }
-
-  /**
-   * `recordFinished` for many runs of one tenant in one statement, each with its `finished` event when
-   * `finished` has one for its id (dry runs have none). Answers the ids recorded (a run whose script was
-   * deleted meanwhile gets no row). One statement, not one per run: every insert into
+   * Inserts the rows of runs that had none (hooks, dry runs) once they ended, of one tenant in one
+   * statement, each with its `finished` event when `finished` has one for its id (dry runs have none).
+   * Answers the ids recorded (a run whose script was deleted meanwhile gets no row). One statement, not
+   * one per run: every insert into
    * `script_executions` also updates its script's day in `script_execution_daily_stats` (a statement
    * trigger), and hooks of one script recorded one at a time queue up on that row.
    */

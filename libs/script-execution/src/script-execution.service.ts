@@ -192,13 +192,17 @@ export class ScriptExecution {
   private async insertFinished(runs: RunToInsert[]): Promise<InsertOutcome[]> {
     const outcomes = new Map<RunToInsert, InsertOutcome>();
     const byTenant = new Map<string, RunToInsert[]>();
-    for (const item of runs) byTenant.set(item.tenantId, [...(byTenant.get(item.tenantId) ?? []), item]);
+    for (const item of runs) {
+      const items = byTenant.get(item.tenantId);
+      if (items) items.push(item);
+      else byTenant.set(item.tenantId, [item]);
+    }
+    const announcements = (items: RunToInsert[]) => new Map(items.flatMap((item) => (item.finished ? [[item.run.id, item.finished] as const] : [])));
     await Promise.all(
       [...byTenant].map(async ([tenantId, items]) => {
         const db = this.db.statements(tenantId);
         try {
-          const finished = new Map(items.flatMap((item) => (item.finished ? [[item.run.id, item.finished] as const] : [])));
-          const recorded = await this.records.recordFinishedMany(db, items.map((item) => item.run), finished);
+          const recorded = await this.records.recordFinishedMany(db, items.map((item) => item.run), announcements(items));
           for (const item of items) outcomes.set(item, { recorded: recorded.has(item.run.id) });
           return;
         } catch (error) {
@@ -207,8 +211,8 @@ export class ScriptExecution {
         for (const item of items) {
           outcomes.set(
             item,
-            await this.records.recordFinished(db, item.run, item.finished).then(
-              (recorded) => ({ recorded }),
+            await this.records.recordFinishedMany(db, [item.run], announcements([item])).then(
+              (recorded) => ({ recorded: recorded.size > 0 }),
               (error: unknown) => ({ error }),
             ),
           );
