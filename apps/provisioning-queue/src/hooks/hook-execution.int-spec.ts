@@ -127,6 +127,32 @@ describe('provisioning-queue: a hook script run through @provisio/script-executi
     expect(announced).toEqual([{ n: 11 }]);
   });
 
+  it('records hook runs whose output and logs hold NUL, lone surrogates and a 200 KB string beside ordinary ones, all completed', async () => {
+    const [{ id: scriptId }] = await db.dataSource.query(
+      `INSERT INTO scripts (tenant_id, organization_id, name, source, type, status, current_version, resource_limits)
+       VALUES ($1, $2, 'hostile', $3, 'embedded', 'active', 1, '{"max_concurrent_runs": 100}') RETURNING id`,
+      [
+        tenant.tenantId,
+        tenant.organizationId,
+        `export default async (ctx) => { if (!ctx.hostile) return { plain: ctx.n }; console.log('nul \\u0000 and \\ud800'); return { nul: 'a\\u0000b', lone: '\\udc00', big: 'x'.repeat(200000) }; }`,
+      ],
+    );
+    const execution = moduleRef.get(ScriptExecution);
+    const script = (await moduleRef.get(ExecutionRecords).loadScript(moduleRef.get(TenantDatabase).read(tenant.tenantId), scriptId))!;
+    const runs = await Promise.all(Array.from({ length: 6 }, (_, n) => execution.run(script, { n, hostile: n % 2 === 0 }, { trigger: 'hook', input: { n } })));
+
+    expect(runs.map((r) => r.result.status)).toEqual(Array(6).fill('completed'));
+    const rows = await db.dataSource.query(
+      `SELECT (input->>'n')::int AS n, status, output->>'nul' AS nul, output->>'lone' AS lone, length(output->>'big') AS big, output->>'plain' AS plain FROM script_executions WHERE script_id = $1 ORDER BY 1`,
+      [scriptId],
+    );
+    expect(rows).toEqual(
+      Array.from({ length: 6 }, (_, n) =>
+        n % 2 === 0 ? { n, status: 'completed', nul: 'a\ufffdb', lone: '\ufffd', big: 200_000, plain: null } : { n, status: 'completed', nul: null, lone: null, big: null, plain: String(n) },
+      ),
+    );
+  });
+
   it('cancels by execution id a hook waiting its turn (it never runs) and a running one (stopped), each recorded cancelled', async () => {
     const [{ id: scriptId }] = await db.dataSource.query(
       `INSERT INTO scripts (tenant_id, organization_id, name, source, type, status, current_version, resource_limits)
