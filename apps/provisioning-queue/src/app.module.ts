@@ -19,7 +19,7 @@ export class AppModule {
       imports: [
         PlatformModule.forRoot({ service: 'provisioning-queue', config, database: true, redis: true, kafka: true, outboxRelay: true }),
         CommonModule,
-        hookScriptExecution({ poolSize: config.HOOK_SANDBOX_POOL_SIZE, runsPerProcess: config.PROVISIONING_CONCURRENCY }),
+        hookScriptExecution({ poolSize: config.HOOK_SANDBOX_POOL_SIZE, runsPerProcess: config.PROVISIONING_CONCURRENCY, announceRuns: config.HOOK_RUN_EVENTS }),
         IdentitiesModule,
         ConnectorsModule,
         OperationsModule,

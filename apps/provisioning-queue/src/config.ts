@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { authEnv, databaseEnv, httpEnv, kafkaEnv, outboxEnv, redisEnv, refineAuth, serviceEnv } from '@provisio/platform';
+import { authEnv, booleanEnv, databaseEnv, httpEnv, kafkaEnv, outboxEnv, redisEnv, refineAuth, serviceEnv } from '@provisio/platform';
 import { KEY_ID, parseCredentialKeys } from './connectors/credentials/credential-keys';
 
 /** Every variable provisioning-queue reads; validated once at start-up (see README, "Configuration"). */
@@ -41,6 +41,12 @@ export const appConfigSchema = refineAuth(
     PROVISIONING_ABANDONED_AFTER_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(120_000),
     /** Sandbox workers running hook scripts in this process (default: the sandbox's own, one per core). */
     HOOK_SANDBOX_POOL_SIZE: z.coerce.number().int().min(1).max(64).optional(),
+    /**
+     * Announce every hook run on `provisio.script-executions` (`provisio.script.execution.finished`), as the
+     * execution worker does its runs. Off by default: an operation's `provisio.operation.finished` stands for
+     * its hook chain, and every run is a `script_executions` row either way.
+     */
+    HOOK_RUN_EVENTS: booleanEnv.default(false),
     /** How often an open circuit's target is probed (testConnection). */
     PROVISIONING_PROBE_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(5_000),
   }),

@@ -10,6 +10,12 @@ export interface ScriptExecutionOptions {
   acrossReplicas: boolean;
   /** CloudEvents `source` of the `finished` events this app's runs announce (`provisio/execution-worker`). */
   eventSource: string;
+  /**
+   * Whether `run` and `recordSkipped` announce each run on `provisio.script-executions` (default true).
+   * The provisioning queue's hook runs are not, unless asked: three or more a provisioning operation, whose
+   * own `provisio.operation.finished` stands for the chain; every run is still a row (and in the execution feed).
+   */
+  announceRuns?: boolean;
 }
 
 export const SCRIPT_EXECUTION_OPTIONS = Symbol('SCRIPT_EXECUTION_OPTIONS');

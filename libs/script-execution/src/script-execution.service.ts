@@ -155,9 +155,10 @@ export class ScriptExecution {
     const scriptVersion = options.scriptVersion === undefined ? (script.current_version ?? null) : options.scriptVersion;
     if (!script.id) return { ...run, executionId: null, scriptVersion };
     const triggerData = options.triggerData ?? {};
-    const finished = options.dryRun
-      ? null
-      : this.finished({ id: executionId, script_id: script.id, tenant_id: script.tenant_id, trigger_type: options.trigger, scheduled_job_id: null, scheduled_for: null }, run.result.status, run.result.metrics.duration_ms, run.result.error);
+    const finished =
+      options.dryRun || this.options.announceRuns === false
+        ? null
+        : this.finished({ id: executionId, script_id: script.id, tenant_id: script.tenant_id, trigger_type: options.trigger, scheduled_job_id: null, scheduled_for: null }, run.result.status, run.result.metrics.duration_ms, run.result.error);
     const outcome = await this.finishedRuns.submit({
       tenantId: script.tenant_id,
       run: {
@@ -224,7 +225,7 @@ export class ScriptExecution {
 
   /**
    * Records runs that never happened as `skipped` rows with why (a hook left out because an earlier step
-   * of its chain ended it), all of one tenant in one statement, each announced like a run (0 ms).
+   * of its chain ended it), all of one tenant in one statement, each announced like a run (0 ms) unless the app's runs are not (`announceRuns`).
    * Answers how many were recorded (a script deleted meanwhile gets none).
    */
   async recordSkipped(tenantId: string, runs: SkippedScriptRun[]): Promise<number> {
@@ -242,7 +243,9 @@ export class ScriptExecution {
       operationId: r.operationId ?? null,
     }));
     const events = new Map(
-      rows.map((r) => [r.id, this.finished({ id: r.id, script_id: r.scriptId, tenant_id: tenantId, trigger_type: r.trigger, scheduled_job_id: null, scheduled_for: null }, 'skipped', 0, r.reason)]),
+      this.options.announceRuns === false
+        ? []
+        : rows.map((r) => [r.id, this.finished({ id: r.id, script_id: r.scriptId, tenant_id: tenantId, trigger_type: r.trigger, scheduled_job_id: null, scheduled_for: null }, 'skipped', 0, r.reason)]),
     );
     const recorded = await this.records.recordSkipped(this.db.statements(tenantId), rows, events);
     for (const r of rows.slice(0, recorded)) this.metrics.scriptExecutions.inc({ trigger: r.trigger, status: 'skipped' });

@@ -13,7 +13,8 @@ import { HOOK_EVENT_SOURCE, hookScriptExecution } from './hook-script-execution'
 /**
  * The provisioning queue runs a hook script in its own process through the shared lib, against the real
  * PostgreSQL and Redis, and the run is recorded like every other: one `script_executions` row naming the
- * binding, the connector and the script version, announced through the outbox.
+ * binding, the connector and the script version; announced through the outbox when HOOK_RUN_EVENTS asks
+ * (this suite's module does), not by default (the last test).
  */
 describe('provisioning-queue: a hook script run through @provisio/script-execution', () => {
   let db: IsolatedSchema;
@@ -25,7 +26,7 @@ describe('provisioning-queue: a hook script run through @provisio/script-executi
     tenant = await createTenantFixture(db.dataSource);
     const config = loadConfig(appConfigSchema, testEnv({ DATABASE_SCHEMA: db.schema, KAFKA_TOPIC_PREFIX: uniqueTopicPrefix(), REDIS_KEY_PREFIX: `test:${randomUUID().slice(0, 8)}`, CONNECTOR_CREDENTIALS_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}` }));
     moduleRef = await Test.createTestingModule({
-      imports: [PlatformModule.forRoot({ service: 'provisioning-queue', config, database: true, redis: true }), TenantDataModule.forRoot({ outbox: OutboxService }), hookScriptExecution({ poolSize: 1 })],
+      imports: [PlatformModule.forRoot({ service: 'provisioning-queue', config, database: true, redis: true }), TenantDataModule.forRoot({ outbox: OutboxService }), hookScriptExecution({ poolSize: 1, announceRuns: true })],
     }).compile();
     await moduleRef.init();
   });
@@ -177,5 +178,38 @@ describe('provisioning-queue: a hook script run through @provisio/script-executi
       { id: waiting, status: 'cancelled', error: 'cancelled before it started' },
       { id: running, status: 'cancelled', error: expect.stringMatching(/cancelled while it ran/) },
     ]);
+  });
+
+  it('by default (HOOK_RUN_EVENTS unset) records hook runs, skipped ones too, without announcing them', async () => {
+    const config = loadConfig(appConfigSchema, testEnv({ DATABASE_SCHEMA: db.schema, KAFKA_TOPIC_PREFIX: uniqueTopicPrefix(), REDIS_KEY_PREFIX: `test:${randomUUID().slice(0, 8)}` }));
+    expect(config.HOOK_RUN_EVENTS).toBe(false);
+    const quiet = await Test.createTestingModule({
+      imports: [
+        PlatformModule.forRoot({ service: 'provisioning-queue', config, database: true, redis: true }),
+        TenantDataModule.forRoot({ outbox: OutboxService }),
+        hookScriptExecution({ poolSize: 1, announceRuns: config.HOOK_RUN_EVENTS }),
+      ],
+    }).compile();
+    await quiet.init();
+    try {
+      const [{ id: scriptId }] = await db.dataSource.query(
+        `INSERT INTO scripts (tenant_id, organization_id, name, source, type, status, current_version)
+         VALUES ($1, $2, 'quiet', 'export default async () => ({ ok: true })', 'embedded', 'active', 2) RETURNING id`,
+        [tenant.tenantId, tenant.organizationId],
+      );
+      const execution = quiet.get(ScriptExecution);
+      const script = (await quiet.get(ExecutionRecords).loadScript(quiet.get(TenantDatabase).read(tenant.tenantId), scriptId))!;
+      const run = await execution.run(script, {}, { trigger: 'hook', input: {} });
+      const skipped = await execution.recordSkipped(tenant.tenantId, [{ script, reason: 'not run: the call failed', trigger: 'hook', input: {} }]);
+
+      expect(run.result.status).toBe('completed');
+      expect(skipped).toBe(1);
+      const rows = await db.dataSource.query('SELECT status FROM script_executions WHERE script_id = $1 ORDER BY status', [scriptId]);
+      expect(rows).toEqual([{ status: 'completed' }, { status: 'skipped' }]);
+      const announced = await db.dataSource.query(`SELECT count(*)::int AS n FROM outbox WHERE tenant_id = $1 AND payload->'data'->>'script_id' = $2`, [tenant.tenantId, scriptId]);
+      expect(announced).toEqual([{ n: 0 }]);
+    } finally {
+      await quiet.close();
+    }
   });
 });

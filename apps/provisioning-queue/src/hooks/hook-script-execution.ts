@@ -13,7 +13,7 @@ export const HOOK_EVENT_SOURCE = 'provisio/provisioning-queue';
  * version): the shared ScriptExecutionModule with this service's pool. `max_concurrent_runs` holds
  * across replicas and with the execution worker's runs of the same script.
  */
-export function hookScriptExecution(options: { poolSize?: number; runsPerProcess?: number } = {}): DynamicModule {
+export function hookScriptExecution(options: { poolSize?: number; runsPerProcess?: number; announceRuns?: boolean } = {}): DynamicModule {
   return ScriptExecutionModule.forRoot({
     // Hooks are short and many (three per operation in a busy queue): each worker holds up to 8 at once,
     // so it never idles waiting for this busy main thread to hand it the next. The price: a run may
@@ -22,5 +22,8 @@ export function hookScriptExecution(options: { poolSize?: number; runsPerProcess
     runsPerProcess: options.runsPerProcess ?? 64,
     acrossReplicas: true,
     eventSource: HOOK_EVENT_SOURCE,
+    // Not announced unless asked (HOOK_RUN_EVENTS): at three or more a provisioning operation, the events
+    // would outnumber everything else the queue publishes, and the operation's own event stands for them.
+    announceRuns: options.announceRuns ?? false,
   });
 }

@@ -6,7 +6,9 @@ import { z } from 'zod';
  */
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().positive();
-const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+/** A yes/no variable: `true`/`1` or `false`/`0`. */
+export const booleanEnv = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const bool = booleanEnv;
 
 const postgresUrl = z
   .string()
