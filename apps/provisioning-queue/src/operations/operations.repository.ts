@@ -149,15 +149,20 @@ export class OperationsRepository {
   async claimMany(db: TenantScoped, ids: string[], skipConnectors: string[]): Promise<ClaimedOperation[]> {
     if (ids.length === 0) return [];
     return db.query<ClaimedOperation>(
+      // Each wanted id is looked up on its own (a locking LATERAL subquery is never flattened into a join),
+      // and the identity is a subquery per row: so every table is read through its key, even when its
+      // statistics say it is nearly empty (a new install; a queue table between analyzes), where the
+      // planner would rather scan the table once per row of the batch.
       `WITH candidates AS (
-         SELECT o.id FROM unnest($2::uuid[]) AS wanted(id) JOIN provisioning_operations o ON o.id = wanted.id
-          WHERE (o.tenant_id = $1) IS TRUE AND (o.status = 'pending') IS TRUE AND NOT (o.connector_id = ANY($3::uuid[]))
-            AND NOT EXISTS (
-              SELECT 1 FROM provisioning_operations e
-               WHERE e.account_key = o.account_key AND (e.connector_id = o.connector_id) IS TRUE AND e.id <> o.id
-                 AND e.status IN ('pending', 'in_progress', 'failed', 'awaiting_system')
-                 AND (e.status = 'in_progress' OR (e.created_at, e.id) < (o.created_at, o.id)))
-          FOR UPDATE OF o SKIP LOCKED
+         SELECT o.id FROM unnest($2::uuid[]) AS wanted(id) CROSS JOIN LATERAL (
+           SELECT x.id FROM provisioning_operations x
+            WHERE x.id = wanted.id AND (x.tenant_id = $1) IS TRUE AND (x.status = 'pending') IS TRUE AND NOT (x.connector_id = ANY($3::uuid[]))
+              AND NOT EXISTS (
+                SELECT 1 FROM provisioning_operations e
+                 WHERE e.account_key = x.account_key AND (e.connector_id = x.connector_id) IS TRUE AND e.id <> x.id
+                   AND e.status IN ('pending', 'in_progress', 'failed', 'awaiting_system')
+                   AND (e.status = 'in_progress' OR (e.created_at, e.id) < (x.created_at, x.id)))
+            FOR UPDATE SKIP LOCKED) o
        ), claimed AS (
          UPDATE provisioning_operations p SET status = 'in_progress', started_at = now(), updated_at = now()
            FROM candidates c WHERE p.id = c.id AND (p.tenant_id = $1) IS TRUE AND (p.status = 'pending') IS TRUE
@@ -172,10 +177,10 @@ export class OperationsRepository {
        SELECT c.*, a.id AS attempt_id, a.attempt_number,
               (SELECT l.external_uid FROM account_links l
                 WHERE l.identity_id = c.user_id AND l.connector_id = c.connector_id AND l.object_class = c.object_class AND (l.tenant_id = $1) IS TRUE) AS link_uid,
-              CASE WHEN i.id IS NULL THEN NULL ELSE jsonb_build_object('id', i.id, 'username', i.username, 'email', i.email, 'display_name', i.display_name,
-                'status', i.status, 'attributes', i.attributes, 'source_user_id', i.source_user_id) END AS identity
-         FROM claimed c JOIN attempts a ON a.operation_id = c.id
-         LEFT JOIN identities i ON i.id = c.user_id AND (i.tenant_id = $1) IS TRUE`,
+              (SELECT jsonb_build_object('id', i.id, 'username', i.username, 'email', i.email, 'display_name', i.display_name,
+                      'status', i.status, 'attributes', i.attributes, 'source_user_id', i.source_user_id)
+                 FROM identities i WHERE i.id = c.user_id AND (i.tenant_id = $1) IS TRUE) AS identity
+         FROM claimed c JOIN attempts a ON a.operation_id = c.id`,
       [ids, skipConnectors],
     );
   }
@@ -272,10 +277,12 @@ export class OperationsRepository {
   async firstOpenOnAccounts(db: TenantScoped, accounts: { connector_id: string; account_key: string }[]): Promise<OperationRow[]> {
     if (accounts.length === 0) return [];
     return db.query(
-      `SELECT DISTINCT ON (o.connector_id, o.account_key) ${columnsOf('o')}
-         FROM provisioning_operations o JOIN unnest($2::uuid[], $3::text[]) AS k(connector_id, account_key) ON o.account_key = k.account_key AND (o.connector_id = k.connector_id) IS TRUE
-        WHERE (o.tenant_id = $1) IS TRUE AND o.status IN ('pending', 'in_progress', 'failed', 'awaiting_system')
-        ORDER BY o.connector_id, o.account_key, o.created_at, o.id`,
+      // One keyed look-up per account (LATERAL … LIMIT 1 is not flattened), whatever the statistics say (claimMany).
+      `SELECT f.* FROM unnest($2::uuid[], $3::text[]) AS k(connector_id, account_key) CROSS JOIN LATERAL (
+         SELECT ${columnsOf('o')} FROM provisioning_operations o
+          WHERE o.account_key = k.account_key AND (o.connector_id = k.connector_id) IS TRUE AND (o.tenant_id = $1) IS TRUE
+            AND o.status IN ('pending', 'in_progress', 'failed', 'awaiting_system')
+          ORDER BY o.created_at, o.id LIMIT 1) f`,
       [accounts.map((a) => a.connector_id), accounts.map((a) => a.account_key)],
     );
   }
