@@ -18,7 +18,11 @@ export interface ExecuteOperationJob {
 
 /** How soon an operation held back by an earlier one of its account looks again (the earlier one's end also wakes it). */
 const BLOCKED_RECHECK_MS = 1_000;
+/** Accounts with held-back operations this process remembers; past it, the rest wait their recheck. */
+const HELD_BACK_ACCOUNTS = 100_000;
 const SWEEP_BATCH = 5_000;
+
+const accountOf = (connectorId: string, accountKey: string) => `${connectorId}:${accountKey}`;
 
 /** BullMQ priorities run 1 (first) … 2^21; an operation's priority is higher-first around 0. */
 export function bullPriority(priority: number): number {
@@ -37,6 +41,9 @@ export function bullPriority(priority: number): number {
  *    back should the process die between the commit and the enqueue.
  *  - An operation held back by an earlier one of its account is delayed briefly; the earlier one's end
  *    promotes it at once (the ends of a batch look up their accounts' next operations in one statement).
+ *    Only accounts this process saw hold an operation back are looked up (most operations are the only
+ *    one of their account, and the look-up found nothing for them); an operation held back in another
+ *    replica runs at its recheck, at most BLOCKED_RECHECK_MS later.
  *  - The sweep re-enqueues what Redis may have lost: pending operations and due retries without a live
  *    job, and attempts abandoned by a dead process (a Redis restart or a kill -9 loses nothing).
  *  - The probe tests the targets of open circuits (and of connectors with `awaiting_system` operations,
@@ -52,6 +59,8 @@ export class OperationQueue implements OnApplicationBootstrap, OnModuleDestroy {
   private sweeping = false;
   private probing = false;
   private readonly wakes: Batcher<{ tenantId: string; connectorId: string; accountKey: string }, void>;
+  /** `connector:account` of accounts with an operation held back here, until a wake finds none open. */
+  private readonly heldBack = new Set<string>();
 
   constructor(
     private readonly db: TenantDatabase,
@@ -105,12 +114,16 @@ export class OperationQueue implements OnApplicationBootstrap, OnModuleDestroy {
   private async process(job: BullJob<ExecuteOperationJob>, token?: string): Promise<void> {
     const { tenant_id: tenantId, operation_id: operationId } = job.data;
     const outcome = await this.runner.run(tenantId, operationId);
+    if (outcome.kind === 'blocked' && this.heldBack.size < HELD_BACK_ACCOUNTS) this.heldBack.add(accountOf(outcome.connectorId, outcome.accountKey));
     if (outcome.kind === 'blocked' || outcome.kind === 'retry') {
       const at = outcome.kind === 'retry' ? outcome.at.getTime() : Date.now() + BLOCKED_RECHECK_MS;
       await job.moveToDelayed(at, token);
       throw new DelayedError();
     }
-    if (outcome.operation?.account_key && outcome.status !== 'in_progress') await this.wakes.submit({ tenantId, connectorId: outcome.operation.connector_id, accountKey: outcome.operation.account_key });
+    const ended = outcome.operation;
+    if (ended?.account_key && outcome.status !== 'in_progress' && this.heldBack.has(accountOf(ended.connector_id, ended.account_key))) {
+      await this.wakes.submit({ tenantId, connectorId: ended.connector_id, accountKey: ended.account_key });
+    }
   }
 
   /** The next open operation of each account runs now rather than at its next look. */
@@ -118,7 +131,10 @@ export class OperationQueue implements OnApplicationBootstrap, OnModuleDestroy {
     const byTenant = new Map<string, { connector_id: string; account_key: string }[]>();
     for (const item of items) byTenant.set(item.tenantId, [...(byTenant.get(item.tenantId) ?? []), { connector_id: item.connectorId, account_key: item.accountKey }]);
     for (const [tenantId, accounts] of byTenant) {
-      for (const next of await this.operations.firstOpenOnAccounts(this.db.read(tenantId), accounts)) {
+      const open = await this.operations.firstOpenOnAccounts(this.db.read(tenantId), accounts);
+      const stillOpen = new Set(open.map((next) => accountOf(next.connector_id, next.account_key!)));
+      for (const account of accounts) if (!stillOpen.has(accountOf(account.connector_id, account.account_key))) this.heldBack.delete(accountOf(account.connector_id, account.account_key));
+      for (const next of open) {
         if (next.status !== 'pending') continue;
         const job = await this.queue.getJob(next.id);
         if (!job) await this.enqueue([next]);

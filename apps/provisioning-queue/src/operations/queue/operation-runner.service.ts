@@ -22,7 +22,7 @@ export type RunOutcome =
   /** Nothing more for this job: finished, cancelled, waiting for its target, or someone else's. */
   | { kind: 'done'; status: OperationRow['status'] | 'gone'; operation?: OperationRow }
   /** An earlier operation of the same account is open: look again later (its end also wakes this one). */
-  | { kind: 'blocked' }
+  | { kind: 'blocked'; connectorId: string; accountKey: string }
   /** A failed operation whose retry is due at `at`. */
   | { kind: 'retry'; at: Date };
 
@@ -353,7 +353,7 @@ export class OperationRunner {
       if (operation.status !== 'pending') return { kind: 'not', outcome: { kind: 'done', status: operation.status, operation } };
       if (operation.account_key) {
         const open = await this.operations.openOnAccount(tx, operation.connector_id, operation.account_key, operation.id);
-        if (open.some((other) => other.status === 'in_progress' || isEarlier(other, operation))) return { kind: 'not', outcome: { kind: 'blocked' } };
+        if (open.some((other) => other.status === 'in_progress' || isEarlier(other, operation))) return { kind: 'not', outcome: { kind: 'blocked', connectorId: operation.connector_id, accountKey: operation.account_key } };
       }
       const attemptNumber = await this.operations.nextAttemptNumber(tx, operation.id);
       const running = (await this.operations.transition(tx, operation.id, ['pending'], 'in_progress', { started_at: new Date() }))!;
