@@ -36,6 +36,11 @@ export interface EventHandlerSpec<T = unknown> {
    */
   handleMany?(events: CloudEvent<T>[], manager: EntityManager): Promise<unknown[]>;
   /**
+   * Optional: runs in each transaction before `handle` runs for its new events, with all of them (for
+   * example to read in one statement what each `handle` would look up on its own).
+   */
+  prepare?(events: CloudEvent<T>[], manager: EntityManager): Promise<void>;
+  /**
    * Work that must follow the commit (for example enqueueing jobs for rows the handler created). It runs
    * once per applied event; if the process dies before it, the owning feature must recover (a sweep).
    */
@@ -268,6 +273,7 @@ export class EventConsumerHost implements OnApplicationBootstrap, OnModuleDestro
         return events.map((event, i) => ({ event, handled: handled[i] }));
       }
       const done: AppliedEvent<never>[] = [];
+      if (spec.prepare && toApply.length) await spec.prepare(toApply.map(({ event }) => event as CloudEvent<never>), manager);
       for (const { topic, partition, message, event } of toApply) {
         done.push({ event: event as CloudEvent<never>, handled: await spec.handle(event as CloudEvent<never>, { topic, partition, offset: message.offset, manager }) });
       }
