@@ -59,6 +59,21 @@ export class IdentitiesRepository {
     return tx.one<IdentityRow>(`SELECT ${COLUMNS} FROM identities WHERE tenant_id = $1 AND source_user_id = $2 FOR UPDATE`, [sourceUserId]);
   }
 
+  /**
+   * The identities of any of `sourceUserIds` or `usernames`, locked (one statement for what lockBySourceUser
+   * and lockByUsername would read one at a time; a row found by both kinds of key comes twice). Each key is
+   * looked up through its index, whatever the statistics say: a locking LATERAL subquery is never flattened.
+   */
+  async lockMany(tx: TenantTransaction, sourceUserIds: string[], usernames: string[]): Promise<IdentityRow[]> {
+    if (sourceUserIds.length + usernames.length === 0) return [];
+    return tx.query<IdentityRow>(
+      `SELECT f.* FROM unnest($2::text[]) AS k(v) CROSS JOIN LATERAL (SELECT ${COLUMNS} FROM identities WHERE tenant_id = $1 AND source_user_id = k.v FOR UPDATE) f
+       UNION ALL
+       SELECT f.* FROM unnest($3::text[]) AS k(v) CROSS JOIN LATERAL (SELECT ${COLUMNS} FROM identities WHERE tenant_id = $1 AND username = k.v FOR UPDATE) f`,
+      [[...sourceUserIds].sort(), [...usernames].sort()],
+    );
+  }
+
   async lockByUsername(tx: TenantTransaction, username: string): Promise<IdentityRow | undefined> {
     return tx.one<IdentityRow>(`SELECT ${COLUMNS} FROM identities WHERE tenant_id = $1 AND username = $2 FOR UPDATE`, [username]);
   }

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import { CloudEvent, USER_STATE_FIELDS, UserEventType, UserLifecycleEvent, UserStateEvent } from '@provisio/contracts';
 import { ensureTenant, IdentityStatus, TenantTransaction } from '@provisio/persistence';
 import { ValidationError } from '@provisio/platform';
@@ -51,19 +52,84 @@ function statedAttributes(data: UserStateEvent): Record<string, unknown> {
  */
 const MAX_KNOWN_TENANTS = 10_000;
 
+/**
+ * What `prefetch` read for one transaction's events of one tenant: the identity (or null: none) of each
+ * key. An entry is used once, by the one event that names its key, then it is gone.
+ */
+interface Prefetched {
+  bySourceUser: Map<string, IdentityRow | null>;
+  byUsername: Map<string, IdentityRow | null>;
+}
+
+const count = (counts: Map<string, number>, key: string) => counts.set(key, (counts.get(key) ?? 0) + 1);
+
 @Injectable()
 export class UpstreamUsersService {
   /** Tenants seen to exist (committed rows, never deleted): their first identity needs no ensureTenant. */
   private readonly knownTenants = new Set<string>();
+  /** By transaction (its manager), then tenant. */
+  private readonly prefetched = new WeakMap<EntityManager, Map<string, Prefetched>>();
 
   constructor(
     private readonly identities: IdentitiesRepository,
     private readonly changes: IdentityChangesService,
   ) {}
 
+  /**
+   * Reads, in one statement per tenant, the identities the events of one transaction will look up (by
+   * upstream user, then by username), locked as those look-ups would lock them; `apply` then takes them
+   * from here rather than asking PostgreSQL once or twice per event. Only keys that exactly one of the
+   * events can look up or write are kept (a user_id or username two events name, a row two keys found):
+   * a write of an earlier event can never leave a later one reading a stale entry.
+   */
+  async prefetch(events: UserEvent[], tx: TenantTransaction): Promise<void> {
+    const sourceUsers = new Map<string, number>();
+    const usernames = new Map<string, number>();
+    for (const { data } of events) {
+      count(sourceUsers, data.user_id);
+      count(usernames, data.user_id); // the default username, and a tombstone's
+      const stated = (data as UserStateEvent).username;
+      if (typeof stated === 'string' && stated !== data.user_id) count(usernames, stated);
+    }
+    const once = (counts: Map<string, number>) => [...counts].filter(([, n]) => n === 1).map(([key]) => key);
+    const entry: Prefetched = { bySourceUser: new Map(once(sourceUsers).map((k) => [k, null])), byUsername: new Map(once(usernames).map((k) => [k, null])) };
+    const rows = await this.identities.lockMany(tx, [...entry.bySourceUser.keys()], [...entry.byUsername.keys()]);
+    const found = new Map<string, number>();
+    for (const row of rows) count(found, row.id);
+    for (const row of rows) {
+      if (found.get(row.id)! > 1) {
+        if (row.source_user_id !== null) entry.bySourceUser.delete(row.source_user_id);
+        entry.byUsername.delete(row.username);
+      } else if (row.source_user_id !== null && entry.bySourceUser.has(row.source_user_id)) entry.bySourceUser.set(row.source_user_id, row);
+      else if (entry.byUsername.has(row.username)) entry.byUsername.set(row.username, row);
+    }
+    let tenants = this.prefetched.get(tx.manager);
+    if (!tenants) this.prefetched.set(tx.manager, (tenants = new Map()));
+    tenants.set(tx.tenantId, entry);
+  }
+
+  /** The prefetched identity of `key` (null: none), used up; undefined when it was not prefetched. */
+  private takePrefetched(tx: TenantTransaction, kind: keyof Prefetched, key: string): IdentityRow | null | undefined {
+    const entries = this.prefetched.get(tx.manager)?.get(tx.tenantId)?.[kind];
+    if (!entries?.has(key)) return undefined;
+    const row = entries.get(key)!;
+    entries.delete(key);
+    return row;
+  }
+
+  private async lockBySourceUser(tx: TenantTransaction, sourceUserId: string): Promise<IdentityRow | undefined> {
+    const prefetched = this.takePrefetched(tx, 'bySourceUser', sourceUserId);
+    return prefetched === undefined ? this.identities.lockBySourceUser(tx, sourceUserId) : (prefetched ?? undefined);
+  }
+
+  private async lockByUsername(tx: TenantTransaction, username: string): Promise<IdentityRow | undefined> {
+    const prefetched = this.takePrefetched(tx, 'byUsername', username);
+    return prefetched === undefined ? this.identities.lockByUsername(tx, username) : (prefetched ?? undefined);
+  }
+
   async apply(event: UserEvent, tx: TenantTransaction): Promise<UpstreamOutcome> {
     const data = event.data;
-    const existing = await this.identities.lockBySourceUser(tx, data.user_id);
+    const existing = await this.lockBySourceUser(tx, data.user_id);
     if (existing && isStale(existing, { time: event.time, version: data.version })) return 'stale';
     const lifecycle = LIFECYCLE_STATUS[event.type];
     const watermark = {
@@ -84,7 +150,7 @@ export class UpstreamUsersService {
     }
 
     const username = state.username ?? state.user_id;
-    const namesake = await this.identities.lockByUsername(tx, username);
+    const namesake = await this.lockByUsername(tx, username);
     if (namesake) {
       if (namesake.source_user_id !== null) {
         throw new ValidationError(`username ${username} belongs to the identity of upstream user ${namesake.source_user_id}`, 'data.username');
@@ -111,7 +177,7 @@ export class UpstreamUsersService {
   private async tombstone(tx: TenantTransaction, event: UserEvent, watermark: Pick<IdentityValues, 'source_version' | 'source_event_time'>): Promise<UpstreamOutcome> {
     if (watermark.source_version === null && watermark.source_event_time === null) return 'unknown-user'; // nothing to order by
     const userId = event.data.user_id;
-    if (await this.identities.lockByUsername(tx, userId)) return 'unknown-user';
+    if (await this.lockByUsername(tx, userId)) return 'unknown-user';
     await this.ensureTenant(tx, event.tenantid);
     await this.identities.insert(tx, { username: userId, email: null, display_name: null, status: 'deleted', attributes: {}, source_user_id: userId, ...watermark });
     return 'tombstone';

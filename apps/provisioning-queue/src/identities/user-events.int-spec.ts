@@ -165,6 +165,39 @@ describe('provisioning-queue: identities kept from user.* domain events (real br
     expect(renamed.find((m) => m.value === JSON.stringify(rename))!.headers['dlq-reason']).toBe('unstorable');
   });
 
+  it('applies events that name each other\'s users and usernames in one batch as it would one at a time', async () => {
+    const id = () => randomUUID().slice(0, 8);
+    const [a, b, e, f, c, d] = [`a-${id()}`, `b-${id()}`, `e-${id()}`, `f-${id()}`, `c-${id()}`, `d-${id()}`];
+    const [aOld, aNew] = [`old-${id()}`, `new-${id()}`];
+    await publish(a, [event('user.created', { user_id: a, username: aOld })]);
+    await eventually(() => identityOf(a), { what: 'a created' });
+
+    // One send to one partition: one batch, applied in one transaction.
+    await publish(a, [
+      event('user.updated', { user_id: a, username: aNew }),
+      event('user.created', { user_id: b, username: aOld }), // the name a gave up, earlier in the batch
+      event('user.created', { user_id: e, department: 'Ops' }),
+      event('user.updated', { user_id: e, title: 'Lead' }),
+      event('user.deleted', { user_id: f }, { time: at(30) }),
+      event('user.created', { user_id: f, username: f }, { time: at(20) }), // older than its deletion
+      event('user.updated', { user_id: a, marker: 'last' }),
+    ]);
+    await eventually(async () => (await identityOf(a))?.attributes.marker === 'last', { what: 'the batch applied' });
+    expect(await identityOf(a)).toMatchObject({ username: aNew });
+    expect(await identityOf(b)).toMatchObject({ username: aOld, status: 'active' });
+    expect(await identityOf(e)).toMatchObject({ username: e, attributes: { department: 'Ops', title: 'Lead' } });
+    expect(await identityOf(f)).toMatchObject({ status: 'deleted' });
+
+    // d takes c's user_id as its username in the batch that creates c: c's identity has it, d is refused.
+    const clash = event('user.created', { user_id: d, username: c });
+    await publish(c, [event('user.created', { user_id: c }), clash, event('user.updated', { user_id: c, marker: 'after' })]);
+    await eventually(async () => (await identityOf(c))?.attributes.marker === 'after', { what: 'c applied' });
+    const dlq = await readTopic(kafka, t.prefix + Topic.DomainEvents + '.dlq', (messages) => messages.some((m) => m.value === JSON.stringify(clash)));
+    expect(dlq.find((m) => m.value === JSON.stringify(clash))!.headers['dlq-error']).toContain(`belongs to the identity of upstream user ${c}`);
+    expect(await identityOf(d)).toBeUndefined();
+    expect(await identityOf(c)).toMatchObject({ username: c });
+  });
+
   it('stores NUL characters from an event as U+FFFD', async () => {
     const user = `u-${randomUUID().slice(0, 8)}`;
     await publish(user, [JSON.stringify(event('user.created', { user_id: user, display_name: 'a\u0000b', attributes: { 'k\u0000': 'v\u0000' } }))]);
