@@ -30,6 +30,10 @@ class EffectConsumer implements OnModuleInit {
       groupId: GROUP,
       topic: Topic.DomainEvents,
       schemaFor: (type) => (type === 'test.effect' ? z.object({ value: z.number().int() }) : null),
+      // What each transaction was prepared with, recorded in it (rolled back with it).
+      prepare: async (events, manager) => {
+        await manager.query('INSERT INTO test_prepared (event_id) SELECT unnest($1::text[])', [events.map((e) => e.id)]);
+      },
       handle: async (event, { manager, partition }) => {
         EffectConsumer.attempts.set(event.id, (EffectConsumer.attempts.get(event.id) ?? 0) + 1);
         if (EffectConsumer.failOnce.delete(event.id)) throw new TransientError('target briefly unavailable');
@@ -54,6 +58,7 @@ describe('EventConsumerHost against the real broker', () => {
     db = await createIsolatedSchema(migrations);
     // tx: the transaction that applied the effect (several partitions' groups share one when joined).
     await db.dataSource.query('CREATE TABLE test_effects (event_id text NOT NULL, value int NOT NULL, partition int NOT NULL, tx bigint NOT NULL DEFAULT txid_current())');
+    await db.dataSource.query('CREATE TABLE test_prepared (event_id text NOT NULL, tx bigint NOT NULL DEFAULT txid_current())');
     prefix = uniqueTopicPrefix();
     const config = loadConfig(schema, testEnv({ DATABASE_SCHEMA: db.schema, KAFKA_TOPIC_PREFIX: prefix, KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY: '12' }));
     const moduleRef = await Test.createTestingModule({
@@ -144,6 +149,19 @@ describe('EventConsumerHost against the real broker', () => {
     expect(await effects(db.dataSource, bad.id)).toEqual([]);
     const counts = await db.dataSource.query('SELECT event_id, count(*)::int AS n FROM test_effects WHERE event_id = ANY($1) GROUP BY 1 HAVING count(*) > 1', [good]);
     expect(counts).toEqual([]);
+  });
+
+  it('prepares each transaction with exactly the new events it then handles', async () => {
+    const events = await burst(24, () => 4);
+    const ids = events.map((e) => e.id);
+    await eventually(async () => (await db.dataSource.query('SELECT count(*)::int AS n FROM test_effects WHERE event_id = ANY($1)', [ids]))[0].n === ids.length, { what: 'the burst applied' });
+    // Everything this suite applied so far (redeliveries, a joint transaction rolled back, retries included):
+    // each effect's transaction was prepared with its event, and no committed preparation names an event it did not apply.
+    const unprepared = await db.dataSource.query('SELECT e.event_id FROM test_effects e WHERE NOT EXISTS (SELECT 1 FROM test_prepared p WHERE p.event_id = e.event_id AND p.tx = e.tx)');
+    const unapplied = await db.dataSource.query('SELECT p.event_id FROM test_prepared p WHERE NOT EXISTS (SELECT 1 FROM test_effects e WHERE e.event_id = p.event_id AND e.tx = p.tx)');
+    expect(unprepared).toEqual([]);
+    expect(unapplied).toEqual([]);
+    expect((await db.dataSource.query('SELECT count(*)::int AS n FROM test_prepared WHERE event_id = ANY($1)', [ids]))[0].n).toBe(ids.length);
   });
 
   it('retries an event whose handler fails transiently, and applies it once', async () => {
