@@ -150,12 +150,13 @@ export class OperationsRepository {
     if (ids.length === 0) return [];
     return db.query<ClaimedOperation>(
       // Each wanted id is looked up on its own (a locking LATERAL subquery is never flattened into a join),
-      // and the identity is a subquery per row: so every table is read through its key, even when its
-      // statistics say it is nearly empty (a new install; a queue table between analyzes), where the
-      // planner would rather scan the table once per row of the batch.
+      // the update finds the rows it locked by their tuple id (ctid: stable while they are locked), and the
+      // identity is a subquery per row: so every table is read through its key, even when its statistics
+      // say it is nearly empty (a new install; a queue table between analyzes), where the planner would
+      // rather scan the table once per row of the batch.
       `WITH candidates AS (
-         SELECT o.id FROM unnest($2::uuid[]) AS wanted(id) CROSS JOIN LATERAL (
-           SELECT x.id FROM provisioning_operations x
+         SELECT o.id, o.tid FROM unnest($2::uuid[]) AS wanted(id) CROSS JOIN LATERAL (
+           SELECT x.id, x.ctid AS tid FROM provisioning_operations x
             WHERE x.id = wanted.id AND (x.tenant_id = $1) IS TRUE AND (x.status = 'pending') IS TRUE AND NOT (x.connector_id = ANY($3::uuid[]))
               AND NOT EXISTS (
                 SELECT 1 FROM provisioning_operations e
@@ -165,7 +166,7 @@ export class OperationsRepository {
             FOR UPDATE SKIP LOCKED) o
        ), claimed AS (
          UPDATE provisioning_operations p SET status = 'in_progress', started_at = now(), updated_at = now()
-           FROM candidates c WHERE p.id = c.id AND (p.tenant_id = $1) IS TRUE AND (p.status = 'pending') IS TRUE
+           FROM candidates c WHERE p.ctid = c.tid AND (p.tenant_id = $1) IS TRUE AND (p.status = 'pending') IS TRUE
          RETURNING ${columnsOf('p')}
        ), attempts AS (
          INSERT INTO execution_attempts (tenant_id, operation_id, attempt_number)
