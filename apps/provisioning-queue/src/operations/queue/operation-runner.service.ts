@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { Counter } from 'prom-client';
-import { Attributes, Connector, ConnectorError, ConnectorErrorCode, isConnectorError, isEmptyDelta, isTargetUnavailable, ObjectClass } from '@provisio/connectors';
+import { Attributes, Connector, ConnectorError, ConnectorErrorCode, isConnectorError, isEmptyDelta, isTargetUnavailable, ObjectClass, TargetObject, WriteOperation, WriteOutcome } from '@provisio/connectors';
 import { createCloudEvent, EventType, messageKey, Topic } from '@provisio/contracts';
 import { MappingScriptFailed, MappingScriptRunner } from '@provisio/mapping-scripts';
 import { TenantDatabase, TenantTransaction } from '@provisio/persistence';
@@ -45,6 +45,13 @@ interface Success {
 
 /** How long a connector row read for hooks and mapping scripts is used (an edit takes effect within this, as in ConnectorPool). */
 const CONNECTOR_ROW_TTL_MS = 2_000;
+
+/**
+ * Writes one connector's operations send together (`writeBatch`: one multi-row SQL statement, one SCIM
+ * Bulk request), and such batches in flight at once per connector; the connector's own limits (batch
+ * size, Bulk maxOperations, governor) apply within them.
+ */
+const WRITE_BATCH = { maxSize: 50, maxInFlight: 4 };
 
 /** Attributes a connector may correlate an existing account by, when a create finds it exists already (a create re-run after a crash). */
 const CORRELATION_ATTRIBUTES = ['userName', 'uid', 'username', 'login', 'cn', 'email', 'mail'];
@@ -106,7 +113,9 @@ const mappingFailure = (error: MappingScriptFailed): Failure => ({ code: error.t
  * ordering rule in SQL), and their successes are recorded together (`completeMany`, a few multi-row
  * statements in one transaction; see Batcher). What the batch does not take — a retry that is due, an
  * abandoned attempt, an operation held back by its account, an open circuit — goes through the
- * one-at-a-time claim, which says why; failures are recorded one at a time.
+ * one-at-a-time claim, which says why; failures are recorded one at a time. The writes of one connector's
+ * operations that reach the target together go as one `writeBatch` (a multi-row SQL statement, a SCIM
+ * Bulk request), each operation getting its own write's outcome.
  */
 @Injectable()
 export class OperationRunner {
@@ -114,6 +123,8 @@ export class OperationRunner {
   private readonly claims: Batcher<{ tenantId: string; operationId: string }, ClaimedOperation | null>;
   private readonly successes: Batcher<Success, RunOutcome>;
   private readonly connectorRows = new Map<string, { at: number; row: Promise<ConnectorRulesRow | undefined> }>();
+  /** By live connector (ConnectorPool replaces one when its row changes; the old one's batcher goes with it). */
+  private readonly writes = new WeakMap<Connector, Batcher<WriteOperation, WriteOutcome>>();
 
   constructor(
     private readonly db: TenantDatabase,
@@ -398,12 +409,14 @@ export class OperationRunner {
         let created: string;
         let how = 'created';
         if (uid) {
-          await connector.update(objectClass, uid, { replace: attributes, remove: [] });
+          await this.write(connector, { kind: 'update', objectClass, uid, delta: { replace: attributes, remove: [] } });
           created = uid;
           how = 'existed (linked); attributes written';
         } else {
           try {
-            created = (await connector.create(objectClass, attributes)).uid;
+            const object = await this.write(connector, { kind: 'create', objectClass, attributes });
+            if (!object) throw new ConnectorError(ConnectorErrorCode.InvalidResponse, 'the target created the account but did not say its uid');
+            created = object.uid;
           } catch (error) {
             if (!isConnectorError(error) || error.code !== ConnectorErrorCode.AlreadyExists) throw error;
             const existing = await this.correlate(connector, objectClass, attributes);
@@ -420,7 +433,7 @@ export class OperationRunner {
         if (!uid) throw new ConnectorError(ConnectorErrorCode.NotFound, 'no account to update: the identity has no account link on this connector');
         const steps: string[] = [];
         if (payload.delta && !isEmptyDelta(payload.delta)) {
-          await connector.update(objectClass, uid, payload.delta);
+          await this.write(connector, { kind: 'update', objectClass, uid, delta: payload.delta });
           steps.push(`attributes changed (${[...Object.keys(payload.delta.replace), ...payload.delta.remove].join(', ')})`);
         }
         if (payload.enabled === true) {
@@ -435,7 +448,7 @@ export class OperationRunner {
       case 'delete': {
         if (!uid) return { uid: null, message: 'no account to delete (the identity has no account link on this connector)' };
         try {
-          await connector.delete(objectClass, uid);
+          await this.write(connector, { kind: 'delete', objectClass, uid });
         } catch (error) {
           if (isConnectorError(error) && error.code === ConnectorErrorCode.NotFound) return { uid, message: `account ${uid} was already gone` };
           throw error;
@@ -443,6 +456,19 @@ export class OperationRunner {
         return { uid, message: `account ${uid} deleted` };
       }
     }
+  }
+
+  /**
+   * One write, sent with the writes of other operations on the same connector that reach this step
+   * meanwhile (WRITE_BATCH): the answer is this write's own outcome, its error thrown as the single call's
+   * would be. Two operations of one account never run at once, so a batch never reorders an account's writes.
+   */
+  private async write(connector: Connector, operation: WriteOperation): Promise<TargetObject | undefined> {
+    let batcher = this.writes.get(connector);
+    if (!batcher) this.writes.set(connector, (batcher = new Batcher((operations) => connector.writeBatch(operations), WRITE_BATCH)));
+    const outcome = await batcher.submit(operation);
+    if (!outcome.ok) throw outcome.error;
+    return outcome.object;
   }
 
   private async correlate(connector: Connector, objectClass: ObjectClass, attributes: Attributes): Promise<string | null> {
