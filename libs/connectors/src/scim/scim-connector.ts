@@ -313,8 +313,9 @@ export class ScimConnector implements Connector {
   /**
    * One /Bulk request (RFC 7644 §3.7) without failOnErrors: every operation is tried, outcomes in order.
    * An operation that cannot even be written down (a bad attribute name) fails alone and is not sent; a
-   * failure of the request as a whole (429, a timeout) is every sent operation's outcome — after a timeout
-   * or a 5xx some of them may have been applied, which a retry finds (AlreadyExists, NotFound).
+   * transient failure of the request as a whole (429, a timeout) is every sent operation's outcome — after
+   * a timeout or a 5xx some of them may have been applied, which a retry finds (AlreadyExists, NotFound); a
+   * permanent one has the operations sent one at a time.
    */
   private async bulk(operations: WriteOperation[]): Promise<WriteOutcome[]> {
     const outcomes: (WriteOutcome | undefined)[] = new Array(operations.length);
@@ -340,7 +341,14 @@ export class ScimConnector implements Connector {
       answered = Array.isArray(response.body?.Operations) ? response.body!.Operations : [];
     } catch (error) {
       if (!(error instanceof ConnectorError)) throw error;
-      for (const { index } of sent) outcomes[index] = { ok: false, error };
+      if (error.transient || sent.length === 1) {
+        for (const { index } of sent) outcomes[index] = { ok: false, error };
+        return outcomes as WriteOutcome[];
+      }
+      // Refused as a whole for good (413: the writes together exceed the server's payload limit; a 400 for
+      // one write the server would not isolate): each is sent on its own, so only a bad one fails.
+      const singles = await Promise.all(sent.map(({ index }) => this.writeOne(operations[index])));
+      sent.forEach(({ index }, i) => (outcomes[index] = singles[i]));
       return outcomes as WriteOutcome[];
     }
     const byBulkId = new Map(answered.filter((o) => o && typeof o.bulkId === 'string').map((o) => [o.bulkId!, o]));

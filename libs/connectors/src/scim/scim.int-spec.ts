@@ -161,6 +161,16 @@ describe('SCIM connector (beyond the contract)', () => {
     expect(limited.every((o) => !o.ok && o.error.transient && o.error.retryAfterMs === 1000)).toBe(true);
   });
 
+  it('a Bulk request refused as a whole for good (over the payload limit) is sent write by write: none fails for the others', async () => {
+    const big = 'x'.repeat(2_500_000); // each fits the server's 4 MB body limit alone, not together
+    const outcomes = await connector.writeBatch([
+      { kind: 'create', objectClass: 'account', attributes: { userName: name('bulk-big-1'), displayName: big } },
+      { kind: 'create', objectClass: 'account', attributes: { userName: name('bulk-big-2'), displayName: big } },
+    ]);
+    expect(outcomes.map((o) => o.ok)).toEqual([true, true]);
+    for (const outcome of outcomes) expect(target.server.stores.User.get(outcome.ok ? outcome.object!.uid : '')).not.toBeNull();
+  });
+
   it('writes a batch as single requests when the server has no Bulk', async () => {
     const plain = await startServer({ bulk: false });
     const client = connect(plain.url, plain.token);
